@@ -1,0 +1,197 @@
+/**
+ * The app: task registry, configuration, connections, and the calling surface.
+ */
+import type { Broker } from "./broker/types.ts";
+import type { ResultBackend } from "./backend/types.ts";
+import { type CeleriacOptions, type CompiledAppOptions, compileAppOptions } from "./options.ts";
+import { compileTaskOptions, type TaskOptions } from "./task-options.ts";
+import { type BoundHandler, type PlainHandler, Task, type TaskSender } from "./task.ts";
+import { AsyncResult, type ResultSource } from "./result.ts";
+import { ResultHub } from "./result-hub.ts";
+import { type ApplyOptions, Producer } from "./producer.ts";
+import { createBackend, createBroker } from "./adapters.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Worker, type WorkerHost } from "./worker/worker.ts";
+import type { WorkerOptions } from "./worker/options.ts";
+import { ClosedError, ConfigError, InvalidArgumentError } from "./errors.ts";
+import type { CompiledTaskOptions } from "./task-options.ts";
+import { env, hostname } from "./runtime/mod.ts";
+
+/** A celeriac app: define tasks, call them, run workers. */
+export class Celeriac implements TaskSender, ResultSource, WorkerHost {
+  #options: CeleriacOptions;
+  #config: CompiledAppOptions | null = null;
+  #tasks = new Map<string, Task>();
+  #broker: Broker | null = null;
+  #brokerReady: Promise<Broker> | null = null;
+  #backend: ResultBackend | null = null;
+  #backendReady: Promise<ResultBackend> | null = null;
+  #hub: ResultHub | null = null;
+  #producer: Producer;
+  #clientId = crypto.randomUUID().replace(/-/g, "");
+  #closed = false;
+  #role = "client";
+  /** The app's logger (the CLI sets its level with `-l`). */
+  log: Logger = createLogger("warning");
+
+  /** Validates `options` at once: a bad field throws ConfigError naming it. */
+  constructor(options: CeleriacOptions = {}) {
+    this.#options = { ...options };
+    compileAppOptions(this.#options); // fail fast on what the code says; env is applied on first use
+    this.#producer = new Producer({
+      config: () => this.config,
+      broker: () => this.broker(),
+      replySubject: () => this.hub().replySubject,
+      published: (id) => this.hub().published(id),
+      origin: hostname(),
+    });
+  }
+
+  /** The compiled configuration (code + environment + overrides). Fixed once the app connects. */
+  get config(): CompiledAppOptions {
+    this.#config ??= compileAppOptions(this.#options, env);
+    return this.#config;
+  }
+
+  /** The app name (namespace on the wire). */
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** The publisher used by tasks and workers. */
+  get producer(): Producer {
+    return this.#producer;
+  }
+
+  /** Overrides options (the CLI's --broker, --result-backend, --name). Only before first use. */
+  configure(overrides: Partial<CeleriacOptions>, opts: { role?: string } = {}): void {
+    if (this.#brokerReady || this.#backendReady) {
+      throw new ConfigError("configure", "the app is already connected; configure it before first use");
+    }
+    const merged = { ...this.#options, ...overrides };
+    const compiled = compileAppOptions(merged, (name) => {
+      // flags beat the environment: an overridden field ignores its variable
+      if (name === "CELERIAC_BROKER_URL" && overrides.brokerUrl) return undefined;
+      if (name === "CELERIAC_RESULT_BACKEND" && overrides.resultBackend) return undefined;
+      if (name === "CELERIAC_NAME" && overrides.name) return undefined;
+      return env(name);
+    });
+    this.#options = merged;
+    this.#config = compiled;
+    if (opts.role) this.#role = opts.role;
+  }
+
+  /** Registered tasks by name. */
+  get tasks(): ReadonlyMap<string, Task> {
+    return this.#tasks;
+  }
+
+  /** Defines a task: `app.task("add", (a, b) => a + b)`. */
+  task<A extends unknown[], R>(name: string, fn: PlainHandler<A, R>): Task<A, Awaited<R>>;
+  /** Defines a bound task: the handler gets the context first. */
+  task<A extends unknown[], R>(options: TaskOptions & { bind: true }, fn: BoundHandler<A, R>): Task<A, Awaited<R>>;
+  /** Defines a task with options. */
+  task<A extends unknown[], R>(options: TaskOptions & { bind?: false }, fn: PlainHandler<A, R>): Task<A, Awaited<R>>;
+  task(nameOrOptions: string | TaskOptions, fn: (...args: never[]) => unknown): Task {
+    const opts: TaskOptions = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions;
+    if (typeof fn !== "function") throw new InvalidArgumentError("fn", `task ${opts.name} needs a handler function`);
+    const compiled = compileTaskOptions(opts, {
+      acksLate: this.#options.acksLate ?? true,
+      trackStarted: this.#options.trackStarted ?? false,
+    });
+    if (this.#tasks.has(compiled.name)) {
+      throw new ConfigError("name", `task "${compiled.name}" is already registered in this app`);
+    }
+    const t = new Task(compiled, fn as PlainHandler<unknown[], unknown>, this);
+    this.#tasks.set(compiled.name, t as Task);
+    return t as Task;
+  }
+
+  /** Sends a task by name, without importing it. */
+  sendTask<R = unknown>(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
+    if (typeof name !== "string" || name === "") throw new InvalidArgumentError("name", "must be a task name");
+    return this.sendTaskMessage<R>(name, args, options, this.#tasks.get(name)?.options);
+  }
+
+  /** @internal Used by Task: builds, publishes, returns the handle. */
+  async sendTaskMessage<R>(
+    name: string,
+    args: unknown[],
+    options: ApplyOptions,
+    task?: CompiledTaskOptions,
+  ): Promise<AsyncResult<R>> {
+    if (this.#closed) throw new ClosedError("app");
+    const message = this.#producer.build(name, args, options, task);
+    if (!message.ignoreResult) await this.hub().start();
+    await this.#producer.publish(message);
+    return new AsyncResult<R>(message.id, this);
+  }
+
+  /** A handle on a task's result by id. */
+  AsyncResult<R = unknown>(id: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, this);
+  }
+
+  /** Creates a worker (start it with `await worker.start()`). */
+  worker(options: WorkerOptions = {}): Worker {
+    if (this.#role === "client") this.#role = "worker";
+    return new Worker(this, options);
+  }
+
+  /** The connected broker. */
+  broker(): Promise<Broker> {
+    if (this.#closed) return Promise.reject(new ClosedError("app"));
+    this.#brokerReady ??= (async () => {
+      this.#broker = createBroker(this.config, `celeriac ${this.#role} ${hostname()}`);
+      await this.#broker.connect();
+      return this.#broker;
+    })().catch((err) => {
+      this.#brokerReady = null;
+      throw err;
+    });
+    return this.#brokerReady;
+  }
+
+  /** The connected result backend. */
+  backend(): Promise<ResultBackend> {
+    if (this.#closed) return Promise.reject(new ClosedError("app"));
+    this.#backendReady ??= (async () => {
+      this.#backend = createBackend(this.config);
+      await this.#backend.connect();
+      return this.#backend;
+    })().catch((err) => {
+      this.#backendReady = null;
+      throw err;
+    });
+    return this.#backendReady;
+  }
+
+  /** @internal The result waiter shared by every AsyncResult of this app. */
+  hub(): ResultHub {
+    this.#hub ??= new ResultHub(
+      () => this.broker(),
+      () => this.backend(),
+      this.config.names.replySubject(this.#clientId),
+    );
+    return this.#hub;
+  }
+
+  /** Connects broker and backend now (otherwise they connect on first use). */
+  async connect(): Promise<void> {
+    await Promise.all([this.broker(), this.backend()]);
+  }
+
+  /** Closes connections. Workers should be stopped first. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#hub?.close();
+    const b = this.#brokerReady?.catch(() => null);
+    const r = this.#backendReady?.catch(() => null);
+    await Promise.all([(await b)?.close(), (await r)?.close()]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * In-process result backend for unit tests and the one-process demo. Keeps the same promises as
+ * Redis: expiry, and a stored SUCCESS is never replaced. Values are copied through the serializer
+ * so callers see what they would see from Redis (no shared object references).
+ */
+import type { BackendSettings, ResultBackend, StoreOutcome } from "./types.ts";
+import { asRecord, type ResultRecord } from "../protocol/result.ts";
+import { serializerFor, type Serializer } from "../protocol/codec.ts";
+import { State } from "../states.ts";
+import { sharedHandle } from "../shared-handle.ts";
+
+interface Entry {
+  bytes: Uint8Array;
+  status: string;
+  expiresAt: number | null;
+}
+
+/** Results in this process's memory. */
+export class MemoryBackend implements ResultBackend {
+  readonly kind = "memory";
+  readonly description = "memory://";
+  #entries = new Map<string, Entry>();
+  #serializer: Serializer;
+  #settings: BackendSettings;
+
+  constructor(settings: BackendSettings) {
+    this.#settings = settings;
+    this.#serializer = serializerFor(settings.serializer);
+  }
+
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  #live(taskId: string): Entry | undefined {
+    const e = this.#entries.get(taskId);
+    if (e && e.expiresAt !== null && e.expiresAt <= Date.now()) {
+      this.#entries.delete(taskId);
+      return undefined;
+    }
+    return e;
+  }
+
+  get(taskId: string): Promise<ResultRecord | null> {
+    const e = this.#live(taskId);
+    return Promise.resolve(e ? asRecord(this.#serializer.decode(e.bytes)) : null);
+  }
+
+  async getMany(taskIds: string[]): Promise<(ResultRecord | null)[]> {
+    return await Promise.all(taskIds.map((id) => this.get(id)));
+  }
+
+  store(record: ResultRecord): Promise<StoreOutcome> {
+    const cur = this.#live(record.task_id);
+    if (cur?.status === State.SUCCESS) return Promise.resolve("kept-success");
+    const ttl = this.#settings.resultExpiresMs;
+    this.#entries.set(record.task_id, {
+      bytes: this.#serializer.encode(record),
+      status: record.status,
+      expiresAt: ttl === null ? null : Date.now() + ttl,
+    });
+    return Promise.resolve("stored");
+  }
+
+  forget(taskId: string): Promise<void> {
+    this.#entries.delete(taskId);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Returns a handle on the process-wide memory backend for this URL and app name, shared like the
+ * memory broker so results written by a worker built from another app instance are visible.
+ */
+export function memoryBackend(url: string, prefix: string, settings: BackendSettings): ResultBackend {
+  return sharedHandle(`backend|${url}|${prefix}`, () => new MemoryBackend(settings));
+}

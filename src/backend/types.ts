@@ -1,0 +1,39 @@
+/**
+ * The result backend port: Redis and memory implement it.
+ * Invariant every adapter keeps: a stored SUCCESS is never replaced (only `forget` removes it).
+ */
+import type { ResultRecord } from "../protocol/result.ts";
+import type { SerializerName } from "../protocol/codec.ts";
+
+/** Settings compiled from the app options. */
+export interface BackendSettings {
+  /** Prefix of every key (`celeriac-`; `celery-` to share results with Python Celery). */
+  keyPrefix: string;
+  /** How results are encoded. */
+  serializer: SerializerName;
+  /** Time to live of a stored result; null = forever. */
+  resultExpiresMs: number | null;
+}
+
+/** Outcome of a store. */
+export type StoreOutcome = "stored" | "kept-success";
+
+/** The result backend port. */
+export interface ResultBackend {
+  /** `redis` or `memory`. */
+  readonly kind: string;
+  /** For banners (`redis://127.0.0.1:6379/0`). */
+  readonly description: string;
+  /** Connects (idempotent); fails with a clear error if the server does not answer. */
+  connect(): Promise<void>;
+  /** The stored record of a task, or null (PENDING). */
+  get(taskId: string): Promise<ResultRecord | null>;
+  /** Several records at once, in order. */
+  getMany(taskIds: string[]): Promise<(ResultRecord | null)[]>;
+  /** Stores a record with the configured expiry, unless a SUCCESS is stored already. */
+  store(record: ResultRecord): Promise<StoreOutcome>;
+  /** Removes a task's record. */
+  forget(taskId: string): Promise<void>;
+  /** Closes connections. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,383 @@
+/**
+ * The JetStream broker adapter: the only part of celeriac that talks to NATS.
+ *
+ * Queued tasks: stream `<P>_TASKS` (WorkQueue, file) with one durable pull consumer per queue.
+ * Dead letters: stream `<P>_DLQ` (Limits). Core subjects carry notices, events and control.
+ */
+import {
+  headers as natsHeaders,
+  type NatsConnection,
+  type Subscription,
+  ClosedConnectionError,
+  TimeoutError as NatsTimeoutError,
+} from "@nats-io/transport-node";
+import {
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import type {
+  Broker,
+  BrokerSettings,
+  BrokerStatus,
+  ConsumeHandlers,
+  DeadLetter,
+  ExhaustedMessage,
+  PublishReceipt,
+  QueueConsumer,
+  QueueStats,
+} from "../types.ts";
+import { Header, type WireMessage } from "../../protocol/message.ts";
+import type { Names } from "../../names.ts";
+import { BrokerError, ClosedError, ErrorCode } from "../../errors.ts";
+import { connectNats, type NatsUrl, parseNatsUrl } from "./connect.ts";
+import { ensureConsumer, ensureStream } from "./provision.ts";
+import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
+
+/** Options of the JetStream adapter beyond the broker settings. */
+export interface JetStreamBrokerOptions {
+  url: string;
+  names: Names;
+  settings: BrokerSettings;
+  /** Connection name shown by the server. */
+  connectionName: string;
+  puller?: Partial<PullerOptions>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The broker on NATS JetStream. */
+export class JetStreamBroker implements Broker {
+  readonly kind = "jetstream";
+  readonly description: string;
+  #url: NatsUrl;
+  #names: Names;
+  #settings: BrokerSettings;
+  #connectionName: string;
+  #pullerOptions: PullerOptions;
+  #nc: NatsConnection | null = null;
+  #js: JetStreamClient | null = null;
+  #jsm: JetStreamManager | null = null;
+  #connecting: Promise<void> | null = null;
+  #streams = new Map<string, Promise<void>>();
+  #consumers = new Map<string, Promise<void>>();
+  #statusListeners = new Set<(s: BrokerStatus) => void>();
+  #closed = false;
+
+  constructor(opts: JetStreamBrokerOptions) {
+    this.#url = parseNatsUrl(opts.url);
+    this.description = this.#url.redacted;
+    this.#names = opts.names;
+    this.#settings = opts.settings;
+    this.#connectionName = opts.connectionName;
+    this.#pullerOptions = { ...PULLER_DEFAULTS, ...opts.puller };
+  }
+
+  connect(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError("broker"));
+    this.#connecting ??= (async () => {
+      const nc = await connectNats(this.#url, { name: this.#connectionName, timeoutMs: 5_000 });
+      this.#nc = nc;
+      this.#js = jetstream(nc, { timeout: 5_000 });
+      this.#jsm = await jetstreamManager(nc, { timeout: 5_000 }).catch((err: Error) => {
+        nc.close().catch(() => {});
+        throw new BrokerError(
+          ErrorCode.CONFIG,
+          `the broker at ${this.description} answers but JetStream is not enabled (${err.message}); ` +
+            `start nats-server with -js`,
+          { cause: err },
+        );
+      });
+      void this.#watchStatus(nc);
+    })().catch((err) => {
+      this.#connecting = null;
+      throw err;
+    });
+    return this.#connecting;
+  }
+
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      const status: BrokerStatus | null = s.type === "disconnect"
+        ? "disconnected"
+        : s.type === "reconnect"
+        ? "reconnected"
+        : null;
+      if (!status) continue;
+      for (const l of this.#statusListeners) {
+        try {
+          l(status);
+        } catch {
+          // listeners must not break the watcher
+        }
+      }
+    }
+  }
+
+  get #conn(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } {
+    if (!this.#nc || !this.#js || !this.#jsm) throw new ClosedError("broker (not connected)");
+    return { nc: this.#nc, js: this.#js, jsm: this.#jsm };
+  }
+
+  #ensureStreamOnce(name: string, make: () => Promise<void>): Promise<void> {
+    let p = this.#streams.get(name);
+    if (!p) {
+      p = make().catch((err) => {
+        this.#streams.delete(name);
+        throw err;
+      });
+      this.#streams.set(name, p);
+    }
+    return p;
+  }
+
+  async ensurePublishable(queue: string): Promise<void> {
+    await this.connect();
+    const name = this.#names.streamFor(queue);
+    await this.#ensureStreamOnce(name, () =>
+      ensureStream(this.#conn.jsm, {
+        name,
+        subjects: [this.#names.taskSubjects],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        replicas: this.#settings.replicas,
+        duplicateWindowMs: this.#settings.duplicateWindowMs,
+        description: `celeriac ${this.#names.prefix}: queued tasks`,
+      }));
+  }
+
+  async ensureQueue(queue: string): Promise<void> {
+    await this.ensurePublishable(queue);
+    let p = this.#consumers.get(queue);
+    if (!p) {
+      p = ensureConsumer(this.#conn.jsm, {
+        stream: this.#names.streamFor(queue),
+        durable: this.#names.durable(queue),
+        filterSubject: this.#names.taskSubject(queue),
+        ackWaitMs: this.#settings.ackWaitMs,
+        maxDeliver: this.#settings.maxDeliver,
+        maxAckPending: this.#settings.maxAckPending,
+        description: `celeriac ${this.#names.prefix}: queue ${queue}`,
+      }).catch((err) => {
+        this.#consumers.delete(queue);
+        throw err;
+      });
+      this.#consumers.set(queue, p);
+    }
+    await p;
+  }
+
+  async #ensureDlq(): Promise<void> {
+    await this.connect();
+    const name = this.#names.dlqStream;
+    await this.#ensureStreamOnce(name, () =>
+      ensureStream(this.#conn.jsm, {
+        name,
+        subjects: [this.#names.dlqSubjects],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        replicas: this.#settings.replicas,
+        maxAgeMs: this.#settings.dlqMaxAgeMs,
+        description: `celeriac ${this.#names.prefix}: dead letters`,
+      }));
+  }
+
+  /**
+   * Publishes with JetStream's ack, retrying through an outage with the same message id (so a
+   * retry that follows a lost ack is dropped as a duplicate) until `publishTimeoutMs` has passed.
+   */
+  async #publishStored(subject: string, message: WireMessage, msgId: string, onMissingStream: () => void) {
+    const deadline = Date.now() + this.#settings.publishTimeoutMs;
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(message.headers)) if (k !== Header.MSG_ID) h.set(k, v);
+    for (let attempt = 0;; attempt++) {
+      try {
+        const remaining = Math.max(1_000, Math.min(5_000, deadline - Date.now()));
+        const ack = await this.#conn.js.publish(subject, message.body, { msgID: msgId, headers: h, timeout: remaining });
+        return { seq: ack.seq, duplicate: ack.duplicate };
+      } catch (err) {
+        if (err instanceof ClosedConnectionError || this.#closed) throw new ClosedError("broker");
+        const e = err as Error;
+        const noStream = e.name === "JetStreamNotEnabled" || e.name === "NoRespondersError";
+        const transient = noStream || err instanceof NatsTimeoutError || e.name === "TimeoutError";
+        if (!transient || Date.now() >= deadline) {
+          throw new BrokerError(
+            ErrorCode.PUBLISH,
+            `publish to ${subject} failed after ${attempt + 1} attempt(s): ${e.message}` +
+              (transient ? " (the broker did not confirm in time; it is safe to retry: the message id dedups)" : ""),
+            { cause: err, retryable: transient },
+          );
+        }
+        if (noStream) onMissingStream();
+        await sleep(Math.min(100 * 2 ** attempt, 1_000));
+      }
+    }
+  }
+
+  async publish(queue: string, message: WireMessage, msgId: string): Promise<PublishReceipt> {
+    await this.ensurePublishable(queue);
+    return await this.#publishStored(this.#names.taskSubject(queue), message, msgId, () => {
+      // the stream was removed under us (an operator, a test): create it again before retrying
+      this.#streams.delete(this.#names.streamFor(queue));
+      this.ensurePublishable(queue).catch(() => {});
+    });
+  }
+
+  async consume(queue: string, handlers: ConsumeHandlers): Promise<QueueConsumer> {
+    await this.ensureQueue(queue);
+    const { nc } = this.#conn;
+    const stream = this.#names.streamFor(queue);
+    const durable = this.#names.durable(queue);
+    const puller = new Puller(nc, { queue, stream, durable }, handlers, this.#pullerOptions);
+    const advisories = this.#watchExhausted(queue, stream, durable, handlers);
+    return {
+      grant: (n) => puller.grant(n),
+      stop: async () => {
+        advisories.unsubscribe();
+        await puller.stop();
+      },
+    };
+  }
+
+  /**
+   * A message that reached max_deliver stays in the stream, undelivered (FACTS.md 7); the server
+   * announces it once on an advisory subject. A queue group makes exactly one worker handle it.
+   */
+  #watchExhausted(queue: string, stream: string, durable: string, handlers: ConsumeHandlers): Subscription {
+    const { nc, jsm } = this.#conn;
+    const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${durable}`;
+    return nc.subscribe(subject, {
+      queue: `${this.#names.prefix}_exhausted`,
+      callback: (_err, msg) => {
+        void (async () => {
+          let adv: { stream_seq?: number; deliveries?: number };
+          try {
+            adv = msg.json();
+          } catch {
+            return;
+          }
+          const seq = Number(adv.stream_seq);
+          if (!Number.isFinite(seq)) return;
+          let message: WireMessage | null = null;
+          try {
+            const stored = await jsm.streams.getMessage(stream, { seq });
+            if (stored) {
+              const h: Record<string, string> = {};
+              if (stored.header) for (const [k, v] of stored.header) h[k] = v[0] ?? "";
+              message = { headers: h, body: stored.data };
+            }
+          } catch {
+            message = null;
+          }
+          const exhausted: ExhaustedMessage = {
+            queue,
+            seq,
+            deliveries: Number(adv.deliveries) || this.#settings.maxDeliver,
+            message,
+            remove: async () => {
+              await jsm.streams.deleteMessage(stream, seq).catch((err: unknown) => {
+                if (!(err instanceof JetStreamApiError)) throw err; // already gone is fine
+              });
+            },
+          };
+          handlers.onExhausted(exhausted);
+        })().catch((err) => handlers.onError(err as Error));
+      },
+    });
+  }
+
+  async deadLetter(queue: string, message: WireMessage, reason: string, dedupKey: string): Promise<void> {
+    await this.#ensureDlq();
+    const headers = { ...message.headers, [Header.DLQ_REASON]: reason.replace(/[\r\n]+/g, " ").slice(0, 1024) };
+    await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, () => {
+      this.#streams.delete(this.#names.dlqStream);
+      this.#ensureDlq().catch(() => {});
+    });
+  }
+
+  async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    await this.#ensureDlq();
+    const { jsm } = this.#conn;
+    const limit = opts.limit ?? 100;
+    const info = await jsm.streams.info(this.#names.dlqStream);
+    const out: DeadLetter[] = [];
+    const want = opts.queue ? this.#names.dlqSubject(opts.queue) : null;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
+      const m = await jsm.streams.getMessage(this.#names.dlqStream, { seq }).catch(() => null);
+      if (!m || (want && m.subject !== want)) continue;
+      const h: Record<string, string> = {};
+      if (m.header) for (const [k, v] of m.header) h[k] = v[0] ?? "";
+      out.push({
+        seq,
+        queue: m.subject.slice(this.#names.dlqSubject("").length),
+        reason: h[Header.DLQ_REASON] ?? "",
+        headers: h,
+        body: m.data,
+        time: m.time,
+      });
+    }
+    return out;
+  }
+
+  async purgeDeadLetters(queue?: string): Promise<number> {
+    await this.#ensureDlq();
+    const r = await this.#conn.jsm.streams.purge(
+      this.#names.dlqStream,
+      queue ? { filter: this.#names.dlqSubject(queue) } : undefined,
+    );
+    return r.purged;
+  }
+
+  async deleteDeadLetter(seq: number): Promise<void> {
+    await this.#ensureDlq();
+    await this.#conn.jsm.streams.deleteMessage(this.#names.dlqStream, seq);
+  }
+
+  async purge(queue: string): Promise<number> {
+    await this.ensurePublishable(queue);
+    const r = await this.#conn.jsm.streams.purge(this.#names.streamFor(queue), {
+      filter: this.#names.taskSubject(queue),
+    });
+    return r.purged;
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    await this.ensureQueue(queue);
+    const ci = await this.#conn.jsm.consumers.info(this.#names.streamFor(queue), this.#names.durable(queue));
+    return { queue, pending: ci.num_pending, inFlight: ci.num_ack_pending, waiting: ci.num_waiting };
+  }
+
+  notify(subject: string, data: Uint8Array): void {
+    if (!this.#nc || this.#nc.isClosed()) return;
+    this.#nc.publish(subject, data);
+  }
+
+  subscribe(subject: string, handler: (data: Uint8Array, subject: string) => void, opts: { queue?: string } = {}) {
+    const sub = this.#conn.nc.subscribe(subject, {
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      callback: (err, msg) => {
+        if (!err) handler(msg.data, msg.subject);
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  onStatus(listener: (status: BrokerStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const nc = this.#nc;
+    if (!nc || nc.isClosed()) return;
+    // drain flushes pending acks and publishes; bound it so a dead server cannot hang shutdown.
+    await Promise.race([nc.drain().catch(() => {}), sleep(5_000)]);
+    if (!nc.isClosed()) await nc.close().catch(() => {});
+  }
+}

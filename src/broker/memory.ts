@@ -1,0 +1,347 @@
+/**
+ * The in-process broker, for unit tests and the one-process demo. It keeps JetStream's promises
+ * that celeriac relies on: at-least-once delivery with ack/nak/working/term, redelivery after
+ * `ackWaitMs`, `maxDeliver` then "exhausted", dedup by message id within the window, and delivery
+ * only against granted credit. It passes the same contract tests as the JetStream adapter.
+ *
+ * Brokers are shared per URL and app name within a process (see shared-handle.ts), so an app and a
+ * worker built from another Celeriac instance with the same name see the same queues, as two
+ * processes on one server would.
+ */
+import type {
+  Broker,
+  BrokerSettings,
+  BrokerStatus,
+  ConsumeHandlers,
+  DeadLetter,
+  Delivery,
+  PublishReceipt,
+  QueueConsumer,
+  QueueStats,
+} from "./types.ts";
+import { Header, type WireMessage } from "../protocol/message.ts";
+import type { Names } from "../names.ts";
+import { ClosedError } from "../errors.ts";
+import { sharedHandle } from "../shared-handle.ts";
+
+interface Stored {
+  seq: number;
+  message: WireMessage;
+  deliveries: number;
+}
+
+interface InFlight {
+  stored: Stored;
+  timer: ReturnType<typeof setTimeout>;
+  consumer: MemoryConsumer;
+}
+
+class MemoryConsumer implements QueueConsumer {
+  credit = 0;
+  stopped = false;
+  constructor(readonly queue: MemoryQueue, readonly handlers: ConsumeHandlers) {}
+  grant(n: number): void {
+    if (this.stopped || n <= 0) return;
+    this.credit += n;
+    this.queue.dispatchSoon();
+  }
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.credit = 0;
+    this.queue.consumers.delete(this);
+    return Promise.resolve();
+  }
+}
+
+class MemoryQueue {
+  ready: Stored[] = [];
+  inFlight = new Map<number, InFlight>();
+  /** Exhausted messages stay stored (like JetStream) until removed. */
+  exhausted = new Map<number, Stored>();
+  consumers = new Set<MemoryConsumer>();
+  #dispatchQueued = false;
+  #rr = 0;
+
+  constructor(readonly name: string, readonly broker: MemoryBroker) {}
+
+  dispatchSoon(): void {
+    if (this.#dispatchQueued) return;
+    this.#dispatchQueued = true;
+    queueMicrotask(() => {
+      this.#dispatchQueued = false;
+      this.dispatch();
+    });
+  }
+
+  dispatch(): void {
+    while (this.ready.length > 0 && this.inFlight.size < this.broker.settings.maxAckPending) {
+      const consumers = [...this.consumers].filter((c) => c.credit > 0 && !c.stopped);
+      if (consumers.length === 0) return;
+      const consumer = consumers[this.#rr++ % consumers.length]!;
+      const stored = this.ready.shift()!;
+      consumer.credit--;
+      stored.deliveries++;
+      this.#deliver(stored, consumer);
+    }
+  }
+
+  #deliver(stored: Stored, consumer: MemoryConsumer): void {
+    const entry: InFlight = { stored, consumer, timer: this.#ackTimer(stored) };
+    this.inFlight.set(stored.seq, entry);
+    const q = this;
+    let settled = false;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      const cur = q.inFlight.get(stored.seq);
+      if (cur?.stored === stored) {
+        clearTimeout(cur.timer);
+        q.inFlight.delete(stored.seq);
+      }
+      return true;
+    };
+    const delivery: Delivery = {
+      queue: this.name,
+      body: stored.message.body,
+      deliveryCount: stored.deliveries,
+      seq: stored.seq,
+      header: (name) => stored.message.headers[name],
+      headers: () => ({ ...stored.message.headers }),
+      ack: () => {
+        if (settle()) q.dispatchSoon();
+      },
+      term: () => {
+        if (settle()) q.dispatchSoon();
+      },
+      nak: (delayMs) => {
+        if (!settle()) return;
+        if (delayMs && delayMs > 0) {
+          // like JetStream, a nak-delayed message stays pending (counts against maxAckPending)
+          const timer = setTimeout(() => {
+            q.inFlight.delete(stored.seq);
+            q.#requeue(stored);
+          }, delayMs);
+          q.inFlight.set(stored.seq, { stored, consumer, timer });
+        } else {
+          q.#requeue(stored);
+        }
+      },
+      working: () => {
+        const cur = q.inFlight.get(stored.seq);
+        if (settled || cur?.stored !== stored) return;
+        clearTimeout(cur.timer);
+        cur.timer = q.#ackTimer(stored);
+      },
+    };
+    try {
+      consumer.handlers.onDelivery(delivery);
+    } catch (err) {
+      consumer.handlers.onError(err as Error);
+    }
+  }
+
+  #ackTimer(stored: Stored): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      this.inFlight.delete(stored.seq);
+      this.#requeue(stored);
+    }, this.broker.settings.ackWaitMs);
+  }
+
+  #requeue(stored: Stored): void {
+    const max = this.broker.settings.maxDeliver;
+    if (max > 0 && stored.deliveries >= max) {
+      this.exhausted.set(stored.seq, stored);
+      const consumer = [...this.consumers][0];
+      consumer?.handlers.onExhausted({
+        queue: this.name,
+        seq: stored.seq,
+        deliveries: stored.deliveries,
+        message: stored.message,
+        remove: () => {
+          this.exhausted.delete(stored.seq);
+          return Promise.resolve();
+        },
+      });
+      return;
+    }
+    this.ready.unshift(stored);
+    this.dispatchSoon();
+  }
+
+  stopTimers(): void {
+    for (const f of this.inFlight.values()) clearTimeout(f.timer);
+    this.inFlight.clear();
+  }
+}
+
+interface Subscriber {
+  pattern: string[];
+  handler: (data: Uint8Array, subject: string) => void;
+  queue?: string;
+}
+
+function subjectMatches(pattern: string[], subject: string): boolean {
+  const tokens = subject.split(".");
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i];
+    if (p === ">") return tokens.length > i;
+    if (i >= tokens.length) return false;
+    if (p !== "*" && p !== tokens[i]) return false;
+  }
+  return tokens.length === pattern.length;
+}
+
+/** Returns a handle on the process-wide memory broker for this URL and app name. */
+export function memoryBroker(url: string, names: Names, settings: BrokerSettings): Broker {
+  return sharedHandle(`broker|${url}|${names.prefix}`, () => new MemoryBroker(settings));
+}
+
+/** The in-process broker. Obtain it through {@link memoryBroker}. */
+export class MemoryBroker implements Broker {
+  readonly kind = "memory";
+  readonly description = "memory://";
+  readonly settings: BrokerSettings;
+  #queues = new Map<string, MemoryQueue>();
+  #dedup = new Map<string, number>();
+  #seq = 0;
+  #dlq: DeadLetter[] = [];
+  #dlqKeys = new Set<string>();
+  #subs = new Set<Subscriber>();
+  #closed = false;
+
+  constructor(settings: BrokerSettings) {
+    this.settings = settings;
+  }
+
+  #queue(name: string): MemoryQueue {
+    let q = this.#queues.get(name);
+    if (!q) {
+      q = new MemoryQueue(name, this);
+      this.#queues.set(name, q);
+    }
+    return q;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError("broker");
+  }
+
+  connect(): Promise<void> {
+    return this.#closed ? Promise.reject(new ClosedError("broker")) : Promise.resolve();
+  }
+
+  ensureQueue(queue: string): Promise<void> {
+    this.#check();
+    this.#queue(queue);
+    return Promise.resolve();
+  }
+
+  ensurePublishable(queue: string): Promise<void> {
+    return this.ensureQueue(queue);
+  }
+
+  publish(queue: string, message: WireMessage, msgId: string): Promise<PublishReceipt> {
+    this.#check();
+    const now = Date.now();
+    for (const [id, until] of this.#dedup) {
+      if (until > now) break; // insertion order = expiry order
+      this.#dedup.delete(id);
+    }
+    if (this.#dedup.has(msgId)) return Promise.resolve({ seq: 0, duplicate: true });
+    this.#dedup.set(msgId, now + this.settings.duplicateWindowMs);
+    const stored: Stored = {
+      seq: ++this.#seq,
+      message: { headers: { ...message.headers, [Header.MSG_ID]: msgId }, body: message.body.slice() },
+      deliveries: 0,
+    };
+    const q = this.#queue(queue);
+    q.ready.push(stored);
+    q.dispatchSoon();
+    return Promise.resolve({ seq: stored.seq, duplicate: false });
+  }
+
+  consume(queue: string, handlers: ConsumeHandlers): Promise<QueueConsumer> {
+    this.#check();
+    const q = this.#queue(queue);
+    const c = new MemoryConsumer(q, handlers);
+    q.consumers.add(c);
+    return Promise.resolve(c);
+  }
+
+  deadLetter(queue: string, message: WireMessage, reason: string, dedupKey: string): Promise<void> {
+    this.#check();
+    if (this.#dlqKeys.has(dedupKey)) return Promise.resolve();
+    this.#dlqKeys.add(dedupKey);
+    const headers = { ...message.headers, [Header.DLQ_REASON]: reason };
+    this.#dlq.push({ seq: ++this.#seq, queue, reason, headers, body: message.body.slice(), time: new Date() });
+    return Promise.resolve();
+  }
+
+  listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    const all = this.#dlq.filter((d) => !opts.queue || d.queue === opts.queue);
+    return Promise.resolve(all.slice(0, opts.limit ?? 100));
+  }
+
+  purgeDeadLetters(queue?: string): Promise<number> {
+    const before = this.#dlq.length;
+    this.#dlq = this.#dlq.filter((d) => queue !== undefined && d.queue !== queue);
+    return Promise.resolve(before - this.#dlq.length);
+  }
+
+  deleteDeadLetter(seq: number): Promise<void> {
+    this.#dlq = this.#dlq.filter((d) => d.seq !== seq);
+    return Promise.resolve();
+  }
+
+  purge(queue: string): Promise<number> {
+    const q = this.#queue(queue);
+    const n = q.ready.length;
+    q.ready = [];
+    return Promise.resolve(n);
+  }
+
+  queueStats(queue: string): Promise<QueueStats> {
+    const q = this.#queue(queue);
+    const waiting = [...q.consumers].filter((c) => c.credit > 0).length;
+    return Promise.resolve({ queue, pending: q.ready.length, inFlight: q.inFlight.size, waiting });
+  }
+
+  notify(subject: string, data: Uint8Array): void {
+    if (this.#closed) return;
+    const groups = new Map<string, Subscriber[]>();
+    for (const s of this.#subs) {
+      if (!subjectMatches(s.pattern, subject)) continue;
+      if (s.queue) {
+        const g = groups.get(s.queue) ?? [];
+        g.push(s);
+        groups.set(s.queue, g);
+      } else {
+        queueMicrotask(() => s.handler(data, subject));
+      }
+    }
+    for (const g of groups.values()) {
+      const s = g[Math.floor(Math.random() * g.length)]!;
+      queueMicrotask(() => s.handler(data, subject));
+    }
+  }
+
+  subscribe(subject: string, handler: (data: Uint8Array, subject: string) => void, opts: { queue?: string } = {}) {
+    const s: Subscriber = { pattern: subject.split("."), handler, ...(opts.queue ? { queue: opts.queue } : {}) };
+    this.#subs.add(s);
+    return () => {
+      this.#subs.delete(s);
+    };
+  }
+
+  onStatus(_listener: (status: BrokerStatus) => void): () => void {
+    return () => {}; // never disconnects
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    for (const q of this.#queues.values()) q.stopTimers();
+    this.#subs.clear();
+    return Promise.resolve();
+  }
+}

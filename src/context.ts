@@ -1,0 +1,65 @@
+/**
+ * What a running task sees (`ctx` of bound tasks), and the ambient "current task" that makes
+ * tasks sent from inside a task its children.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Logger } from "./log.ts";
+import type { Retry } from "./errors.ts";
+import type { TaskState } from "./states.ts";
+
+/** Options of `ctx.retry()`. Durations in seconds. */
+export interface RetryOptions {
+  /** Seconds until the next attempt. @default the task's defaultRetryDelay */
+  countdown?: number;
+  /** Absolute time of the next attempt. */
+  eta?: Date | number;
+  /** The error that caused the retry (reported if retries run out). */
+  exc?: unknown;
+  /** Overrides the task's maxRetries for this retry. */
+  maxRetries?: number | null;
+}
+
+/** The context of one task execution. */
+export interface TaskContext {
+  /** The task id (the same across retries). */
+  readonly id: string;
+  /** The task name. */
+  readonly name: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  /** How many times this task has been retried so far. */
+  readonly retries: number;
+  /** Id of the first task in this workflow (itself if none). */
+  readonly rootId: string;
+  /** Id of the task that sent this one, if any. */
+  readonly parentId: string | undefined;
+  /** Id of the group this task belongs to, if any. */
+  readonly groupId: string | undefined;
+  /** Position in its group. */
+  readonly groupIndex: number | undefined;
+  /** The worker's name (`celeriac@host`). */
+  readonly hostname: string;
+  /** The queue it was consumed from. */
+  readonly queue: string;
+  /** How many times the broker has delivered this message (1 = first time). */
+  readonly deliveryCount: number;
+  /** Headers the caller set with `applyAsync({ headers })`. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Aborts on warm shutdown, revoke-terminate and the soft time limit. */
+  readonly signal: AbortSignal;
+  /** A logger whose lines name this task. */
+  readonly log: Logger;
+  /** Records a custom state (progress) with metadata; `get()` keeps waiting. */
+  updateState(state: TaskState, meta?: unknown): Promise<void>;
+  /** Builds a retry request: `throw ctx.retry({ countdown: 5, exc: err })`. */
+  retry(opts?: RetryOptions): Retry;
+}
+
+/** Parent/root bookkeeping of the task running in the current async context. */
+export interface Lineage {
+  id: string;
+  rootId: string;
+}
+
+/** The task whose code is running right now, if any (tasks sent here become its children). */
+export const currentTask: AsyncLocalStorage<Lineage> = new AsyncLocalStorage<Lineage>();

@@ -1,0 +1,40 @@
+/**
+ * celeriac: Celery for TypeScript — a distributed task queue on NATS JetStream and Redis.
+ * Every public symbol is exported here by name.
+ */
+export { Celeriac } from "./app.ts";
+export type { BrokerOptions, CeleriacOptions, TaskRoutes } from "./options.ts";
+export { Task } from "./task.ts";
+export type { BoundHandler, PlainHandler } from "./task.ts";
+export type { ErrorMatcher, TaskOptions } from "./task-options.ts";
+export type { ApplyOptions } from "./producer.ts";
+export { AsyncResult } from "./result.ts";
+export type { GetOptions } from "./result.ts";
+export type { RetryOptions, TaskContext } from "./context.ts";
+export { READY_STATES, State } from "./states.ts";
+export type { TaskState } from "./states.ts";
+export { Worker, WorkerState } from "./worker/worker.ts";
+export type { StopOptions, TaskEvent, WorkerEvents } from "./worker/worker.ts";
+export { Pool } from "./worker/options.ts";
+export type { WorkerOptions } from "./worker/options.ts";
+export {
+  CeleriacError,
+  ClosedError,
+  ConfigError,
+  DecodeError,
+  ErrorCode,
+  InvalidArgumentError,
+  MaxRetriesExceededError,
+  NotRegisteredError,
+  ProvisioningError,
+  Reject,
+  Retry,
+  SoftTimeLimitExceeded,
+  TaskError,
+  TimeLimitExceeded,
+  TimeoutError,
+} from "./errors.ts";
+export type { RemoteError } from "./errors.ts";
+export { createLogger, parseLogLevel, silentLogger } from "./log.ts";
+export type { Logger, LogLevelName } from "./log.ts";
+export type { ResultRecord } from "./protocol/result.ts";

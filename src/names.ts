@@ -1,0 +1,76 @@
+/**
+ * Every name celeriac puts on the wire, derived from the app name (DESIGN.md, "Names on the wire").
+ * Nothing else builds subjects, stream names or keys.
+ */
+
+/** App names and queue names: they become subject tokens, stream and durable names. */
+export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+/** The names of one app. */
+export interface Names {
+  /** The app name as given (subject prefix). */
+  readonly prefix: string;
+  /** Upper-cased prefix for stream names. */
+  readonly streamPrefix: string;
+  /** The stream holding a queue's tasks. One stream for all queues; change here to split. */
+  streamFor(queue: string): string;
+  /** Subject of a queue's tasks. */
+  taskSubject(queue: string): string;
+  /** Subjects the tasks stream listens on. */
+  readonly taskSubjects: string;
+  /** The durable consumer of a queue. */
+  durable(queue: string): string;
+  /** Dead letters. */
+  readonly dlqStream: string;
+  dlqSubject(queue: string): string;
+  readonly dlqSubjects: string;
+  /** Delayed tasks (ETA, countdown, retry delay). */
+  readonly delayedStream: string;
+  /** Events. */
+  readonly eventsStream: string;
+  eventSubject(kind: "task" | "worker", type: string): string;
+  readonly eventSubjects: string;
+  /** Heartbeats and gossip. */
+  heartbeatSubject(worker: string): string;
+  /** Remote control. */
+  readonly controlBroadcast: string;
+  controlSubject(worker: string): string;
+  /** Where a client receives result notices. */
+  replySubject(clientId: string): string;
+  /** KV buckets. */
+  readonly revokedBucket: string;
+  readonly beatBucket: string;
+  readonly workersBucket: string;
+}
+
+/** Builds the names of app `prefix` (already validated against {@link NAME_PATTERN}). */
+export function namesFor(prefix: string): Names {
+  const P = prefix.toUpperCase().replace(/-/g, "_");
+  return {
+    prefix,
+    streamPrefix: P,
+    streamFor: () => `${P}_TASKS`,
+    taskSubject: (queue) => `${prefix}.tasks.${queue}`,
+    taskSubjects: `${prefix}.tasks.>`,
+    durable: (queue) => `q_${queue}`,
+    dlqStream: `${P}_DLQ`,
+    dlqSubject: (queue) => `${prefix}.dlq.${queue}`,
+    dlqSubjects: `${prefix}.dlq.>`,
+    delayedStream: `${P}_DELAYED`,
+    eventsStream: `${P}_EVENTS`,
+    eventSubject: (kind, type) => `${prefix}.events.${kind}.${type}`,
+    eventSubjects: `${prefix}.events.>`,
+    heartbeatSubject: (worker) => `${prefix}.worker.heartbeat.${subjectToken(worker)}`,
+    controlBroadcast: `${prefix}.control.broadcast`,
+    controlSubject: (worker) => `${prefix}.control.${subjectToken(worker)}`,
+    replySubject: (clientId) => `${prefix}.reply.${clientId}`,
+    revokedBucket: `${prefix}_revoked`,
+    beatBucket: `${prefix}_beat`,
+    workersBucket: `${prefix}_workers`,
+  };
+}
+
+/** Makes a worker name (`w1@host.example`) safe as one subject token. */
+export function subjectToken(s: string): string {
+  return s.replace(/[.*>\s]/g, "_");
+}

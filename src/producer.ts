@@ -1,0 +1,155 @@
+/**
+ * Builds task messages and publishes them: routing, ids, lineage, expiry, dedup ids.
+ * Both callers (`delay`, `applyAsync`, `sendTask`) and the worker (retries) publish through here.
+ */
+import type { Broker } from "./broker/types.ts";
+import type { CompiledAppOptions } from "./options.ts";
+import type { CompiledTaskOptions } from "./task-options.ts";
+import {
+  encodeTaskMessage,
+  type Embed,
+  invalidUserHeader,
+  msgIdFor,
+  type SignatureData,
+  type TaskMessage,
+} from "./protocol/message.ts";
+import { currentTask } from "./context.ts";
+import { checkQueueName } from "./options.ts";
+import { InvalidArgumentError } from "./errors.ts";
+
+/** Options of `applyAsync` and `sendTask`. Durations in seconds. */
+export interface ApplyOptions {
+  /** Run no earlier than this many seconds from now. */
+  countdown?: number;
+  /** Run no earlier than this time (Date or epoch ms). */
+  eta?: Date | number;
+  /** Do not run after this: seconds from now, or a Date / epoch ms. */
+  expires?: number | Date;
+  /** Queue to send to; overrides the task's queue and the routes. */
+  queue?: string;
+  /** Accepted for Celery compatibility and carried in the message; JetStream delivers in order. */
+  priority?: number;
+  /** Use this id instead of a new UUID (a second send with the same id is dropped as a duplicate). */
+  taskId?: string;
+  /** Extra headers, readable by the task as `ctx.headers`. */
+  headers?: Record<string, string>;
+  /** Keyword arguments, readable by the task as `ctx.kwargs`. */
+  kwargs?: Record<string, unknown>;
+  /** Store no result and send no notice. */
+  ignoreResult?: boolean;
+  /** Signature(s) to call with the result on success. */
+  link?: SignatureData | SignatureData[];
+  /** Signature(s) to call with the error on failure. */
+  linkError?: SignatureData | SignatureData[];
+  /** Hard and soft time limits (seconds), overriding the task's. */
+  timeLimit?: number;
+  softTimeLimit?: number;
+  /** Explicit lineage (set by canvas and by the worker; normally taken from the running task). */
+  parentId?: string;
+  rootId?: string;
+  groupId?: string;
+  groupIndex?: number;
+  /** Canvas: what runs after this task. */
+  chain?: SignatureData[];
+  chord?: SignatureData;
+}
+
+/** What the producer needs from its app. */
+export interface ProducerDeps {
+  config(): CompiledAppOptions;
+  broker(): Promise<Broker>;
+  /** Reply subject for result notices, and a hook to note what this client published. */
+  replySubject(): string;
+  published(taskId: string): void;
+  origin: string;
+}
+
+function epochMs(v: Date | number, field: string): number {
+  const ms = v instanceof Date ? v.getTime() : v;
+  if (typeof ms !== "number" || !Number.isFinite(ms)) throw new InvalidArgumentError(field, "must be a Date or epoch ms");
+  return ms;
+}
+
+function list(v: SignatureData | SignatureData[] | undefined): SignatureData[] | null {
+  if (v === undefined) return null;
+  return Array.isArray(v) ? v : [v];
+}
+
+/** Publishes task messages for one app. */
+export class Producer {
+  #deps: ProducerDeps;
+
+  constructor(deps: ProducerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Picks the queue: explicit option > the task's queue > routes > default (Celery's order). */
+  route(taskName: string, explicit: string | undefined, task: CompiledTaskOptions | undefined): string {
+    const cfg = this.#deps.config();
+    if (explicit !== undefined) return checkQueueName(explicit, "queue");
+    return task?.queue ?? cfg.route(taskName) ?? cfg.defaultQueue;
+  }
+
+  /** Builds the message for a call. */
+  build(taskName: string, args: unknown[], o: ApplyOptions, task: CompiledTaskOptions | undefined): TaskMessage {
+    if (!Array.isArray(args)) throw new InvalidArgumentError("args", "must be an array");
+    if (o.kwargs !== undefined && (typeof o.kwargs !== "object" || o.kwargs === null || Array.isArray(o.kwargs))) {
+      throw new InvalidArgumentError("kwargs", "must be an object");
+    }
+    if (o.headers !== undefined) {
+      const bad = invalidUserHeader(o.headers);
+      if (bad) throw new InvalidArgumentError("headers", bad);
+    }
+    const id = o.taskId ?? crypto.randomUUID();
+    if (typeof id !== "string" || id === "" || /[\s]/.test(id)) throw new InvalidArgumentError("taskId", "must be a non-empty string without spaces");
+    const now = Date.now();
+    let eta: number | undefined;
+    if (o.countdown !== undefined) {
+      if (typeof o.countdown !== "number" || !Number.isFinite(o.countdown)) throw new InvalidArgumentError("countdown", "must be seconds");
+      eta = now + o.countdown * 1000;
+    }
+    if (o.eta !== undefined) eta = epochMs(o.eta, "eta");
+    let expires: number | undefined;
+    if (o.expires !== undefined) {
+      expires = typeof o.expires === "number" && o.expires < 1e11 ? now + o.expires * 1000 : epochMs(o.expires, "expires");
+    } else if (task?.expiresMs !== undefined) {
+      expires = now + task.expiresMs;
+    }
+    const parent = currentTask.getStore();
+    const queue = this.route(taskName, o.queue, task);
+    const ignoreResult = o.ignoreResult ?? task?.ignoreResult ?? false;
+    const embed: Embed | null = o.link || o.linkError || o.chain || o.chord
+      ? { callbacks: list(o.link), errbacks: list(o.linkError), chain: o.chain ?? null, chord: o.chord ?? null }
+      : null;
+    const m: TaskMessage = {
+      id,
+      task: taskName,
+      args,
+      kwargs: o.kwargs ?? {},
+      embed,
+      retries: 0,
+      eta,
+      expires,
+      rootId: o.rootId ?? parent?.rootId,
+      parentId: o.parentId ?? parent?.id,
+      group: o.groupId,
+      groupIndex: o.groupIndex,
+      origin: this.#deps.origin,
+      ignoreResult,
+      replyTo: ignoreResult ? undefined : this.#deps.replySubject(),
+      queue,
+      headers: o.headers,
+    };
+    if (o.timeLimit !== undefined || o.softTimeLimit !== undefined) m.timelimit = [o.timeLimit ?? null, o.softTimeLimit ?? null];
+    return m;
+  }
+
+  /** Publishes a message to its queue; resolves once the broker stored it. */
+  async publish(m: TaskMessage): Promise<void> {
+    const broker = await this.#deps.broker();
+    const queue = m.queue ?? this.#deps.config().defaultQueue;
+    // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
+    if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
+    await broker.publish(queue, encodeTaskMessage(m), msgIdFor(m.id, m.retries));
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Waits for results on behalf of every `AsyncResult.get()` of one app, with one subscription.
+ *
+ * Workers publish a notice (the encoded result record) to the reply subject carried by each task
+ * message. A `get()` is answered from that notice; it never polls in a loop. Notices travel on
+ * core NATS and can be lost (a disconnect), so:
+ * - `get()` reads the backend once when it starts waiting, unless this client published the task
+ *   and has been connected since (then the notice cannot have been missed);
+ * - after a reconnect every waiter is checked against the backend at once;
+ * - a slow fallback tick checks long waiters in batches (MGET), with growing intervals.
+ */
+import type { Broker } from "./broker/types.ts";
+import type { ResultBackend } from "./backend/types.ts";
+import { asRecord, type ResultRecord } from "./protocol/result.ts";
+import { unpack } from "./protocol/codec.ts";
+import { isReady } from "./states.ts";
+import { TimeoutError } from "./errors.ts";
+
+interface Waiter {
+  resolve(r: ResultRecord): void;
+  reject(e: Error): void;
+  nextCheck: number;
+  interval: number;
+}
+
+/** How many arrived-but-not-yet-awaited notices are kept (older ones are read from the backend). */
+const NOTICE_CACHE = 10_000;
+const FIRST_CHECK_MS = 1_000;
+const MAX_CHECK_MS = 30_000;
+const TICK_MS = 500;
+
+/** One per app: the client side of result notices. */
+export class ResultHub {
+  readonly replySubject: string;
+  #getBroker: () => Promise<Broker>;
+  #getBackend: () => Promise<ResultBackend>;
+  #started: Promise<void> | null = null;
+  #unsubscribe: (() => void) | null = null;
+  #offStatus: (() => void) | null = null;
+  /** Ready records that arrived before anyone asked, newest last. */
+  #arrived = new Map<string, ResultRecord>();
+  /** Ids this client published while connected, with the connection epoch at the time. */
+  #published = new Map<string, number>();
+  #epoch = 0;
+  #waiters = new Map<string, Set<Waiter>>();
+  #tick: ReturnType<typeof setInterval> | null = null;
+  #closed = false;
+
+  constructor(broker: () => Promise<Broker>, backend: () => Promise<ResultBackend>, replySubject: string) {
+    this.#getBroker = broker;
+    this.#getBackend = backend;
+    this.replySubject = replySubject;
+  }
+
+  /** Subscribes once; every later call returns the same promise. */
+  start(): Promise<void> {
+    this.#started ??= (async () => {
+      const broker = await this.#getBroker();
+      this.#unsubscribe = broker.subscribe(this.replySubject, (data) => this.#onNotice(data));
+      this.#offStatus = broker.onStatus((s) => {
+        this.#epoch++;
+        if (s === "reconnected") void this.#checkBackend([...this.#waiters.keys()]);
+      });
+    })().catch((err) => {
+      this.#started = null;
+      throw err;
+    });
+    return this.#started;
+  }
+
+  /** Notes that this client just published `id` with its reply subject. */
+  published(id: string): void {
+    this.#published.set(id, this.#epoch);
+    if (this.#published.size > NOTICE_CACHE * 10) {
+      // Forget the oldest: for them, get() falls back to one backend read.
+      const drop = this.#published.size - NOTICE_CACHE * 10;
+      let i = 0;
+      for (const k of this.#published.keys()) {
+        if (i++ >= drop) break;
+        this.#published.delete(k);
+      }
+    }
+  }
+
+  #onNotice(data: Uint8Array): void {
+    let record: ResultRecord | null;
+    try {
+      record = asRecord(unpack(data));
+    } catch {
+      return; // a notice we cannot read; the backend read will answer instead
+    }
+    if (!record || !isReady(record.status)) return;
+    this.#settle(record);
+  }
+
+  #settle(record: ResultRecord): void {
+    const id = record.task_id;
+    this.#published.delete(id);
+    const ws = this.#waiters.get(id);
+    if (ws) {
+      this.#waiters.delete(id);
+      for (const w of ws) w.resolve(record);
+      this.#maybeStopTick();
+      return;
+    }
+    this.#arrived.set(id, record);
+    if (this.#arrived.size > NOTICE_CACHE) {
+      const oldest = this.#arrived.keys().next().value;
+      if (oldest !== undefined) this.#arrived.delete(oldest);
+    }
+  }
+
+  /**
+   * Resolves with the task's ready record. Rejects with TimeoutError after `timeoutMs`
+   * (null = wait forever).
+   */
+  async wait(id: string, timeoutMs: number | null): Promise<ResultRecord> {
+    await this.start();
+    const early = this.#arrived.get(id);
+    if (early) {
+      this.#arrived.delete(id);
+      return early;
+    }
+    const sure = this.#published.get(id) === this.#epoch;
+    const p = new Promise<ResultRecord>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const w: Waiter = {
+        resolve: (r) => {
+          if (timer) clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          if (timer) clearTimeout(timer);
+          reject(e);
+        },
+        nextCheck: Date.now() + FIRST_CHECK_MS,
+        interval: FIRST_CHECK_MS,
+      };
+      let set = this.#waiters.get(id);
+      if (!set) this.#waiters.set(id, set = new Set());
+      set.add(w);
+      if (timeoutMs !== null) {
+        timer = setTimeout(() => {
+          this.#drop(id, w);
+          reject(new TimeoutError(`the result of task ${id} did not arrive within ${timeoutMs / 1000}s`));
+        }, timeoutMs);
+      }
+      this.#ensureTick();
+    });
+    if (!sure) await this.#checkBackend([id]);
+    return await p;
+  }
+
+  #drop(id: string, w: Waiter): void {
+    const set = this.#waiters.get(id);
+    if (!set) return;
+    set.delete(w);
+    if (set.size === 0) this.#waiters.delete(id);
+    this.#maybeStopTick();
+  }
+
+  async #checkBackend(ids: string[]): Promise<void> {
+    if (ids.length === 0 || this.#closed) return;
+    let records: (ResultRecord | null)[];
+    try {
+      records = await (await this.#getBackend()).getMany(ids);
+    } catch {
+      return; // the backend is down; the tick will try again
+    }
+    for (const r of records) if (r && isReady(r.status)) this.#settle(r);
+  }
+
+  #ensureTick(): void {
+    if (this.#tick || this.#closed) return;
+    this.#tick = setInterval(() => {
+      const now = Date.now();
+      const due: string[] = [];
+      for (const [id, ws] of this.#waiters) {
+        for (const w of ws) {
+          if (w.nextCheck > now) continue;
+          w.interval = Math.min(w.interval * 2, MAX_CHECK_MS);
+          w.nextCheck = now + w.interval;
+          due.push(id);
+          break;
+        }
+      }
+      for (let i = 0; i < due.length; i += 1000) void this.#checkBackend(due.slice(i, i + 1000));
+    }, TICK_MS);
+  }
+
+  #maybeStopTick(): void {
+    if (this.#waiters.size === 0 && this.#tick) {
+      clearInterval(this.#tick);
+      this.#tick = null;
+    }
+  }
+
+  /** Stops listening; pending waits reject. */
+  close(): void {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    this.#offStatus?.();
+    if (this.#tick) clearInterval(this.#tick);
+    this.#tick = null;
+    for (const ws of this.#waiters.values()) for (const w of ws) w.reject(new TimeoutError("the app was closed"));
+    this.#waiters.clear();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * AsyncResult: a handle on a task's outcome, as in Celery.
+ */
+import type { ResultBackend } from "./backend/types.ts";
+import type { ResultHub } from "./result-hub.ts";
+import { remoteErrorOf, type ResultRecord } from "./protocol/result.ts";
+import { isReady, State, type TaskState } from "./states.ts";
+import { InvalidArgumentError, TaskError } from "./errors.ts";
+
+/** What an AsyncResult needs from its app. */
+export interface ResultSource {
+  backend(): Promise<ResultBackend>;
+  hub(): ResultHub;
+  /** Revokes a task (remote control); present once the app supports it. */
+  revoke?(taskId: string, opts: { terminate?: boolean; signal?: string }): Promise<void>;
+}
+
+/** Options of {@link AsyncResult.get}. */
+export interface GetOptions {
+  /** Seconds to wait; throws TimeoutError after. @default wait forever */
+  timeout?: number;
+  /** Rethrow a task failure as TaskError. @default true */
+  propagate?: boolean;
+}
+
+function timeoutMs(timeout: number | undefined): number | null {
+  if (timeout === undefined) return null;
+  if (typeof timeout !== "number" || !(timeout >= 0)) {
+    throw new InvalidArgumentError("timeout", `must be a number of seconds ≥ 0, got ${JSON.stringify(timeout)}`);
+  }
+  return timeout * 1000;
+}
+
+/** The outcome of a task, by id. */
+export class AsyncResult<T = unknown> {
+  /** The task id. */
+  readonly id: string;
+  /** The result of the previous task in a chain, if this one came from a chain. */
+  parent: AsyncResult | null = null;
+  #source: ResultSource;
+
+  constructor(id: string, source: ResultSource) {
+    if (typeof id !== "string" || id === "") throw new InvalidArgumentError("id", "must be a non-empty task id");
+    this.id = id;
+    this.#source = source;
+  }
+
+  /** The stored record, or null while PENDING. */
+  async record(): Promise<ResultRecord | null> {
+    return await (await this.#source.backend()).get(this.id);
+  }
+
+  /**
+   * Waits for the task to finish and returns its result. With `propagate` (the default) a
+   * FAILURE, REVOKED or REJECTED task throws {@link TaskError}; without, the TaskError is returned.
+   */
+  get(opts?: GetOptions & { propagate?: true }): Promise<T>;
+  get(opts: GetOptions & { propagate: false }): Promise<T | TaskError>;
+  async get(opts: GetOptions = {}): Promise<T | TaskError> {
+    const record = await this.#source.hub().wait(this.id, timeoutMs(opts.timeout));
+    return this.#outcome(record, opts.propagate ?? true);
+  }
+
+  #outcome(record: ResultRecord, propagate: boolean): T | TaskError {
+    if (record.status === State.SUCCESS) return record.result as T;
+    const err = new TaskError(this.id, record.status, remoteErrorOf(record));
+    if (propagate) throw err;
+    return err;
+  }
+
+  /** The current state (PENDING if nothing is stored). */
+  async state(): Promise<TaskState> {
+    return (await this.record())?.status ?? State.PENDING;
+  }
+
+  /** Celery's `status`, the same as {@link state}. */
+  status(): Promise<TaskState> {
+    return this.state();
+  }
+
+  /** The result on SUCCESS, the error info on failure, the metadata of a custom state; null if PENDING. */
+  async info(): Promise<unknown> {
+    return (await this.record())?.result ?? null;
+  }
+
+  /** The worker's stack trace of a failure, if any. */
+  async traceback(): Promise<string | null> {
+    return (await this.record())?.traceback ?? null;
+  }
+
+  /** True once the task reached SUCCESS, FAILURE, REVOKED or REJECTED. */
+  async ready(): Promise<boolean> {
+    return isReady(await this.state());
+  }
+
+  /** True if the task succeeded. */
+  async successful(): Promise<boolean> {
+    return (await this.state()) === State.SUCCESS;
+  }
+
+  /** True if the task failed (FAILURE). */
+  async failed(): Promise<boolean> {
+    return (await this.state()) === State.FAILURE;
+  }
+
+  /** Removes the stored result. */
+  async forget(): Promise<void> {
+    await (await this.#source.backend()).forget(this.id);
+  }
+
+  /** Asks every worker not to run (or, with `terminate`, to abort) this task. */
+  async revoke(opts: { terminate?: boolean; signal?: string } = {}): Promise<void> {
+    if (!this.#source.revoke) throw new InvalidArgumentError("revoke", "this app has no remote control");
+    await this.#source.revoke(this.id, opts);
+  }
+
+  /** Serialises to the id. */
+  toJSON(): string {
+    return this.id;
+  }
+
+  /** `<AsyncResult: id>` */
+  toString(): string {
+    return `<AsyncResult: ${this.id}>`;
+  }
+}

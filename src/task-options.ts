@@ -1,0 +1,137 @@
+/**
+ * Per-task options: the user's object → defaults (some from the app) → compiled, validated form.
+ */
+import { ConfigError } from "./errors.ts";
+import { checkQueueName, type CompiledAppOptions } from "./options.ts";
+
+/** An error class or an error name, for `autoretryFor` / `dontAutoretryFor`. */
+export type ErrorMatcher = string | (abstract new (...args: never[]) => Error);
+
+/** Options of `app.task({...}, fn)`. Durations in seconds. */
+export interface TaskOptions {
+  /** The task's name on the wire. Required. */
+  name: string;
+  /** Pass the task context as the handler's first argument. @default false */
+  bind?: boolean;
+  /** Queue used when no route matches. @default the app's defaultQueue */
+  queue?: string;
+  /** Retries allowed; null = forever. @default 3 */
+  maxRetries?: number | null;
+  /** Seconds before a retry when `ctx.retry()` names no countdown. @default 180 */
+  defaultRetryDelay?: number;
+  /** Exponential backoff for automatic retries: true (factor 1) or a factor in seconds. @default false */
+  retryBackoff?: boolean | number;
+  /** Longest backoff, seconds. @default 600 */
+  retryBackoffMax?: number;
+  /** Randomise the backoff (full jitter). @default true */
+  retryJitter?: boolean;
+  /** Errors that retry the task automatically. @default [] */
+  autoretryFor?: ErrorMatcher[];
+  /** Errors that never retry automatically, even if listed in autoretryFor. @default [] */
+  dontAutoretryFor?: ErrorMatcher[];
+  /** Ack after the task finishes (at-least-once); false acks on receipt (at-most-once). @default app's acksLate */
+  acksLate?: boolean;
+  /** Write STARTED when the task begins. @default app's trackStarted */
+  trackStarted?: boolean;
+  /** Store no result and send no notice. @default false */
+  ignoreResult?: boolean;
+  /** Hard time limit, seconds: the task is abandoned and fails with TimeLimitExceeded. @default none */
+  timeLimit?: number;
+  /** Soft time limit, seconds: `ctx.signal` aborts with SoftTimeLimitExceeded. @default none */
+  softTimeLimit?: number;
+  /** Default expiry of calls, seconds after sending. @default none */
+  expires?: number;
+}
+
+/** What the worker and the producer read. */
+export interface CompiledTaskOptions {
+  name: string;
+  bind: boolean;
+  queue: string | undefined;
+  maxRetries: number | null;
+  defaultRetryDelayMs: number;
+  retryBackoff: number;
+  retryBackoffMaxMs: number;
+  retryJitter: boolean;
+  autoretryFor: ErrorMatcher[];
+  dontAutoretryFor: ErrorMatcher[];
+  acksLate: boolean;
+  trackStarted: boolean;
+  ignoreResult: boolean;
+  timeLimitMs: number | undefined;
+  softTimeLimitMs: number | undefined;
+  expiresMs: number | undefined;
+}
+
+/** Task defaults that do not depend on the app. */
+export const TASK_DEFAULTS = {
+  bind: false,
+  maxRetries: 3,
+  defaultRetryDelay: 180,
+  retryBackoff: false,
+  retryBackoffMax: 600,
+  retryJitter: true,
+  ignoreResult: false,
+} as const;
+
+function optSeconds(v: unknown, field: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+    throw new ConfigError(field, `must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  }
+  return v * 1000;
+}
+
+function matchers(v: unknown, field: string): ErrorMatcher[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((m) => typeof m === "string" || typeof m === "function")) {
+    throw new ConfigError(field, "must be a list of error classes or error names");
+  }
+  return v as ErrorMatcher[];
+}
+
+/** Validates a task's options. `app` supplies the app-wide defaults. */
+export function compileTaskOptions(
+  o: TaskOptions,
+  app: Pick<CompiledAppOptions, "acksLate" | "trackStarted">,
+): CompiledTaskOptions {
+  if (typeof o.name !== "string" || o.name.trim() === "" || /[\r\n]/.test(o.name)) {
+    throw new ConfigError("name", `a task needs a non-empty name on one line, got ${JSON.stringify(o.name)}`);
+  }
+  const f = (k: string) => `task ${o.name}: ${k}`;
+  const maxRetries = o.maxRetries === undefined ? TASK_DEFAULTS.maxRetries : o.maxRetries;
+  if (maxRetries !== null && (!Number.isInteger(maxRetries) || maxRetries < 0)) {
+    throw new ConfigError(f("maxRetries"), `must be an integer ≥ 0 or null, got ${JSON.stringify(maxRetries)}`);
+  }
+  const backoff = o.retryBackoff ?? TASK_DEFAULTS.retryBackoff;
+  if (typeof backoff !== "boolean" && !(typeof backoff === "number" && backoff >= 0)) {
+    throw new ConfigError(f("retryBackoff"), "must be true, false or a factor in seconds");
+  }
+  const delay = o.defaultRetryDelay ?? TASK_DEFAULTS.defaultRetryDelay;
+  if (typeof delay !== "number" || !(delay >= 0)) throw new ConfigError(f("defaultRetryDelay"), "must be seconds ≥ 0");
+  return {
+    name: o.name,
+    bind: Boolean(o.bind ?? TASK_DEFAULTS.bind),
+    queue: o.queue === undefined ? undefined : checkQueueName(o.queue, f("queue")),
+    maxRetries,
+    defaultRetryDelayMs: delay * 1000,
+    retryBackoff: backoff === true ? 1 : backoff === false ? 0 : backoff,
+    retryBackoffMaxMs: (optSeconds(o.retryBackoffMax, f("retryBackoffMax")) ?? TASK_DEFAULTS.retryBackoffMax * 1000),
+    retryJitter: o.retryJitter ?? TASK_DEFAULTS.retryJitter,
+    autoretryFor: matchers(o.autoretryFor, f("autoretryFor")),
+    dontAutoretryFor: matchers(o.dontAutoretryFor, f("dontAutoretryFor")),
+    acksLate: o.acksLate ?? app.acksLate,
+    trackStarted: o.trackStarted ?? app.trackStarted,
+    ignoreResult: o.ignoreResult ?? TASK_DEFAULTS.ignoreResult,
+    timeLimitMs: optSeconds(o.timeLimit, f("timeLimit")),
+    softTimeLimitMs: optSeconds(o.softTimeLimit, f("softTimeLimit")),
+    expiresMs: optSeconds(o.expires, f("expires")),
+  };
+}
+
+/** True if `err` matches one of `list` (by class or by name, so it works across module copies). */
+export function matchesError(err: unknown, list: ErrorMatcher[]): boolean {
+  if (!(err instanceof Error)) return false;
+  const name = err.name;
+  return list.some((m) => typeof m === "string" ? name === m : err instanceof m || name === m.name);
+}

@@ -1,0 +1,161 @@
+/**
+ * Runs one delivery up to its outcome: decode, look the task up, refuse what must not run,
+ * build the context, run the handler under its time limits. It never acks; `settle` does.
+ */
+import type { ResultBackend } from "../backend/types.ts";
+import type { Task } from "../task.ts";
+import type { Logger } from "../log.ts";
+import { decodeTaskMessage, type TaskMessage } from "../protocol/message.ts";
+import { makeRecord } from "../protocol/result.ts";
+import { isReady, State, type TaskState } from "../states.ts";
+import { currentTask, type RetryOptions, type TaskContext } from "../context.ts";
+import { DecodeError, ErrorCode, hasCode, Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors.ts";
+import { type Job, type Outcome, recordExtras } from "./job.ts";
+
+/** What the executor needs from its worker. */
+export interface ExecutorDeps {
+  tasks: ReadonlyMap<string, Task>;
+  backend: ResultBackend;
+  hostname: string;
+  log: Logger;
+  resultExtended: boolean;
+  /** Called once the message is decoded and the task known, before it runs. */
+  onReceived(job: Job): void;
+  /** Called when the handler begins. */
+  onStarted(job: Job): void;
+}
+
+function deadline(ms: number, make: () => Error): { promise: Promise<never>; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(make()), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Executes deliveries. */
+export class Executor {
+  #deps: ExecutorDeps;
+
+  constructor(deps: ExecutorDeps) {
+    this.#deps = deps;
+  }
+
+  /** Runs a job to its outcome. Never throws. */
+  async execute(job: Job): Promise<Outcome> {
+    let message: TaskMessage;
+    try {
+      message = decodeTaskMessage((n) => job.delivery.header(n), job.delivery.body);
+    } catch (err) {
+      return { kind: "reject", reason: (err as DecodeError).message, requeue: false };
+    }
+    job.message = message;
+    const task = this.#deps.tasks.get(message.task);
+    if (!task) {
+      return {
+        kind: "reject",
+        reason: `unknown task "${message.task}": not registered on worker ${this.#deps.hostname}`,
+        requeue: false,
+      };
+    }
+    job.task = task;
+    try {
+      const skip = await this.#alreadyDone(job, message);
+      if (skip) return { kind: "skip", why: skip };
+    } catch (err) {
+      // The backend is down: run anyway (at-least-once); the result write will wait for it.
+      this.#deps.log.warn(`could not check ${message.id} for an earlier result: ${(err as Error).message}`);
+    }
+    if (message.expires !== undefined && message.expires <= Date.now()) {
+      return { kind: "revoked", reason: "expired" };
+    }
+    this.#deps.onReceived(job);
+    if (task.options.trackStarted) this.#track(job, State.RECEIVED);
+    return await this.#run(job, task, message);
+  }
+
+  /** On a redelivery, a ready result or a later attempt means this copy must not run again. */
+  async #alreadyDone(job: Job, m: TaskMessage): Promise<string | null> {
+    if (job.delivery.deliveryCount <= 1) return null;
+    const rec = await this.#deps.backend.get(m.id);
+    if (!rec) return null;
+    if (isReady(rec.status)) return `already ${rec.status}`;
+    if ((rec.retries ?? 0) > m.retries) return `a later attempt (retry ${rec.retries}) was already sent`;
+    return null;
+  }
+
+  #track(job: Job, state: TaskState, meta: unknown = null): void {
+    const m = job.message!;
+    this.#deps.backend.store(makeRecord(m.id, state, meta, this.#extra(job))).catch((err) =>
+      this.#deps.log.warn(`could not record ${state} for ${m.id}: ${(err as Error).message}`)
+    );
+  }
+
+  #extra(job: Job) {
+    return recordExtras(job, this.#deps.hostname, this.#deps.resultExtended);
+  }
+
+  #context(job: Job, task: Task, m: TaskMessage): TaskContext {
+    const backend = this.#deps.backend;
+    const extra = () => this.#extra(job);
+    return {
+      id: m.id,
+      name: m.task,
+      args: m.args,
+      kwargs: m.kwargs,
+      retries: m.retries,
+      rootId: m.rootId ?? m.id,
+      parentId: m.parentId,
+      groupId: m.group,
+      groupIndex: m.groupIndex,
+      hostname: this.#deps.hostname,
+      queue: job.queue,
+      deliveryCount: job.delivery.deliveryCount,
+      headers: m.headers ?? {},
+      signal: job.abort.signal,
+      log: this.#deps.log.child(`${task.name}[${m.id}]`),
+      updateState: async (state: TaskState, meta?: unknown) => {
+        await backend.store(makeRecord(m.id, state, meta ?? null, extra()));
+      },
+      retry: (opts: RetryOptions = {}) =>
+        new Retry({
+          countdown: opts.countdown,
+          eta: opts.eta instanceof Date ? opts.eta.getTime() : opts.eta,
+          exc: opts.exc,
+          maxRetries: opts.maxRetries,
+        }),
+    };
+  }
+
+  async #run(job: Job, task: Task, m: TaskMessage): Promise<Outcome> {
+    const ctx = this.#context(job, task, m);
+    const [hardS, softS] = m.timelimit ?? [null, null];
+    const hardMs = hardS ? hardS * 1000 : task.options.timeLimitMs;
+    const softMs = softS ? softS * 1000 : task.options.softTimeLimitMs;
+    const soft = softMs
+      ? setTimeout(() => job.abort.abort(new SoftTimeLimitExceeded(softMs / 1000)), softMs)
+      : undefined;
+    const hard = hardMs ? deadline(hardMs, () => new TimeLimitExceeded(hardMs / 1000)) : undefined;
+    const started = Date.now();
+    job.startedAt = started;
+    this.#deps.onStarted(job);
+    if (task.options.trackStarted) this.#track(job, State.STARTED);
+    try {
+      const run = currentTask.run({ id: m.id, rootId: m.rootId ?? m.id }, () => task.call(ctx, m.args as never));
+      const value = hard ? await Promise.race([run, hard.promise]) : await run;
+      return { kind: "success", value, runtimeMs: Date.now() - started };
+    } catch (error) {
+      const runtimeMs = Date.now() - started;
+      if (job.abandoned) return { kind: "abandoned" };
+      if (hasCode(error, ErrorCode.RETRY)) return { kind: "retry", retry: error as Retry, runtimeMs };
+      if (hasCode(error, ErrorCode.REJECT)) {
+        const e = error as Error & { requeue?: boolean };
+        return { kind: "reject", reason: `rejected by the task: ${e.message}`, requeue: Boolean(e.requeue) };
+      }
+      return { kind: "failure", error, runtimeMs };
+    } finally {
+      if (soft) clearTimeout(soft);
+      hard?.cancel();
+    }
+  }
+}

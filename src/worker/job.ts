@@ -1,0 +1,54 @@
+/**
+ * One delivered message on its way through the worker, and the outcomes it can reach.
+ */
+import type { Delivery } from "../broker/types.ts";
+import type { TaskMessage } from "../protocol/message.ts";
+import type { Task } from "../task.ts";
+import type { Retry } from "../errors.ts";
+
+/** How a delivery ended. The settle step turns it into acks, results and follow-up messages. */
+export type Outcome =
+  | { kind: "success"; value: unknown; runtimeMs: number }
+  | { kind: "failure"; error: unknown; runtimeMs: number }
+  | { kind: "retry"; retry: Retry; runtimeMs: number }
+  | { kind: "reject"; reason: string; requeue: boolean }
+  | { kind: "revoked"; reason: string }
+  | { kind: "skip"; why: string }
+  | { kind: "abandoned" };
+
+/** A delivery in progress. */
+export interface Job {
+  readonly delivery: Delivery;
+  readonly queue: string;
+  readonly receivedAt: number;
+  /** Set once decoded. */
+  message: TaskMessage | null;
+  task: Task | null;
+  startedAt: number | null;
+  /** Aborts the task's `ctx.signal`. */
+  readonly abort: AbortController;
+  /** Handed back during shutdown: its outcome must not be settled. */
+  abandoned: boolean;
+}
+
+/** Creates the job for a delivery. */
+export function newJob(delivery: Delivery): Job {
+  return {
+    delivery,
+    queue: delivery.queue,
+    receivedAt: Date.now(),
+    message: null,
+    task: null,
+    startedAt: null,
+    abort: new AbortController(),
+    abandoned: false,
+  };
+}
+
+/** The bookkeeping fields every record of this job carries (plus Celery's extended fields if asked). */
+export function recordExtras(job: Job, hostname: string, extended: boolean) {
+  const m = job.message!;
+  const base = { retries: m.retries, parent_id: m.parentId, root_id: m.rootId ?? m.id, group_id: m.group };
+  if (!extended) return base;
+  return { ...base, name: m.task, args: m.args, kwargs: m.kwargs, worker: hostname, queue: job.queue };
+}

@@ -1,0 +1,69 @@
+/**
+ * Worker options: user object → defaults → compiled (validated, ms).
+ */
+import { ConfigError } from "../errors.ts";
+import { checkQueueName } from "../options.ts";
+import { hostname as machineName } from "../runtime/mod.ts";
+import type { Logger } from "../log.ts";
+
+/** Execution pools. Only `async` runs tasks today (see docs/architecture.md). */
+export const Pool = { ASYNC: "async", THREADS: "threads", PROCESS: "process" } as const;
+/** A pool name. */
+export type Pool = typeof Pool[keyof typeof Pool];
+
+/** Options of `app.worker(...)`. Durations in seconds. */
+export interface WorkerOptions {
+  /** Queues to consume. @default [app's defaultQueue] */
+  queues?: string[];
+  /** Tasks run at once (slots). @default 16 */
+  concurrency?: number;
+  /** Execution pool. @default "async" */
+  pool?: Pool;
+  /** Worker name, `name@host`. @default "celeriac@<hostname>" */
+  hostname?: string;
+  /** Seconds a warm shutdown lets running tasks finish before handing them back. @default 30 */
+  gracePeriod?: number;
+  /** Where the worker logs. @default the app's logger */
+  logger?: Logger;
+}
+
+/** What the worker reads. */
+export interface CompiledWorkerOptions {
+  queues: string[];
+  concurrency: number;
+  pool: Pool;
+  hostname: string;
+  gracePeriodMs: number;
+}
+
+/** Defaults, defined once. */
+export const WORKER_DEFAULTS = { concurrency: 16, pool: "async", gracePeriod: 30 } as const;
+
+/** Validates worker options; `defaultQueue` comes from the app. */
+export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): CompiledWorkerOptions {
+  const queues = o.queues ?? [defaultQueue];
+  if (!Array.isArray(queues) || queues.length === 0) throw new ConfigError("queues", "must list at least one queue");
+  queues.forEach((q, i) => checkQueueName(q, `queues[${i}]`));
+  if (new Set(queues).size !== queues.length) throw new ConfigError("queues", "lists a queue twice");
+  const concurrency = o.concurrency ?? WORKER_DEFAULTS.concurrency;
+  if (typeof concurrency !== "number" || !Number.isInteger(concurrency) || concurrency < 1) {
+    throw new ConfigError("concurrency", `must be an integer ≥ 1, got ${JSON.stringify(concurrency)}`);
+  }
+  if (concurrency < queues.length) {
+    throw new ConfigError("concurrency", `${concurrency} is less than the ${queues.length} queues to consume; each queue needs a slot`);
+  }
+  const pool = o.pool ?? WORKER_DEFAULTS.pool;
+  if (!Object.values(Pool).includes(pool)) {
+    throw new ConfigError("pool", `unknown pool ${JSON.stringify(pool)}; use "async"`);
+  }
+  if (pool !== Pool.ASYNC) {
+    throw new ConfigError("pool", `the "${pool}" pool is not available yet; use "async" (tasks run in the event loop)`);
+  }
+  const grace = o.gracePeriod ?? WORKER_DEFAULTS.gracePeriod;
+  if (typeof grace !== "number" || !(grace >= 0)) throw new ConfigError("gracePeriod", "must be seconds ≥ 0");
+  const hostname = o.hostname ?? `celeriac@${machineName()}`;
+  if (typeof hostname !== "string" || hostname.trim() === "" || /\s/.test(hostname)) {
+    throw new ConfigError("hostname", `must be a name without spaces, got ${JSON.stringify(hostname)}`);
+  }
+  return { queues, concurrency, pool, hostname, gracePeriodMs: grace * 1000 };
+}

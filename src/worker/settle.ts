@@ -1,0 +1,213 @@
+/**
+ * Turns an outcome into its consequences, in an order that loses nothing:
+ * result stored → notice sent → follow-up published → message acked.
+ * A crash between any two steps leaves the message unacked, so it is redelivered, and the
+ * redelivery is recognised (executor's "already done" check, dedup ids) instead of run twice.
+ */
+import type { Broker, ExhaustedMessage } from "../broker/types.ts";
+import type { ResultBackend } from "../backend/types.ts";
+import type { Producer } from "../producer.ts";
+import type { Logger } from "../log.ts";
+import { decodeTaskMessage, Header } from "../protocol/message.ts";
+import { exceptionInfo, makeRecord, type ResultRecord } from "../protocol/result.ts";
+import { pack } from "../protocol/codec.ts";
+import { State } from "../states.ts";
+import { describeError, type Retry } from "../errors.ts";
+import { autoRetryFor, decideRetry } from "./retry-policy.ts";
+import { type Job, type Outcome, recordExtras } from "./job.ts";
+
+/** What settling needs from its worker. */
+export interface SettleDeps {
+  broker: Broker;
+  backend: ResultBackend;
+  producer: Producer;
+  hostname: string;
+  log: Logger;
+  resultExtended: boolean;
+  /** Reports each settled outcome (events, stats). */
+  onSettled(job: Job, outcome: Outcome, state: string | null): void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Settles jobs. */
+export class Settler {
+  #deps: SettleDeps;
+
+  constructor(deps: SettleDeps) {
+    this.#deps = deps;
+  }
+
+  /** Applies `outcome` to `job`. Never throws; failures to settle leave the message to be redelivered. */
+  async settle(job: Job, outcome: Outcome): Promise<void> {
+    if (job.abandoned || outcome.kind === "abandoned") return;
+    try {
+      const state = await this.#apply(job, outcome);
+      this.#deps.onSettled(job, outcome, state);
+    } catch (err) {
+      // Not acked: JetStream redelivers it after ack_wait, and the redelivery check sees what got done.
+      this.#deps.log.error(`could not settle ${job.message?.id ?? `message ${job.delivery.seq}`}: ${(err as Error).message}`);
+    }
+  }
+
+  async #apply(job: Job, outcome: Outcome): Promise<string | null> {
+    const m = job.message;
+    switch (outcome.kind) {
+      case "skip":
+        this.#deps.log.info(`skipping redelivered ${m?.task}[${m?.id}]: ${outcome.why}`);
+        job.delivery.ack();
+        return null;
+      case "reject":
+        if (outcome.requeue) {
+          job.delivery.nak();
+          return null;
+        }
+        await this.#deadLetter(job, outcome.reason);
+        return State.REJECTED;
+      case "revoked":
+        await this.#final(job, State.REVOKED, exceptionInfo({ type: "TaskRevokedError", message: outcome.reason, traceback: null }), null);
+        job.delivery.ack();
+        return State.REVOKED;
+      case "success": {
+        await this.#final(job, State.SUCCESS, outcome.value, null);
+        job.delivery.ack();
+        return State.SUCCESS;
+      }
+      case "failure": {
+        const retry = job.task && m ? autoRetryFor(outcome.error, job.task.options, m.retries) : null;
+        if (retry) return await this.#retry(job, retry);
+        await this.#fail(job, outcome.error);
+        return State.FAILURE;
+      }
+      case "retry":
+        return await this.#retry(job, outcome.retry);
+      case "abandoned":
+        return null;
+    }
+  }
+
+  async #fail(job: Job, error: unknown): Promise<void> {
+    const d = describeError(error);
+    await this.#final(job, State.FAILURE, exceptionInfo(d), d.traceback);
+    job.delivery.ack();
+  }
+
+  async #retry(job: Job, retry: Retry): Promise<string> {
+    const m = job.message!;
+    const decision = decideRetry(retry, job.task!.options, m.id, m.retries);
+    if (!decision.again) {
+      await this.#fail(job, decision.error);
+      return State.FAILURE;
+    }
+    const next = { ...m, retries: m.retries + 1, eta: decision.etaMs > Date.now() ? decision.etaMs : undefined };
+    // Publish the next attempt first: its dedup id (`<id>:<retries>`) makes a repeat harmless.
+    await this.#durably(`publish retry ${next.retries} of ${m.id}`, job, () => this.#deps.producer.publish(next));
+    const d = retry.exc === undefined ? { type: "Retry", message: retry.message, traceback: null } : describeError(retry.exc);
+    const rec = makeRecord(m.id, State.RETRY, exceptionInfo(d), { ...this.#extra(job), retries: next.retries, traceback: d.traceback });
+    await this.#durably(`store RETRY of ${m.id}`, job, () => this.#deps.backend.store(rec));
+    job.delivery.ack();
+    return State.RETRY;
+  }
+
+  /** Stores a ready state and sends the notice (unless the task ignores results). */
+  async #final(job: Job, status: string, result: unknown, traceback: string | null): Promise<void> {
+    const m = job.message;
+    if (!m) return;
+    if (m.ignoreResult && status === State.SUCCESS) return;
+    const rec: ResultRecord = makeRecord(m.id, status, result, {
+      ...this.#extra(job),
+      traceback,
+      date_done: new Date().toISOString(),
+    });
+    const stored = await this.#durably(`store ${status} of ${m.id}`, job, () => this.#deps.backend.store(rec));
+    if (!m.replyTo) return;
+    // When a SUCCESS was stored before (a redelivery raced us), the notice carries what is stored.
+    const notice = stored === "stored" ? rec : await this.#deps.backend.get(m.id).catch(() => null);
+    if (notice) this.#deps.broker.notify(m.replyTo, pack(notice));
+  }
+
+  #extra(job: Job) {
+    return recordExtras(job, this.#deps.hostname, this.#deps.resultExtended);
+  }
+
+  /** Keeps the raw message in the DLQ with the reason, records REJECTED if the id is known, removes it. */
+  async #deadLetter(job: Job, reason: string): Promise<void> {
+    const d = job.delivery;
+    const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
+    await this.#durably(`dead-letter message ${d.seq}`, job, () =>
+      this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`));
+    this.#deps.log.warn(`dead-lettered message ${d.seq} from queue ${job.queue}: ${reason}`);
+    const id = job.message?.id ?? d.header(Header.ID);
+    if (id) await this.#recordDeadLetter(id, State.REJECTED, "Rejected", reason, job.message?.replyTo);
+    d.term();
+  }
+
+  /**
+   * A message JetStream stopped delivering after `maxDeliver` attempts (its worker kept dying,
+   * or it kept outliving ack_wait): dead-letter it, record FAILURE, remove it from the queue.
+   */
+  async exhausted(ex: ExhaustedMessage): Promise<void> {
+    const reason = `delivered ${ex.deliveries} times without being acknowledged (maxDeliver reached: ` +
+      `its worker died or it outlived ack_wait each time)`;
+    try {
+      if (ex.message) {
+        const headers = this.#dlqHeaders(ex.message.headers, ex.queue, ex.deliveries);
+        await this.#deps.broker.deadLetter(ex.queue, { headers, body: ex.message.body }, reason, `${ex.queue}:${ex.seq}`);
+        const id = ex.message.headers[Header.ID];
+        let replyTo: string | undefined;
+        try {
+          replyTo = decodeTaskMessage((n) => ex.message!.headers[n], ex.message.body).replyTo;
+        } catch {
+          replyTo = undefined;
+        }
+        if (id) await this.#recordDeadLetter(id, State.FAILURE, "DeliveryLimitExceeded", reason, replyTo);
+      }
+      await ex.remove();
+      this.#deps.log.warn(`dead-lettered message ${ex.seq} from queue ${ex.queue}: ${reason}`);
+    } catch (err) {
+      this.#deps.log.error(`could not dead-letter exhausted message ${ex.seq} of ${ex.queue}: ${(err as Error).message}`);
+    }
+  }
+
+  #dlqHeaders(original: Record<string, string>, queue: string, deliveries: number): Record<string, string> {
+    const headers: Record<string, string> = {};
+    // Nats-* headers belong to the original publish (its dedup id would collide with the DLQ's).
+    for (const [k, v] of Object.entries(original)) if (!k.startsWith("Nats-")) headers[k] = v;
+    headers[Header.DLQ_QUEUE] = queue;
+    headers[Header.DLQ_DELIVERIES] = String(deliveries);
+    headers[Header.DLQ_WORKER] = this.#deps.hostname;
+    headers[Header.DLQ_TIME] = new Date().toISOString();
+    return headers;
+  }
+
+  async #recordDeadLetter(id: string, status: string, type: string, reason: string, replyTo: string | undefined) {
+    const rec = makeRecord(id, status, exceptionInfo({ type, message: reason, traceback: null }), {
+      date_done: new Date().toISOString(),
+    });
+    try {
+      if ((await this.#deps.backend.store(rec)) === "stored" && replyTo) this.#deps.broker.notify(replyTo, pack(rec));
+    } catch (err) {
+      this.#deps.log.warn(`could not record ${status} for ${id}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Retries `op` until it succeeds: the message stays unacked (and in progress) meanwhile, so an
+   * outage of Redis or NATS delays a result but never loses it. Gives up only if the job is
+   * abandoned (cold shutdown), leaving the message to be redelivered.
+   */
+  async #durably<T>(what: string, job: Job, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (job.abandoned) throw err;
+        const wait = Math.min(100 * 2 ** attempt, 5_000);
+        if (attempt === 0 || attempt % 10 === 0) {
+          this.#deps.log.warn(`${what} failed (${(err as Error).message}); retrying every ≤${wait / 1000}s`);
+        }
+        await sleep(wait);
+      }
+    }
+  }
+}
