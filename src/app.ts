@@ -17,8 +17,15 @@ import { ClosedError, ConfigError, InvalidArgumentError } from "./errors.ts";
 import type { CompiledTaskOptions } from "./task-options.ts";
 import { env, hostname } from "./runtime/mod.ts";
 
+const APP_BRAND = Symbol.for("celeriac.app");
+
 /** A celeriac app: define tasks, call them, run workers. */
 export class Celeriac implements TaskSender, ResultSource, WorkerHost {
+  /** True if `x` is a Celeriac app, also one from another copy of this module. */
+  static isApp(x: unknown): x is Celeriac {
+    return typeof x === "object" && x !== null && (x as Record<symbol, unknown>)[APP_BRAND] === true;
+  }
+  readonly [APP_BRAND] = true;
   #options: CeleriacOptions;
   #config: CompiledAppOptions | null = null;
   #tasks = new Map<string, Task>();

@@ -136,16 +136,16 @@ export class Executor {
       ? setTimeout(() => job.abort.abort(new SoftTimeLimitExceeded(softMs / 1000)), softMs)
       : undefined;
     const hard = hardMs ? deadline(hardMs, () => new TimeLimitExceeded(hardMs / 1000)) : undefined;
-    const started = Date.now();
-    job.startedAt = started;
+    const started = performance.now();
+    job.startedAt = Date.now();
     this.#deps.onStarted(job);
     if (task.options.trackStarted) this.#track(job, State.STARTED);
     try {
       const run = currentTask.run({ id: m.id, rootId: m.rootId ?? m.id }, () => task.call(ctx, m.args as never));
       const value = hard ? await Promise.race([run, hard.promise]) : await run;
-      return { kind: "success", value, runtimeMs: Date.now() - started };
+      return { kind: "success", value, runtimeMs: performance.now() - started };
     } catch (error) {
-      const runtimeMs = Date.now() - started;
+      const runtimeMs = performance.now() - started;
       if (job.abandoned) return { kind: "abandoned" };
       if (hasCode(error, ErrorCode.RETRY)) return { kind: "retry", retry: error as Retry, runtimeMs };
       if (hasCode(error, ErrorCode.REJECT)) {

@@ -89,6 +89,7 @@ export class Worker {
   #settler: Settler | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
+  #cutGrace: (() => void) | null = null;
   #processed = 0;
   #startedAt = 0;
 
@@ -264,7 +265,12 @@ export class Worker {
    * rest back (nak, redelivered at once elsewhere). Idempotent.
    */
   stop(opts: StopOptions = {}): Promise<void> {
-    this.#stopping ??= this.#drain(opts.grace === undefined ? this.options.gracePeriodMs : opts.grace * 1000);
+    const graceMs = opts.grace === undefined ? this.options.gracePeriodMs : opts.grace * 1000;
+    if (this.#stopping) {
+      if (graceMs === 0) this.#cutGrace?.(); // a second signal: cold shutdown now
+      return this.#stopping;
+    }
+    this.#stopping = this.#drain(graceMs);
     return this.#stopping;
   }
 
@@ -280,7 +286,11 @@ export class Worker {
       this.#host.log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
       const idle = new Promise<void>((r) => (this.#idle = r));
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      const graceOver = new Promise<void>((r) => {
+        timer = setTimeout(r, graceMs);
+        this.#cutGrace = r;
+      });
+      await Promise.race([idle, graceOver]);
       clearTimeout(timer);
     }
     for (const job of this.#inFlight) {

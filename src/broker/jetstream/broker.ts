@@ -228,6 +228,9 @@ export class JetStreamBroker implements Broker {
   }
 
   async consume(queue: string, handlers: ConsumeHandlers): Promise<QueueConsumer> {
+    // Check the durable afresh: consume() also runs when a queue actor restarts after its
+    // consumer was deleted under it.
+    this.#consumers.delete(queue);
     await this.ensureQueue(queue);
     const { nc } = this.#conn;
     const stream = this.#names.streamFor(queue);

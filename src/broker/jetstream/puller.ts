@@ -60,6 +60,7 @@ export class Puller implements QueueConsumer {
   #backoffUntil = 0;
   #backoffTimer: ReturnType<typeof setTimeout> | undefined;
   #lastHeard = Date.now();
+  #silentResets = 0;
   #monitor: ReturnType<typeof setInterval>;
   #statusTask: Promise<void>;
   #statusIter: { stop?: () => void } | undefined;
@@ -135,6 +136,7 @@ export class Puller implements QueueConsumer {
       return;
     }
     this.#lastHeard = Date.now();
+    this.#silentResets = 0;
     if (msg.subject.startsWith(this.#inbox)) {
       this.#onStatus(msg);
       return;
@@ -202,6 +204,10 @@ export class Puller implements QueueConsumer {
       this.#backoff(500, `server refused a pull (${code} ${description}); retrying`);
     } else if (code === 409 && /leadership|shutdown/i.test(description)) {
       this.#resetRequests();
+    } else if (code === 409 && /consumer (is )?deleted|not found/i.test(description)) {
+      // The durable is gone: the queue actor restarts, which provisions it again.
+      this.#report(new BrokerError(ErrorCode.PROVISIONING, `consumer of queue ${this.#queue}: ${description}`));
+      this.#backoffUntil = Date.now() + 1000;
     } else {
       this.#backoff(1000, `pull on queue ${this.#queue} failed: ${code} ${description}`);
     }
@@ -223,9 +229,15 @@ export class Puller implements QueueConsumer {
   #checkHeartbeats(): void {
     if (this.#stopping || this.#live.length === 0 || this.#nc.isClosed()) return;
     if (Date.now() - this.#lastHeard > 2 * this.#opts.idleHeartbeatMs + 500) {
-      this.#report(new BrokerError(ErrorCode.PUBLISH, `no heartbeat on queue ${this.#queue}'s pull; pulling again`, {
-        retryable: true,
-      }));
+      // A pull to a consumer that does not exist gets no answer at all (not even a status), so
+      // silence that outlasts a fresh pull means the durable is gone: have it provisioned again.
+      this.#silentResets++;
+      const gone = this.#silentResets >= 2;
+      this.#report(new BrokerError(
+        gone ? ErrorCode.PROVISIONING : ErrorCode.PUBLISH,
+        `no heartbeat on queue ${this.#queue}'s pull${gone ? " twice: its consumer may be gone" : "; pulling again"}`,
+        { retryable: true },
+      ));
       this.#resetRequests();
     }
   }

@@ -1,0 +1,46 @@
+/**
+ * The worker's start-up banner, in the spirit of Celery's.
+ */
+import type { Celeriac, Worker } from "../src/mod.ts";
+import { runtimeName } from "../src/runtime/mod.ts";
+import os from "node:os";
+
+/** Renders the banner for a worker about to start. */
+export function banner(app: Celeriac, worker: Worker, transport: string, results: string, extra: { events: boolean; beat: boolean }): string {
+  const o = worker.options;
+  const cfg = app.config;
+  const now = new Date().toISOString().replace("T", " ").slice(0, 19);
+  const left = [
+    " -------------- ",
+    "--- ***** ----- ",
+    "-- ******* ---- ",
+    "- *** --- * --- ",
+    "- ** ---------- ",
+    "- ** ---------- ",
+    "- ** ---------- ",
+    "- ** ---------- ",
+    "- *** --- * --- ",
+    "-- ******* ---- ",
+    "--- ***** ----- ",
+    " -------------- ",
+  ];
+  const right = [
+    `${worker.hostname} celeriac (${runtimeName()})`,
+    "",
+    `${os.type()}-${os.arch()} ${now}`,
+    "",
+    "[config]",
+    `.> app:         ${cfg.name}`,
+    `.> transport:   ${transport}`,
+    `.> results:     ${results}`,
+    `.> concurrency: ${o.concurrency} (${o.pool})`,
+    `.> task events: ${extra.events ? "ON" : "OFF (enable -E to monitor tasks in this worker)"}`,
+    `.> beat:        ${extra.beat ? "ON (embedded)" : "OFF"}`,
+    "[queues]",
+  ];
+  const lines = left.map((l, i) => `${l}${right[i] ?? ""}`);
+  for (const q of o.queues) lines.push(`                .> ${q.padEnd(16)} stream=${cfg.names.streamFor(q)} durable=${cfg.names.durable(q)}`);
+  lines.push("", "[tasks]");
+  for (const name of [...app.tasks.keys()].sort()) lines.push(`  . ${name}`);
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,96 @@
+/**
+ * `celeriac worker`: runs a worker until SIGTERM/SIGINT (warm shutdown; a second signal is cold).
+ */
+import type { Command } from "../command.ts";
+import { GLOBAL_HELP, numberOption, out } from "../command.ts";
+import { loadApp } from "../load-app.ts";
+import { banner } from "../banner.ts";
+import { CliError, Exit } from "../exit-codes.ts";
+import { createLogger, parseLogLevel } from "../../src/mod.ts";
+import { hostname, onSignals, writeStderr } from "../../src/runtime/mod.ts";
+
+/** Expands Celery's node-name placeholders: %h host, %n short host, %d domain. */
+export function expandNodeName(name: string): string {
+  const host = hostname();
+  const [short, ...rest] = host.split(".");
+  return name.replace(/%h/g, host).replace(/%n/g, short ?? host).replace(/%d/g, rest.join("."));
+}
+
+export const workerCommand: Command = {
+  name: "worker",
+  summary: "run a worker",
+  help: `Usage: celeriac worker -A ./tasks.ts [options]
+
+Runs a worker that consumes the given queues until SIGTERM or SIGINT. The first signal starts a
+warm shutdown (stop pulling, let running tasks finish within the grace period, hand the rest back);
+a second signal shuts down cold (hand back everything now).
+
+Options:
+  -Q, --queues <a,b>        queues to consume (default: the app's defaultQueue)
+  -c, --concurrency <n>     tasks run at once (default 16)
+  -P, --pool <pool>         execution pool: async (default)
+  -n, --hostname <name>     worker name, %h = host name (default celeriac@%h)
+  --grace <seconds>         warm-shutdown grace period (default 30)
+  -E, --events              send task events (monitoring)
+  -B, --beat                also run the beat scheduler in this worker
+
+${GLOBAL_HELP}
+
+Example:
+  celeriac worker -A ./tasks.ts -c 8 -Q celery -l info`,
+  options: {
+    queues: { type: "string", short: "Q" },
+    concurrency: { type: "string", short: "c" },
+    pool: { type: "string", short: "P" },
+    hostname: { type: "string", short: "n" },
+    grace: { type: "string" },
+    events: { type: "boolean", short: "E" },
+    beat: { type: "boolean", short: "B" },
+  },
+  async run({ values, flags }) {
+    const level = parseLogLevel(flags.loglevel ?? "warning");
+    if (!level) throw new CliError(Exit.USAGE, `--loglevel: unknown level ${JSON.stringify(flags.loglevel)}`);
+    const app = await loadApp(flags, "worker", { required: true });
+    app.log = createLogger(level, { process: "MainProcess" });
+    const concurrency = numberOption("concurrency", values.concurrency);
+    const grace = numberOption("grace", values.grace);
+    const worker = app.worker({
+      queues: typeof values.queues === "string" ? values.queues.split(",").map((q) => q.trim()).filter(Boolean) : undefined,
+      concurrency,
+      pool: values.pool as "async" | undefined,
+      hostname: typeof values.hostname === "string" ? expandNodeName(values.hostname) : undefined,
+      gracePeriod: grace,
+    });
+    const cfg = app.config;
+    writeStderr(`connecting to the broker at ${redact(cfg.brokerUrl)} and results at ${redact(cfg.resultBackend)}...\n`);
+    await app.connect();
+    out(banner(app, worker, (await app.broker()).description, (await app.backend()).description, {
+      events: Boolean(values.events),
+      beat: Boolean(values.beat),
+    }));
+    let signals = 0;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const off = onSignals(["SIGTERM", "SIGINT"], (sig) => {
+      signals++;
+      if (signals === 1) {
+        app.log.warn(`${sig} received: warm shutdown (${sig === "SIGINT" ? "press Ctrl-C again" : "send again"} for cold shutdown)`);
+        void worker.stop().then(resolveDone, resolveDone);
+      } else {
+        app.log.warn(`${sig} received again: cold shutdown, handing back running tasks`);
+        void worker.stop({ grace: 0 });
+      }
+    });
+    worker.events.on("error", (err) => app.log.debug(`background: ${err.message}`));
+    await worker.start();
+    writeStderr(`${worker.hostname} ready.\n`);
+    await done;
+    off();
+    await app.close();
+    return Exit.OK;
+  },
+};
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}

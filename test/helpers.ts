@@ -1,0 +1,283 @@
+/**
+ * Shared test helpers: unique names, waiting with a deadline, cleanup of streams and keys,
+ * private nats-server / redis-server instances, and worker processes (Node or Deno).
+ *
+ * Tests never sleep a fixed time: they wait for a condition with a deadline (`waitFor`).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import process from "node:process";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Redis } from "ioredis";
+import { Celeriac, type CeleriacOptions } from "celeriac";
+
+export const NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379/0";
+export const ROOT = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "..");
+export const isDeno = "Deno" in globalThis;
+
+/** A name no other test uses: letters, digits and `_` (valid for apps, queues and key prefixes). */
+export function uniqueName(prefix = "t"): string {
+  return `${prefix}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Waits until `cond` returns a truthy value, polling; throws naming `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${opts.timeoutMs ?? 10_000}ms waiting for ${opts.what ?? "a condition"}` +
+        (last ? ` (last error: ${(last as Error).message})` : ""));
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
+  }
+}
+
+/** Deletes every stream of app `name` and every Redis key under `keyPrefix`. */
+export async function cleanup(name: string, keyPrefix: string, urls = { nats: NATS_URL, redis: REDIS_URL }): Promise<void> {
+  const nc = await connect({ servers: urls.nats.replace(/^nats:\/\//, "") });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const P = name.toUpperCase().replace(/-/g, "_");
+    for await (const s of jsm.streams.names()) if (s.startsWith(`${P}_`)) await jsm.streams.delete(s).catch(() => {});
+    for await (const s of jsm.streams.names()) {
+      if (s.startsWith(`KV_${name}_`)) await jsm.streams.delete(s).catch(() => {});
+    }
+  } finally {
+    await nc.close();
+  }
+  const redis = new Redis(urls.redis, { lazyConnect: true });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A test app with its own name and key prefix; `dispose()` closes it and cleans up. */
+export interface TestApp {
+  app: Celeriac;
+  name: string;
+  keyPrefix: string;
+  dispose(): Promise<void>;
+}
+
+/** Creates an app on the shared (or given) NATS and Redis with unique names. */
+export function testApp(opts: CeleriacOptions & { prefix?: string } = {}): TestApp {
+  const name = opts.name ?? uniqueName(opts.prefix ?? "t");
+  const keyPrefix = opts.resultKeyPrefix ?? `${name}-`;
+  const app = new Celeriac({ brokerUrl: NATS_URL, resultBackend: REDIS_URL, ...opts, name, resultKeyPrefix: keyPrefix });
+  return {
+    app,
+    name,
+    keyPrefix,
+    dispose: async () => {
+      await app.close();
+      if (!(opts.brokerUrl ?? "").startsWith("memory://")) {
+        await cleanup(name, keyPrefix, {
+          nats: opts.brokerUrl ?? NATS_URL,
+          redis: opts.resultBackend?.startsWith("redis") ? opts.resultBackend : REDIS_URL,
+        });
+      }
+    },
+  };
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function portAnswers(port: number): Promise<boolean> {
+  const { connect: tcp } = await import("node:net");
+  return await new Promise((resolve) => {
+    const s = tcp({ host: "127.0.0.1", port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+  });
+}
+
+/** A server process of our own on a free port, which a test may kill and restart. */
+export interface PrivateServer {
+  port: number;
+  url: string;
+  /** Monitoring port (nats-server only). */
+  monitorPort?: number;
+  /** Stops it (SIGTERM, or SIGKILL with `hard`) and waits for the exit. */
+  stop(opts?: { hard?: boolean }): Promise<void>;
+  /** Starts it again on the same port with the same data. */
+  start(): Promise<void>;
+  /** Stops it and removes its data. */
+  dispose(): Promise<void>;
+}
+
+async function managed(cmd: string, args: () => string[], port: number, dir: string, url: string, extra: { monitorPort?: number } = {}) {
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    child = spawn(cmd, args(), { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr?.on("data", (d) => (err += d));
+    await waitFor(() => portAnswers(port), { timeoutMs: 15_000, what: `${cmd} on port ${port} (${err.slice(-300)})` });
+  };
+  const stop = async (opts: { hard?: boolean } = {}) => {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once("exit", r));
+    c.kill(opts.hard ? "SIGKILL" : "SIGTERM");
+    await exited;
+    child = null;
+  };
+  await start();
+  const server: PrivateServer = {
+    port,
+    url,
+    ...extra,
+    stop,
+    start,
+    dispose: async () => {
+      await stop({ hard: true });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** Starts a private nats-server with JetStream (and monitoring) on free ports. */
+export async function privateNats(extraArgs: string[] = []): Promise<PrivateServer> {
+  const port = await freePort();
+  const monitorPort = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), "celeriac-nats-"));
+  return await managed(
+    "nats-server",
+    () => ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-js", "-sd", dir, ...extraArgs],
+    port,
+    dir,
+    `nats://127.0.0.1:${port}`,
+    { monitorPort },
+  );
+}
+
+/** Starts a private redis-server on a free port (no persistence). */
+export async function privateRedis(extraArgs: string[] = []): Promise<PrivateServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), "celeriac-redis-"));
+  return await managed(
+    "redis-server",
+    () => ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs],
+    port,
+    dir,
+    `redis://127.0.0.1:${port}/0`,
+  );
+}
+
+/** How to run a TypeScript entry point on a runtime. */
+export function runtimeCommand(runtime: "node" | "deno", script: string, args: string[]): [string, string[]] {
+  if (runtime === "deno") return [path.join(ROOT, "node_modules/.bin/deno"), ["run", "-A", script, ...args]];
+  return [process.execPath.endsWith("node") ? process.execPath : "node", ["--import", "tsx", script, ...args]];
+}
+
+/** A child process with its output captured. */
+export interface Proc {
+  child: ChildProcess;
+  pid: number;
+  output(): string;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Spawns a process in the project root, capturing stdout and stderr. */
+export function spawnProc(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, DENO_DIR: process.env.DENO_DIR ?? path.join(ROOT, ".deno"), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? -1))
+  );
+  return {
+    child,
+    pid: child.pid!,
+    output: () => out,
+    exited,
+    kill: (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Runs the CLI on a runtime and resolves with its exit code and output. */
+export async function runCli(
+  args: string[],
+  opts: { runtime?: "node" | "deno"; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ code: number | string; output: string }> {
+  const [cmd, a] = runtimeCommand(opts.runtime ?? "node", "actors/cli.ts", args);
+  const p = spawnProc(cmd, a, opts.env);
+  const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { code, output: p.output() };
+}
+
+/** Starts `celeriac worker` in a process and waits until it says it is ready. */
+export async function spawnWorker(
+  args: string[],
+  opts: { runtime?: "node" | "deno"; env?: Record<string, string>; readyTimeoutMs?: number } = {},
+): Promise<Proc> {
+  const [cmd, a] = runtimeCommand(opts.runtime ?? "node", "actors/cli.ts", ["worker", ...args]);
+  const p = spawnProc(cmd, a, opts.env);
+  const ready = () => /ready\.\s*$/m.test(p.output());
+  const gone = () => p.child.exitCode !== null || p.child.signalCode !== null;
+  await waitFor(() => ready() || gone(), {
+    timeoutMs: opts.readyTimeoutMs ?? 60_000,
+    what: `worker ready (output so far: ${p.output().slice(-500)})`,
+  }).catch((err) => {
+    p.kill("SIGKILL");
+    throw err;
+  });
+  if (!ready()) throw new Error(`worker exited (${await p.exited}) before it was ready:\n${p.output()}`);
+  return p;
+}
+
+/** Stops a process: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+export async function stopProc(p: Proc, graceMs = 15_000): Promise<number | string> {
+  p.kill("SIGTERM");
+  const timer = setTimeout(() => p.kill("SIGKILL"), graceMs);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return code;
+}

@@ -1,0 +1,112 @@
+/**
+ * The result backend contract, run against Redis (real server) and memory.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import type { ResultBackend } from "../../src/backend/types.ts";
+import { RedisBackend } from "../../src/backend/redis.ts";
+import { memoryBackend } from "../../src/backend/memory.ts";
+import { makeRecord } from "../../src/protocol/result.ts";
+import { State } from "../../src/states.ts";
+import { cleanup, REDIS_URL, uniqueName, waitFor } from "../helpers.ts";
+
+const adapters: [string, (prefix: string, opts?: { serializer?: "json" | "msgpack"; ttlMs?: number | null }) => ResultBackend][] = [
+  ["memory", (p, o = {}) =>
+    memoryBackend("memory://", p, { keyPrefix: p, serializer: o.serializer ?? "msgpack", resultExpiresMs: o.ttlMs === undefined ? 60_000 : o.ttlMs })],
+  ["redis", (p, o = {}) =>
+    new RedisBackend(REDIS_URL, { keyPrefix: p, serializer: o.serializer ?? "msgpack", resultExpiresMs: o.ttlMs === undefined ? 60_000 : o.ttlMs })],
+];
+
+for (const [kind, make] of adapters) {
+  describe(`backend contract: ${kind}`, () => {
+    let prefix: string;
+    let backend: ResultBackend;
+    before(async () => {
+      prefix = `${uniqueName("bk")}-`;
+      backend = make(prefix);
+      await backend.connect();
+    });
+    after(async () => {
+      await backend.close();
+      if (kind === "redis") await cleanup(uniqueName("none"), prefix);
+    });
+
+    it("stores and reads records, several at once, PENDING as null", async () => {
+      await backend.store(makeRecord("a", State.SUCCESS, { n: 1, when: new Date(5), big: 7n }));
+      await backend.store(makeRecord("b", State.FAILURE, { exc_type: "E", exc_message: ["x"], exc_module: "m" }, { traceback: "tb" }));
+      const a = await backend.get("a");
+      assert.equal(a?.status, State.SUCCESS);
+      assert.deepEqual(a?.result, { n: 1, when: new Date(5), big: 7n });
+      const many = await backend.getMany(["b", "missing", "a"]);
+      assert.deepEqual(many.map((r) => r?.status ?? null), [State.FAILURE, null, State.SUCCESS]);
+      assert.equal(many[0]?.traceback, "tb");
+      assert.equal(await backend.get("missing"), null);
+    });
+
+    it("never replaces a stored SUCCESS, but replaces everything else", async () => {
+      assert.equal(await backend.store(makeRecord("s", State.STARTED, null)), "stored");
+      assert.equal(await backend.store(makeRecord("s", State.SUCCESS, 42)), "stored");
+      assert.equal(await backend.store(makeRecord("s", State.FAILURE, "late")), "kept-success");
+      assert.equal(await backend.store(makeRecord("s", State.STARTED, null)), "kept-success");
+      assert.equal(await backend.store(makeRecord("s", State.SUCCESS, 43)), "kept-success");
+      assert.deepEqual([(await backend.get("s"))?.status, (await backend.get("s"))?.result], [State.SUCCESS, 42]);
+      assert.equal(await backend.store(makeRecord("f", State.FAILURE, "x")), "stored");
+      assert.equal(await backend.store(makeRecord("f", State.SUCCESS, 1)), "stored");
+    });
+
+    it("a result whose value merely contains the word SUCCESS is not protected", async () => {
+      await backend.store(makeRecord("w", State.RETRY, { status: "SUCCESS", note: '{"status":"SUCCESS"' }));
+      assert.equal(await backend.store(makeRecord("w", State.FAILURE, null)), "stored");
+    });
+
+    it("forget removes the record", async () => {
+      await backend.store(makeRecord("g", State.SUCCESS, 1));
+      await backend.forget("g");
+      assert.equal(await backend.get("g"), null);
+    });
+
+    it("records expire after resultExpires", async () => {
+      const short = make(`${prefix}ttl-`, { ttlMs: 300 });
+      await short.connect();
+      await short.store(makeRecord("e", State.SUCCESS, 1));
+      assert.equal((await short.get("e"))?.status, State.SUCCESS);
+      await waitFor(async () => (await short.get("e")) === null, { what: "expiry", timeoutMs: 5_000 });
+      await short.close();
+    });
+
+    it("with JSON the stored SUCCESS guard holds too", async () => {
+      const j = make(`${prefix}json-`, { serializer: "json" });
+      await j.connect();
+      await j.store(makeRecord("j", State.SUCCESS, [1, 2]));
+      assert.equal(await j.store(makeRecord("j", State.FAILURE, null)), "kept-success");
+      assert.deepEqual((await j.get("j"))?.result, [1, 2]);
+      await j.close();
+    });
+  });
+}
+
+describe("redis backend: Celery compatibility", () => {
+  it("with the JSON serializer and the celery- prefix, the stored value is what Python Celery reads", async () => {
+    const prefix = `${uniqueName("celery")}-celery-`;
+    const b = new RedisBackend(REDIS_URL, { keyPrefix: prefix, serializer: "json", resultExpiresMs: 60_000 });
+    const raw = new Redis(REDIS_URL);
+    try {
+      await b.store(makeRecord("id1", State.SUCCESS, 5, { date_done: "2026-11-23T00:00:00.000Z" }));
+      const json = JSON.parse((await raw.get(`${prefix}task-meta-id1`))!);
+      assert.deepEqual(
+        { status: json.status, result: json.result, traceback: json.traceback, children: json.children, task_id: json.task_id, date_done: json.date_done },
+        { status: "SUCCESS", result: 5, traceback: null, children: [], task_id: "id1", date_done: "2026-11-23T00:00:00.000Z" },
+      );
+      // and a record written the way Python writes it (", " and ": " separators) is read back and guarded
+      await raw.set(`${prefix}task-meta-py`, '{"status": "SUCCESS", "result": 7, "traceback": null, "children": [], "date_done": null, "task_id": "py"}');
+      assert.equal((await b.get("py"))?.result, 7);
+      assert.equal(await b.store(makeRecord("py", State.FAILURE, null)), "kept-success");
+      assert.ok((await raw.ttl(`${prefix}task-meta-id1`)) > 0);
+    } finally {
+      await b.close();
+      await cleanup(uniqueName("none"), prefix);
+      raw.disconnect();
+    }
+  });
+});

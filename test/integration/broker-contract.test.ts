@@ -1,0 +1,223 @@
+/**
+ * The broker contract, run against the JetStream adapter (real nats-server) and the memory
+ * adapter: what the worker relies on, stated once.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Broker, Delivery, ExhaustedMessage } from "../../src/broker/types.ts";
+import { JetStreamBroker } from "../../src/broker/jetstream/broker.ts";
+import { memoryBroker } from "../../src/broker/memory.ts";
+import { namesFor } from "../../src/names.ts";
+import { encodeTaskMessage, Header } from "../../src/protocol/message.ts";
+import { cleanup, NATS_URL, uniqueName, waitFor } from "../helpers.ts";
+
+const settings = {
+  ackWaitMs: 1_000,
+  maxDeliver: 3,
+  maxAckPending: 1000,
+  duplicateWindowMs: 60_000,
+  dlqMaxAgeMs: 3_600_000,
+  replicas: 1,
+  publishTimeoutMs: 5_000,
+};
+
+const adapters: [string, (name: string) => Broker][] = [
+  ["memory", (name) => memoryBroker("memory://", namesFor(name), settings)],
+  ["jetstream", (name) => new JetStreamBroker({ url: NATS_URL, names: namesFor(name), settings, connectionName: "contract" })],
+];
+
+function message(id: string, task = "t") {
+  return encodeTaskMessage({ id, task, args: [id], kwargs: {}, embed: null, retries: 0 });
+}
+
+/** Collects deliveries of a queue. */
+function collector() {
+  const got: Delivery[] = [];
+  const exhausted: ExhaustedMessage[] = [];
+  const returned: number[] = [];
+  const errors: Error[] = [];
+  return {
+    got,
+    exhausted,
+    returned,
+    errors,
+    handlers: {
+      onDelivery: (d: Delivery) => got.push(d),
+      onExhausted: (e: ExhaustedMessage) => exhausted.push(e),
+      onReturned: (n: number) => returned.push(n),
+      onError: (e: Error) => errors.push(e),
+    },
+  };
+}
+
+for (const [kind, make] of adapters) {
+  describe(`broker contract: ${kind}`, () => {
+    let name: string;
+    let broker: Broker;
+    before(async () => {
+      name = uniqueName("bc");
+      broker = make(name);
+      await broker.connect();
+    });
+    after(async () => {
+      await broker.close();
+      if (kind === "jetstream") await cleanup(name, `${name}-`);
+    });
+
+    it("delivers a published message with its headers and body, once acked it is gone", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      const r = await broker.publish(q, message("m1"), "m1");
+      assert.equal(r.duplicate, false);
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(1);
+      const d = await waitFor(() => c.got[0], { what: "delivery" });
+      assert.equal(d.header(Header.TASK), "t");
+      assert.equal(d.header(Header.ID), "m1");
+      assert.equal(d.deliveryCount, 1);
+      assert.deepEqual([...d.body], [...message("m1").body]);
+      d.ack();
+      await waitFor(async () => (await broker.queueStats(q)).inFlight === 0, { what: "ack to land" });
+      assert.equal((await broker.queueStats(q)).pending, 0);
+      await consumer.stop();
+    });
+
+    it("delivers no more than the credit granted", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      for (let i = 0; i < 5; i++) await broker.publish(q, message(`c${i}`), `c${i}`);
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(2);
+      await waitFor(() => c.got.length === 2, { what: "2 deliveries" });
+      // the other three stay at the broker while no credit is granted
+      await waitFor(async () => (await broker.queueStats(q)).pending === 3, { what: "3 pending" });
+      assert.equal(c.got.length, 2);
+      c.got.forEach((d) => d.ack());
+      consumer.grant(3);
+      await waitFor(() => c.got.length === 5, { what: "the rest" });
+      c.got.forEach((d) => d.ack());
+      await consumer.stop();
+    });
+
+    it("drops a second publish with the same message id", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      assert.equal((await broker.publish(q, message("dup"), "dup")).duplicate, false);
+      assert.equal((await broker.publish(q, message("dup"), "dup")).duplicate, true);
+      assert.equal((await broker.queueStats(q)).pending, 1);
+      assert.equal(await broker.purge(q), 1);
+    });
+
+    it("redelivers on nak at once, and after ack wait when neither acked nor in progress", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      await broker.publish(q, message("r1"), "r1");
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(3);
+      const first = await waitFor(() => c.got[0], { what: "first delivery" });
+      first.nak();
+      const second = await waitFor(() => c.got[1], { what: "redelivery after nak" });
+      assert.equal(second.deliveryCount, 2);
+      assert.equal(second.seq, first.seq);
+      // no ack: comes back after ack wait (1 s)
+      const third = await waitFor(() => c.got[2], { what: "redelivery after ack wait", timeoutMs: 5_000 });
+      assert.equal(third.deliveryCount, 3);
+      third.ack();
+      await consumer.stop();
+    });
+
+    it("working() keeps a message from being redelivered", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      await broker.publish(q, message("kept"), "kept");
+      await broker.publish(q, message("control"), "control");
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(10);
+      const kept = await waitFor(() => c.got.find((d) => d.header(Header.ID) === "kept"), { what: "delivery" });
+      // In-progress signals every 300 ms (ack wait is 1 s) for the kept message only.
+      const beat = setInterval(() => kept.working(), 300);
+      try {
+        // The control message, never acked, comes back after each ack wait: once it has been
+        // delivered three times, two ack waits have passed.
+        await waitFor(() => c.got.some((d) => d.header(Header.ID) === "control" && d.deliveryCount >= 3), {
+          what: "control message redelivered twice",
+          timeoutMs: 10_000,
+        });
+      } finally {
+        clearInterval(beat);
+      }
+      assert.equal(c.got.filter((d) => d.header(Header.ID) === "kept").length, 1, "not redelivered while in progress");
+      kept.ack();
+      c.got.filter((d) => d.header(Header.ID) === "control").at(-1)!.ack();
+      await consumer.stop();
+    });
+
+    it("reports a message that reached max deliveries, with its content, and can remove it", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      await broker.publish(q, message("poison"), "poison");
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(10);
+      for (let i = 0; i < 3; i++) {
+        const d = await waitFor(() => c.got[i], { what: `delivery ${i + 1}` });
+        d.nak();
+      }
+      const ex = await waitFor(() => c.exhausted[0], { what: "exhausted report", timeoutMs: 5_000 });
+      assert.equal(ex.deliveries, 3);
+      assert.equal(ex.message?.headers[Header.ID], "poison");
+      await ex.remove();
+      await consumer.stop();
+    });
+
+    it("after stop() the stopped consumer takes nothing more; another consumer gets it", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(5);
+      await consumer.stop();
+      await broker.publish(q, message("late"), "late");
+      const c2 = collector();
+      const consumer2 = await broker.consume(q, c2.handlers);
+      consumer2.grant(1);
+      const d = await waitFor(() => c2.got[0], { what: "delivery to the new consumer", timeoutMs: 3_000 });
+      assert.equal(d.header(Header.ID), "late");
+      assert.equal(c.got.length, 0);
+      d.ack();
+      await consumer2.stop();
+    });
+
+    it("keeps dead letters with their reason; lists, deletes and purges them", async () => {
+      const q = uniqueName("q");
+      await broker.deadLetter(q, message("d1"), "unknown task", `${q}:1`);
+      await broker.deadLetter(q, message("d1"), "unknown task", `${q}:1`); // same key: kept once
+      await broker.deadLetter(q, message("d2"), "undecodable", `${q}:2`);
+      const list = await broker.listDeadLetters({ queue: q });
+      assert.deepEqual(list.map((d) => [d.queue, d.reason, d.headers[Header.ID]]), [[q, "unknown task", "d1"], [q, "undecodable", "d2"]]);
+      await broker.deleteDeadLetter(list[0]!.seq);
+      assert.equal((await broker.listDeadLetters({ queue: q })).length, 1);
+      assert.equal(await broker.purgeDeadLetters(q), 1);
+      assert.equal((await broker.listDeadLetters({ queue: q })).length, 0);
+    });
+
+    it("core notify reaches subscribers, wildcards match, a queue group gets one copy", async () => {
+      const subj = `${name}.reply.${uniqueName("x")}`;
+      const got: string[] = [];
+      const offs = [
+        broker.subscribe(subj, (d) => got.push(`exact:${new TextDecoder().decode(d)}`)),
+        broker.subscribe(`${name}.reply.>`, (d) => got.push(`wild:${new TextDecoder().decode(d)}`)),
+        broker.subscribe(subj, (d) => got.push(`g:${new TextDecoder().decode(d)}`), { queue: "g" }),
+        broker.subscribe(subj, (d) => got.push(`g:${new TextDecoder().decode(d)}`), { queue: "g" }),
+      ];
+      broker.notify(subj, new TextEncoder().encode("hi"));
+      await waitFor(() => got.length === 3, { what: "3 copies" });
+      assert.deepEqual(got.sort(), ["exact:hi", "g:hi", "wild:hi"]);
+      offs.forEach((off) => off());
+    });
+  });
+}
