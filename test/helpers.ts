@@ -13,7 +13,7 @@ import process from "node:process";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Redis } from "ioredis";
-import { Celeriac, type CeleriacOptions } from "celeriac";
+import { Celeriac, type CeleriacOptions, createLogger, silentLogger } from "celeriac";
 
 export const NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379/0";
@@ -83,10 +83,13 @@ export interface TestApp {
 }
 
 /** Creates an app on the shared (or given) NATS and Redis with unique names. */
-export function testApp(opts: CeleriacOptions & { prefix?: string } = {}): TestApp {
-  const name = opts.name ?? uniqueName(opts.prefix ?? "t");
+export function testApp(all: CeleriacOptions & { prefix?: string } = {}): TestApp {
+  const { prefix, ...opts } = all;
+  const name = opts.name ?? uniqueName(prefix ?? "t");
   const keyPrefix = opts.resultKeyPrefix ?? `${name}-`;
   const app = new Celeriac({ brokerUrl: NATS_URL, resultBackend: REDIS_URL, ...opts, name, resultKeyPrefix: keyPrefix });
+  // Quiet by default; TEST_LOG=info (or debug) shows what the worker says.
+  app.log = process.env.TEST_LOG ? createLogger(process.env.TEST_LOG as "info") : silentLogger;
   return {
     app,
     name,

@@ -154,6 +154,17 @@ export function encodeTaskMessage(m: TaskMessage): WireMessage {
 /** Reads a header from whatever the broker hands us. */
 export type HeaderReader = (name: string) => string | undefined;
 
+/** The headers a user set (everything that is not the protocol's own). */
+export function userHeaders(all: Record<string, string>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(all)) {
+    const l = k.toLowerCase();
+    if (RESERVED_HEADERS.has(l) || l.startsWith("nats-")) continue;
+    (out ??= {})[k] = v;
+  }
+  return out;
+}
+
 /** What can be known of a message before (or without) decoding its body. */
 export interface Envelope {
   id: string | undefined;
@@ -167,8 +178,13 @@ export function readEnvelope(header: HeaderReader): Envelope {
 
 /**
  * Decodes a delivered message. Throws {@link DecodeError} whose message is the dead-letter reason.
+ * `allHeaders`, when given, supplies the user's headers.
  */
-export function decodeTaskMessage(header: HeaderReader, body: Uint8Array): TaskMessage {
+export function decodeTaskMessage(
+  header: HeaderReader,
+  body: Uint8Array,
+  allHeaders?: () => Record<string, string>,
+): TaskMessage {
   const { id, task } = readEnvelope(header);
   if (!id) throw new DecodeError(`missing required header "${Header.ID}"`);
   if (!task) throw new DecodeError(`missing required header "${Header.TASK}"`);
@@ -208,6 +224,8 @@ export function decodeTaskMessage(header: HeaderReader, body: Uint8Array): TaskM
   if (traceparent) m.traceparent = traceparent;
   const tracestate = header(Header.TRACESTATE);
   if (tracestate) m.tracestate = tracestate;
+  const user = allHeaders ? userHeaders(allHeaders()) : undefined;
+  if (user) m.headers = user;
   return m;
 }
 

@@ -45,7 +45,7 @@ export class Executor {
   async execute(job: Job): Promise<Outcome> {
     let message: TaskMessage;
     try {
-      message = decodeTaskMessage((n) => job.delivery.header(n), job.delivery.body);
+      message = decodeTaskMessage((n) => job.delivery.header(n), job.delivery.body, () => job.delivery.headers());
     } catch (err) {
       return { kind: "reject", reason: (err as DecodeError).message, requeue: false };
     }
