@@ -133,6 +133,8 @@ export class TaskError extends CeleriacError {
   readonly state: string;
   /** The error's class name on the worker. */
   readonly remoteType: string;
+  /** The error's message on the worker. */
+  readonly remoteMessage: string;
   /** The worker-side stack trace. */
   readonly traceback: string | null;
   constructor(taskId: string, state: string, remote: RemoteError) {
@@ -145,6 +147,7 @@ export class TaskError extends CeleriacError {
     this.taskId = taskId;
     this.state = state;
     this.remoteType = remote.type;
+    this.remoteMessage = remote.message;
     this.traceback = remote.traceback;
   }
 }

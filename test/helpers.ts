@@ -211,34 +211,72 @@ export function runtimeCommand(runtime: "node" | "deno", script: string, args: s
 
 /** A child process with its output captured. */
 export interface Proc {
-  child: ChildProcess;
   pid: number;
   output(): string;
-  /** Resolves with the exit code (or the signal name). */
+  /** Resolves with the exit code (or the signal name if a signal ended it). */
   exited: Promise<number | string>;
+  /** True until it exits. */
+  running(): boolean;
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Spawns a process in the project root, capturing stdout and stderr. */
+/**
+ * Spawns a process in the project root, capturing stdout and stderr.
+ *
+ * Under Deno this uses Deno.Command: Deno's node:child_process reports a child that handled our
+ * SIGTERM and exited 0 as killed by SIGTERM (seen with Deno 2.9.6), which would hide exit codes.
+ */
 export function spawnProc(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(cmd, args, {
-    cwd: ROOT,
-    env: { ...process.env, DENO_DIR: process.env.DENO_DIR ?? path.join(ROOT, ".deno"), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const fullEnv = { ...process.env, DENO_DIR: process.env.DENO_DIR ?? path.join(ROOT, ".deno"), ...env } as Record<string, string>;
   let out = "";
+  let done = false;
+  if (isDeno) {
+    // deno-lint-ignore no-explicit-any
+    const D = (globalThis as any).Deno;
+    const child = new D.Command(cmd, { args, cwd: ROOT, env: fullEnv, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      const dec = new TextDecoder();
+      for await (const chunk of stream) out += dec.decode(chunk, { stream: true });
+    };
+    const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+    const exited = (async () => {
+      const status = await child.status;
+      await pumps;
+      done = true;
+      return status.signal ?? status.code;
+    })();
+    return {
+      pid: child.pid,
+      output: () => out,
+      exited,
+      running: () => !done,
+      kill: (signal = "SIGTERM") => {
+        if (!done) {
+          try {
+            child.kill(signal);
+          } catch {
+            // already gone
+          }
+        }
+      },
+    };
+  }
+  const child: ChildProcess = spawn(cmd, args, { cwd: ROOT, env: fullEnv, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? signal ?? -1))
+    child.once("close", (code, signal) => {
+      done = true;
+      resolve(code ?? signal ?? -1);
+    })
   );
   return {
-    child,
     pid: child.pid!,
     output: () => out,
     exited,
+    running: () => !done,
     kill: (signal = "SIGTERM") => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (!done) child.kill(signal);
     },
   };
 }
@@ -264,7 +302,7 @@ export async function spawnWorker(
   const [cmd, a] = runtimeCommand(opts.runtime ?? "node", "actors/cli.ts", ["worker", ...args]);
   const p = spawnProc(cmd, a, opts.env);
   const ready = () => /ready\.\s*$/m.test(p.output());
-  const gone = () => p.child.exitCode !== null || p.child.signalCode !== null;
+  const gone = () => !p.running();
   await waitFor(() => ready() || gone(), {
     timeoutMs: opts.readyTimeoutMs ?? 60_000,
     what: `worker ready (output so far: ${p.output().slice(-500)})`,

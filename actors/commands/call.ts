@@ -80,7 +80,7 @@ Example:
         return Exit.OK;
       } catch (err) {
         if (err instanceof TaskError) {
-          if (values.json) out(render({ id: r.id, state: err.state, error: { type: err.remoteType, message: err.message } }));
+          if (values.json) out(render({ id: r.id, state: err.state, error: { type: err.remoteType, message: err.remoteMessage } }));
           writeStderr(`${name}[${r.id}] ${err.state}: ${err.message}\n${err.traceback ? err.traceback + "\n" : ""}`);
           return Exit.FAILURE;
         }

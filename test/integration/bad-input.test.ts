@@ -63,7 +63,7 @@ describe("bad input", () => {
     it(`${what} → dead letter with reason${idKnown ? ", REJECTED record" : ""}, worker keeps running`, async () => {
       const id = uniqueName("bad");
       const marker = uniqueName("m");
-      const headers = { ...h, "x-marker": marker };
+      const headers: Record<string, string> = { ...h, "x-marker": marker };
       if (headers.id === "ID") headers.id = id;
       await raw(headers, body);
       const dl = await deadLetterOf(idKnown ? id : null, marker);
