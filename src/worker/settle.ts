@@ -100,6 +100,8 @@ export class Settler {
       return State.FAILURE;
     }
     const next = { ...m, retries: m.retries + 1, eta: decision.etaMs > Date.now() ? decision.etaMs : undefined };
+    const inS = Math.max(0, (decision.etaMs - Date.now()) / 1000);
+    this.#deps.log.info(`Task ${m.task}[${m.id}] retry ${next.retries} in ${inS.toFixed(inS < 10 ? 1 : 0)}s: ${retry.message}`);
     // Publish the next attempt first: its dedup id (`<id>:<retries>`) makes a repeat harmless.
     await this.#durably(`publish retry ${next.retries} of ${m.id}`, job, () => this.#deps.producer.publish(next));
     const d = retry.exc === undefined ? { type: "Retry", message: retry.message, traceback: null } : describeError(retry.exc);

@@ -248,7 +248,6 @@ export class Worker {
     const runtime = "runtimeMs" in outcome ? outcome.runtimeMs : undefined;
     if (outcome.kind === "success") log.info(`${label} succeeded in ${((runtime ?? 0) / 1000).toFixed(6)}s`);
     else if (outcome.kind === "failure" && state === "FAILURE") log.error(`${label} raised`, outcome.error);
-    else if (state === "RETRY") log.info(`${label} retry: ${"retry" in outcome ? outcome.retry.message : ""}`);
     else if (outcome.kind === "revoked") log.info(`${label} revoked: ${outcome.reason}`);
     if (this.#emitter.has("task-settled")) {
       const reason = outcome.kind === "reject" || outcome.kind === "revoked"
