@@ -1,0 +1,29 @@
+/**
+ * celeriac's worker for the benchmark: `app.worker({ queues: ["celery"], concurrency: 100 })`
+ * on the same app name and the same `noop` task as the caller.
+ *
+ * Usage (started by bench/run.ts): celeriac-worker.ts --name APP
+ */
+import { parseArgs } from "node:util";
+import { benchApp } from "./celeriac-app.ts";
+import { CONCURRENCY, runWorker } from "./lib.ts";
+
+const { values: opt } = parseArgs({ options: { name: { type: "string" } } });
+if (!opt.name) throw new Error("celeriac-worker needs --name");
+const name = opt.name;
+
+await runWorker("celeriac", async () => {
+  const { app } = benchApp(name);
+  const worker = app.worker({ queues: ["celery"], concurrency: CONCURRENCY });
+  let failures = 0;
+  // Background trouble is reported as events, not thrown: count it so a bad run is not silent.
+  worker.events.on("error", (err) => {
+    if (failures++ === 0) process.stderr.write(`celeriac worker: ${err.message}\n`);
+  });
+  await worker.start();
+  return async () => {
+    await worker.stop();
+    await app.close();
+    if (failures > 0) throw new Error(`${failures} worker error(s)`);
+  };
+});
