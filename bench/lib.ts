@@ -5,6 +5,7 @@
  * the client it measures: a worker's peak RSS should be its own system's, not the bench's.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -137,6 +138,8 @@ export interface WorkerRss {
 
 /** A worker process started by the orchestrator. */
 export interface WorkerChild {
+  /** The worker process id (for CPU accounting). */
+  pid: number;
   /** Resolves on the child's READY line. */
   ready: Promise<void>;
   /** Rejects if the child exits before `stop()` asked it to: race long phases against it. */
@@ -188,6 +191,7 @@ export function spawnWorker(file: string, args: string[]): WorkerChild {
     } else process.stderr.write(`[${file}] ${line}\n`);
   });
   return {
+    pid: child.pid!,
     ready: deadline(ready, 30_000, `bench/${file} start`),
     died,
     async stop() {
@@ -249,4 +253,35 @@ export async function runWorker(name: string, start: () => Promise<() => Promise
     rl.close(); // also when start() failed, so that stdin does not keep us alive
     process.stdout.write(`RSS ${peak} ${atReady}\n`);
   }
+}
+
+/**
+ * CPU time (user + system) a process has used, in ms, from /proc (Linux); null elsewhere or if it
+ * is gone. Lets the bench show where each task's CPU goes: caller, worker, NATS, Redis.
+ */
+export function cpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+/** The pid of the first process whose command name is `comm` (e.g. nats-server), or null. */
+export function pidOf(comm: string): number | null {
+  try {
+    for (const p of readdirSync("/proc")) {
+      if (!/^\d+$/.test(p)) continue;
+      try {
+        if (readFileSync(`/proc/${p}/comm`, "utf8").trim() === comm) return Number(p);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return null;
 }

@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Driver, openDriver, SYSTEMS, type SystemName } from "./drivers.ts";
-import { CONCURRENCY, deadline, median, percentile, progress, WINDOW, type WorkerChild } from "./lib.ts";
+import { CONCURRENCY, cpuMs, deadline, median, percentile, pidOf, progress, WINDOW, type WorkerChild } from "./lib.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -51,6 +51,10 @@ const METRICS: { key: Metric; label: string; show: (x: number) => string }[] = [
   { key: "p99Ms", label: "round trip p99 (ms)", show: fmt.ms },
   { key: "rssBytes", label: "worker peak RSS", show: fmt.mib },
   { key: "rssReadyBytes", label: "worker RSS at READY", show: fmt.mib },
+  { key: "cpuCaller", label: "CPU/task: caller (µs)", show: (x) => (Number.isNaN(x) ? "n/a" : x.toFixed(0)) },
+  { key: "cpuWorker", label: "CPU/task: worker (µs)", show: (x) => (Number.isNaN(x) ? "n/a" : x.toFixed(0)) },
+  { key: "cpuNats", label: "CPU/task: nats-server (µs)", show: (x) => (Number.isNaN(x) ? "n/a" : x.toFixed(0)) },
+  { key: "cpuRedis", label: "CPU/task: redis-server (µs)", show: (x) => (Number.isNaN(x) ? "n/a" : x.toFixed(0)) },
 ];
 
 /** One run of one system. */
@@ -61,6 +65,11 @@ interface Sample {
   p99Ms: number;
   rssBytes: number;
   rssReadyBytes: number;
+  /** CPU µs per task during the end-to-end burst, per process (NaN where /proc is unavailable). */
+  cpuCaller: number;
+  cpuWorker: number;
+  cpuNats: number;
+  cpuRedis: number;
 }
 type Metric = keyof Sample;
 
@@ -83,7 +92,17 @@ async function measure(system: SystemName, run: number): Promise<Sample> {
     await guarded(d.burst(WARMUP), 120_000, "warm-up");
 
     step("end-to-end");
+    const procs = { caller: process.pid, worker: w.pid, nats: pidOf("nats-server"), redis: pidOf("redis-server") };
+    const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p === null ? null : cpuMs(p)]));
     const e2eMs = await guarded(d.burst(N), Math.max(120_000, N * 5), "end-to-end");
+    const cpuPerTask = (k: keyof typeof procs) => {
+      const p = procs[k];
+      const a = cpu0[k];
+      const b = p === null ? null : cpuMs(p);
+      return a === null || a === undefined || b === null ? NaN : ((b - a) * 1000) / N;
+    };
+    // Read now: the worker is gone (and its /proc entry with it) once stopped below.
+    const cpu = { caller: cpuPerTask("caller"), worker: cpuPerTask("worker"), nats: cpuPerTask("nats"), redis: cpuPerTask("redis") };
 
     step("round trip");
     const lat: number[] = [];
@@ -103,6 +122,10 @@ async function measure(system: SystemName, run: number): Promise<Sample> {
       p99Ms: percentile(lat, 99),
       rssBytes: rss.peak,
       rssReadyBytes: rss.atReady,
+      cpuCaller: cpu.caller,
+      cpuWorker: cpu.worker,
+      cpuNats: cpu.nats,
+      cpuRedis: cpu.redis,
     };
     progress(
       `run ${run}/${RUNS}: ${system} done: enqueue ${fmt.rate(s.enqueuePerSec)}/s, end-to-end ${fmt.rate(s.e2ePerSec)}/s, ` +
@@ -193,7 +216,8 @@ if (flags.json) {
     `|${widths.map((w, i) => (i === 0 ? ":" : "") + "-".repeat(w + 1) + (i === 0 ? "" : ":")).join("|")}|`,
     ...rows.map(line),
     "",
-    "ratios are celeriac ÷ other: above 1 is better for rates, below 1 is better for latency and RSS",
+    "ratios are celeriac ÷ other: above 1 is better for rates, below 1 is better for latency, RSS and CPU",
+    "CPU/task: CPU time each process used during the end-to-end burst, divided by N (from /proc)",
     "raw JS+Redis uses nats.js with noAsyncTraces (see bench/drivers.ts); BullMQ and celeriac run with their defaults",
     "worker RSS includes the tsx loader every worker runs under (~35 MiB over plain node on this machine)",
     "",

@@ -16,6 +16,8 @@ import type { WorkerOptions } from "./worker/options.ts";
 import { ClosedError, ConfigError, InvalidArgumentError } from "./errors.ts";
 import type { CompiledTaskOptions } from "./task-options.ts";
 import { env, hostname } from "./runtime/mod.ts";
+import { serializerFor } from "./protocol/codec.ts";
+import { asRecord } from "./protocol/result.ts";
 
 const APP_BRAND = Symbol.for("celeriac.app");
 
@@ -129,7 +131,8 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost {
   ): Promise<AsyncResult<R>> {
     if (this.#closed) throw new ClosedError("app");
     const message = this.#producer.build(name, args, options, task);
-    if (!message.ignoreResult) await this.hub().start();
+    const hub = this.hub();
+    if (!message.ignoreResult && !hub.started) await hub.start();
     await this.#producer.publish(message);
     return new AsyncResult<R>(message.id, this);
   }
@@ -175,10 +178,12 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost {
 
   /** @internal The result waiter shared by every AsyncResult of this app. */
   hub(): ResultHub {
+    const serializer = serializerFor(this.config.backend.serializer);
     this.#hub ??= new ResultHub(
       () => this.broker(),
       () => this.backend(),
       this.config.names.replySubject(this.#clientId),
+      (bytes) => asRecord(serializer.decode(bytes)),
     );
     return this.#hub;
   }

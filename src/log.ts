@@ -21,6 +21,8 @@ export interface Logger {
   error(msg: string, ...extra: unknown[]): void;
   /** A logger whose lines carry `prefix` (e.g. the task name and id). */
   child(prefix: string): Logger;
+  /** True if lines at `level` are printed (lets callers skip building them). */
+  enabledFor(level: LogLevelName): boolean;
 }
 
 /** Parses a level name (case-insensitive, `warn` accepted); null if unknown. */
@@ -66,6 +68,7 @@ export function createLogger(
     warn: (m, ...e) => emit("warning", m, e),
     error: (m, ...e) => emit("error", m, e),
     child: (p) => createLogger(level, { sink, process: proc, prefix: `${prefix}${p}` }),
+    enabledFor: (lvl) => LogLevel[lvl] >= min,
   };
 }
 
@@ -77,5 +80,8 @@ export const silentLogger: Logger = {
   error() {},
   child() {
     return silentLogger;
+  },
+  enabledFor() {
+    return false;
   },
 };

@@ -78,6 +78,7 @@ function list(v: SignatureData | SignatureData[] | undefined): SignatureData[] |
 /** Publishes task messages for one app. */
 export class Producer {
   #deps: ProducerDeps;
+  #broker: Broker | null = null;
 
   constructor(deps: ProducerDeps) {
     this.#deps = deps;
@@ -146,7 +147,7 @@ export class Producer {
 
   /** Publishes a message to its queue; resolves once the broker stored it. */
   async publish(m: TaskMessage): Promise<void> {
-    const broker = await this.#deps.broker();
+    const broker = this.#broker ?? (this.#broker = await this.#deps.broker());
     const queue = m.queue ?? this.#deps.config().defaultQueue;
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
     if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);

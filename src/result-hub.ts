@@ -11,10 +11,9 @@
  */
 import type { Broker } from "./broker/types.ts";
 import type { ResultBackend } from "./backend/types.ts";
-import { asRecord, type ResultRecord } from "./protocol/result.ts";
-import { unpack } from "./protocol/codec.ts";
+import type { ResultRecord } from "./protocol/result.ts";
 import { isReady } from "./states.ts";
-import { TimeoutError } from "./errors.ts";
+import { ClosedError, TimeoutError } from "./errors.ts";
 
 interface Waiter {
   resolve(r: ResultRecord): void;
@@ -46,11 +45,23 @@ export class ResultHub {
   #tick: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
-  constructor(broker: () => Promise<Broker>, backend: () => Promise<ResultBackend>, replySubject: string) {
+  #decode: (bytes: Uint8Array) => ResultRecord | null;
+
+  /** `decode` reads a notice: workers send the record encoded with the result serializer. */
+  constructor(
+    broker: () => Promise<Broker>,
+    backend: () => Promise<ResultBackend>,
+    replySubject: string,
+    decode: (bytes: Uint8Array) => ResultRecord | null,
+  ) {
     this.#getBroker = broker;
     this.#getBackend = backend;
+    this.#decode = decode;
     this.replySubject = replySubject;
   }
+
+  /** True once the reply subscription is in place. */
+  started = false;
 
   /** Subscribes once; every later call returns the same promise. */
   start(): Promise<void> {
@@ -61,6 +72,7 @@ export class ResultHub {
         this.#epoch++;
         if (s === "reconnected") void this.#checkBackend([...this.#waiters.keys()]);
       });
+      this.started = true;
     })().catch((err) => {
       this.#started = null;
       throw err;
@@ -85,7 +97,7 @@ export class ResultHub {
   #onNotice(data: Uint8Array): void {
     let record: ResultRecord | null;
     try {
-      record = asRecord(unpack(data));
+      record = this.#decode(data);
     } catch {
       return; // a notice we cannot read; the backend read will answer instead
     }
@@ -115,7 +127,8 @@ export class ResultHub {
    * (null = wait forever).
    */
   async wait(id: string, timeoutMs: number | null): Promise<ResultRecord> {
-    await this.start();
+    if (this.#closed) throw new ClosedError("app");
+    if (!this.started) await this.start();
     const early = this.#arrived.get(id);
     if (early) {
       this.#arrived.delete(id);
@@ -202,7 +215,7 @@ export class ResultHub {
     this.#offStatus?.();
     if (this.#tick) clearInterval(this.#tick);
     this.#tick = null;
-    for (const ws of this.#waiters.values()) for (const w of ws) w.reject(new TimeoutError("the app was closed"));
+    for (const ws of this.#waiters.values()) for (const w of ws) w.reject(new ClosedError("app"));
     this.#waiters.clear();
   }
 }

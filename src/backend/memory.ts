@@ -43,7 +43,7 @@ export class MemoryBackend implements ResultBackend {
 
   get(taskId: string): Promise<ResultRecord | null> {
     const e = this.#live(taskId);
-    return Promise.resolve(e ? asRecord(this.#serializer.decode(e.bytes)) : null);
+    return Promise.resolve(e ? this.decode(e.bytes) : null);
   }
 
   async getMany(taskIds: string[]): Promise<(ResultRecord | null)[]> {
@@ -51,15 +51,23 @@ export class MemoryBackend implements ResultBackend {
   }
 
   store(record: ResultRecord): Promise<StoreOutcome> {
-    const cur = this.#live(record.task_id);
+    return this.storeEncoded(record.task_id, record.status, this.encode(record));
+  }
+
+  storeEncoded(taskId: string, status: string, bytes: Uint8Array): Promise<StoreOutcome> {
+    const cur = this.#live(taskId);
     if (cur?.status === State.SUCCESS) return Promise.resolve("kept-success");
     const ttl = this.#settings.resultExpiresMs;
-    this.#entries.set(record.task_id, {
-      bytes: this.#serializer.encode(record),
-      status: record.status,
-      expiresAt: ttl === null ? null : Date.now() + ttl,
-    });
+    this.#entries.set(taskId, { bytes: bytes.slice(), status, expiresAt: ttl === null ? null : Date.now() + ttl });
     return Promise.resolve("stored");
+  }
+
+  encode(record: ResultRecord): Uint8Array {
+    return this.#serializer.encode(record);
+  }
+
+  decode(bytes: Uint8Array): ResultRecord | null {
+    return asRecord(this.#serializer.decode(bytes));
   }
 
   forget(taskId: string): Promise<void> {

@@ -8,22 +8,25 @@
 import { Redis } from "ioredis";
 import type { BackendSettings, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
-import { serializerFor, type Serializer } from "../protocol/codec.ts";
+import { type Serializer, serializerFor, type SerializerName } from "../protocol/codec.ts";
 import { CeleriacError, ConfigError, ErrorCode } from "../errors.ts";
 import { nodeBuffer } from "../runtime/mod.ts";
 
 /**
- * The write guard. ARGV[1] value, ARGV[2] ttl in ms (0 = none), ARGV[3..] byte strings that mark a
- * stored SUCCESS. A record always starts with its `status`, so the marker sits in the first bytes:
- * at 1 for JSON, after the 1- or 3-byte map header for msgpack.
+ * The write guard: ARGV[1] value, ARGV[2] ttl in ms (0 = none). A record always starts with its
+ * `status`, so a stored SUCCESS shows in the first bytes of the value: at 1 for JSON, after the
+ * 1- or 3-byte map header for msgpack. The markers are written into the script per serializer.
  */
-const STORE_UNLESS_SUCCESS = `
+function storeUnlessSuccess(serializer: SerializerName): string {
+  const markers = serializer === "json"
+    ? ['{"status":"SUCCESS"', '{"status": "SUCCESS"']
+    : ["\\166status\\167SUCCESS"]; // msgpack: fixstr(6) "status", fixstr(7) "SUCCESS", as Lua escapes
+  const checks = markers.map((m) => `string.find(head, "${m.replace(/"/g, '\\"')}", 1, true)`).join(" or ");
+  return `
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local head = string.sub(cur, 1, 24)
-  for i = 3, #ARGV do
-    if string.find(head, ARGV[i], 1, true) then return 0 end
-  end
+  if ${checks} then return 0 end
 end
 if tonumber(ARGV[2]) > 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -32,16 +35,10 @@ else
 end
 return 1
 `;
-
-/** Byte strings that identify a stored SUCCESS, per serializer. */
-function successMarkers(serializer: Serializer): string[] {
-  if (serializer.name === "json") return ['{"status":"SUCCESS"', '{"status": "SUCCESS"'];
-  // msgpack: fixstr(6) "status", fixstr(7) "SUCCESS"
-  return ["\xa6status\xa7SUCCESS"];
 }
 
 type GuardedRedis = Redis & {
-  celeriacStore(key: string, value: Uint8Array, ttlMs: number, ...markers: Uint8Array[]): Promise<number>;
+  celeriacStore(key: string, value: Uint8Array, ttlMs: number): Promise<number>;
 };
 
 /** Parses and checks a `redis://` / `rediss://` URL; throws ConfigError naming `field`. */
@@ -66,7 +63,6 @@ export class RedisBackend implements ResultBackend {
   readonly description: string;
   #redis: GuardedRedis;
   #serializer: Serializer;
-  #markers: Uint8Array[];
   #settings: BackendSettings;
   #connecting: Promise<void> | null = null;
 
@@ -75,7 +71,6 @@ export class RedisBackend implements ResultBackend {
     this.description = `${u.protocol}//${u.host}${u.pathname || "/0"}`;
     this.#settings = settings;
     this.#serializer = serializerFor(settings.serializer);
-    this.#markers = successMarkers(this.#serializer).map((m) => nodeBuffer(Uint8Array.from(m, (c) => c.charCodeAt(0))));
     this.#redis = new Redis(url, {
       lazyConnect: true,
       // Many small writes from many tasks in the same tick become one round trip.
@@ -89,7 +84,7 @@ export class RedisBackend implements ResultBackend {
     this.#redis.on("error", () => {
       // ioredis reports every failed reconnect here; callers see command failures instead.
     });
-    this.#redis.defineCommand("celeriacStore", { numberOfKeys: 1, lua: STORE_UNLESS_SUCCESS });
+    this.#redis.defineCommand("celeriacStore", { numberOfKeys: 1, lua: storeUnlessSuccess(settings.serializer) });
   }
 
   #key(taskId: string): string {
@@ -116,8 +111,7 @@ export class RedisBackend implements ResultBackend {
   }
 
   #decode(bytes: Uint8Array | null): ResultRecord | null {
-    if (bytes === null) return null;
-    return asRecord(this.#serializer.decode(bytes));
+    return bytes === null ? null : this.decode(bytes);
   }
 
   async get(taskId: string): Promise<ResultRecord | null> {
@@ -132,12 +126,23 @@ export class RedisBackend implements ResultBackend {
     return values.map((v) => this.#decode(v));
   }
 
-  async store(record: ResultRecord): Promise<StoreOutcome> {
-    await this.connect();
-    const value = nodeBuffer(this.#serializer.encode(record));
+  store(record: ResultRecord): Promise<StoreOutcome> {
+    return this.storeEncoded(record.task_id, record.status, this.encode(record));
+  }
+
+  async storeEncoded(taskId: string, _status: string, bytes: Uint8Array): Promise<StoreOutcome> {
+    if (this.#redis.status !== "ready") await this.connect();
     const ttl = this.#settings.resultExpiresMs ?? 0;
-    const n = await this.#redis.celeriacStore(this.#key(record.task_id), value, ttl, ...this.#markers);
+    const n = await this.#redis.celeriacStore(this.#key(taskId), nodeBuffer(bytes), ttl);
     return n === 1 ? "stored" : "kept-success";
+  }
+
+  encode(record: ResultRecord): Uint8Array {
+    return this.#serializer.encode(record);
+  }
+
+  decode(bytes: Uint8Array): ResultRecord | null {
+    return asRecord(this.#serializer.decode(bytes));
   }
 
   async forget(taskId: string): Promise<void> {

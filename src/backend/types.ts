@@ -32,6 +32,15 @@ export interface ResultBackend {
   getMany(taskIds: string[]): Promise<(ResultRecord | null)[]>;
   /** Stores a record with the configured expiry, unless a SUCCESS is stored already. */
   store(record: ResultRecord): Promise<StoreOutcome>;
+  /**
+   * Stores a record already encoded with {@link encode} (the worker encodes once and sends the
+   * same bytes as the result notice). `status` is the record's status.
+   */
+  storeEncoded(taskId: string, status: string, bytes: Uint8Array): Promise<StoreOutcome>;
+  /** Encodes a record with the backend's serializer. */
+  encode(record: ResultRecord): Uint8Array;
+  /** Decodes bytes written by {@link encode}; null if they are not a record. */
+  decode(bytes: Uint8Array): ResultRecord | null;
   /** Removes a task's record. */
   forget(taskId: string): Promise<void>;
   /** Closes connections. */

@@ -107,6 +107,7 @@ class MemoryQueue {
       seq: stored.seq,
       header: (name) => stored.message.headers[name],
       headers: () => ({ ...stored.message.headers }),
+      headerCount: () => Object.keys(stored.message.headers).length,
       ack: () => {
         if (settle()) q.dispatchSoon();
       },

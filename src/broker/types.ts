@@ -21,6 +21,8 @@ export interface Delivery {
   header(name: string): string | undefined;
   /** All headers, for copying into a dead letter. */
   headers(): Record<string, string>;
+  /** How many headers it carries (cheap; lets readers skip {@link headers}). */
+  headerCount(): number;
   /** 1 on first delivery, then 2, 3... */
   readonly deliveryCount: number;
   /** Position in the stream; the same on every redelivery of this message. */

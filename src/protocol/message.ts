@@ -37,6 +37,9 @@ export const Header = {
 /** The only content type this version reads. */
 export const CONTENT_TYPE_MSGPACK = "application/x-msgpack";
 
+/** How many headers a message carries when the user set none and tracing is off. */
+export const BASE_HEADER_COUNT = 3;
+
 /** Header names a user may not set through `applyAsync({ headers })`. */
 const RESERVED_HEADERS = new Set(Object.values(Header).map((h) => h.toLowerCase()));
 
@@ -133,21 +136,33 @@ export function invalidUserHeader(headers: Record<string, string>): string | nul
   return null;
 }
 
-/** Encodes a task message for the broker. */
+/** Encodes a task message for the broker. Only fields that differ from their defaults are written. */
 export function encodeTaskMessage(m: TaskMessage): WireMessage {
+  // Written out field by field: this runs for every task sent.
   const meta: Record<string, unknown> = { v: PROTOCOL_VERSION };
-  for (const [field, wire] of Object.entries(META) as [keyof typeof META, string][]) {
-    const value = m[field];
-    if (value === undefined || value === null || value === false || (field === "retries" && value === 0)) continue;
-    meta[wire] = value;
-  }
-  const headers: Record<string, string> = { ...(m.headers ?? {}) };
+  if (m.retries > 0) meta[META.retries] = m.retries;
+  if (m.eta !== undefined) meta[META.eta] = m.eta;
+  if (m.expires !== undefined) meta[META.expires] = m.expires;
+  if (m.rootId !== undefined) meta[META.rootId] = m.rootId;
+  if (m.parentId !== undefined) meta[META.parentId] = m.parentId;
+  if (m.group !== undefined) meta[META.group] = m.group;
+  if (m.groupIndex !== undefined) meta[META.groupIndex] = m.groupIndex;
+  if (m.timelimit !== undefined) meta[META.timelimit] = m.timelimit;
+  if (m.origin !== undefined) meta[META.origin] = m.origin;
+  if (m.ignoreResult) meta[META.ignoreResult] = true;
+  if (m.replyTo !== undefined) meta[META.replyTo] = m.replyTo;
+  if (m.queue !== undefined) meta[META.queue] = m.queue;
+  const headers: Record<string, string> = m.headers ? { ...m.headers } : {};
   headers[Header.TASK] = m.task;
   headers[Header.ID] = m.id;
   headers[Header.MSG_ID] = msgIdFor(m.id, m.retries);
   if (m.traceparent) headers[Header.TRACEPARENT] = m.traceparent;
   if (m.tracestate) headers[Header.TRACESTATE] = m.tracestate;
-  const kwargs = Object.keys(m.kwargs).length === 0 ? null : m.kwargs;
+  let kwargs: Record<string, unknown> | null = null;
+  for (const _ in m.kwargs) {
+    kwargs = m.kwargs;
+    break;
+  }
   return { headers, body: pack([m.args, kwargs, m.embed, meta]) };
 }
 
@@ -178,7 +193,8 @@ export function readEnvelope(header: HeaderReader): Envelope {
 
 /**
  * Decodes a delivered message. Throws {@link DecodeError} whose message is the dead-letter reason.
- * `allHeaders`, when given, supplies the user's headers.
+ * `allHeaders`, when given, supplies the user's headers (callers skip it when a message carries
+ * only the protocol's own).
  */
 export function decodeTaskMessage(
   header: HeaderReader,
@@ -212,14 +228,32 @@ export function decodeTaskMessage(
     embed: embed as Embed | null,
     retries: 0,
   };
-  for (const [field, wire] of Object.entries(META) as [keyof typeof META, string][]) {
-    const value = meta[wire];
-    if (value !== undefined && value !== null) (m as unknown as Record<string, unknown>)[field] = value;
+  const retries = meta[META.retries];
+  if (retries !== undefined && retries !== null) {
+    if (!Number.isInteger(retries) || (retries as number) < 0) throw new DecodeError("meta retries is not a count");
+    m.retries = retries as number;
   }
-  if (!Number.isInteger(m.retries) || m.retries < 0) throw new DecodeError("meta retries is not a count");
-  for (const f of ["eta", "expires"] as const) {
-    if (m[f] !== undefined && typeof m[f] !== "number") throw new DecodeError(`meta ${META[f]} is not epoch ms`);
+  const eta = meta[META.eta];
+  if (eta !== undefined && eta !== null) {
+    if (typeof eta !== "number") throw new DecodeError("meta eta is not epoch ms");
+    m.eta = eta;
   }
+  const expires = meta[META.expires];
+  if (expires !== undefined && expires !== null) {
+    if (typeof expires !== "number") throw new DecodeError("meta expires is not epoch ms");
+    m.expires = expires;
+  }
+  m.rootId = metaString(meta, META.rootId);
+  m.parentId = metaString(meta, META.parentId);
+  m.group = metaString(meta, META.group);
+  m.origin = metaString(meta, META.origin);
+  m.replyTo = metaString(meta, META.replyTo);
+  m.queue = metaString(meta, META.queue);
+  const gi = meta[META.groupIndex];
+  if (typeof gi === "number") m.groupIndex = gi;
+  const tl = meta[META.timelimit];
+  if (Array.isArray(tl)) m.timelimit = tl as [number | null, number | null];
+  if (meta[META.ignoreResult] === true) m.ignoreResult = true;
   const traceparent = header(Header.TRACEPARENT);
   if (traceparent) m.traceparent = traceparent;
   const tracestate = header(Header.TRACESTATE);
@@ -227,6 +261,13 @@ export function decodeTaskMessage(
   const user = allHeaders ? userHeaders(allHeaders()) : undefined;
   if (user) m.headers = user;
   return m;
+}
+
+function metaString(meta: Record<string, unknown>, k: string): string | undefined {
+  const v = meta[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw new DecodeError(`meta ${k} is not a string`);
+  return v;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -5,11 +5,12 @@
 import type { ResultBackend } from "../backend/types.ts";
 import type { Task } from "../task.ts";
 import type { Logger } from "../log.ts";
-import { decodeTaskMessage, type TaskMessage } from "../protocol/message.ts";
+import { BASE_HEADER_COUNT, decodeTaskMessage, type TaskMessage } from "../protocol/message.ts";
 import { makeRecord } from "../protocol/result.ts";
 import { isReady, State, type TaskState } from "../states.ts";
-import { currentTask, type RetryOptions, type TaskContext } from "../context.ts";
-import { DecodeError, ErrorCode, hasCode, Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors.ts";
+import { currentTask } from "../context.ts";
+import { DecodeError, ErrorCode, hasCode, type Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors.ts";
+import { RunningTask } from "./context.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
 
 /** What the executor needs from its worker. */
@@ -45,7 +46,9 @@ export class Executor {
   async execute(job: Job): Promise<Outcome> {
     let message: TaskMessage;
     try {
-      message = decodeTaskMessage((n) => job.delivery.header(n), job.delivery.body, () => job.delivery.headers());
+      const d = job.delivery;
+      const all = d.headerCount() > BASE_HEADER_COUNT ? () => d.headers() : undefined;
+      message = decodeTaskMessage((n) => d.header(n), d.body, all);
     } catch (err) {
       return { kind: "reject", reason: (err as DecodeError).message, requeue: false };
     }
@@ -59,24 +62,25 @@ export class Executor {
       };
     }
     job.task = task;
-    try {
-      const skip = await this.#alreadyDone(job, message);
-      if (skip) return { kind: "skip", why: skip };
-    } catch (err) {
-      // The backend is down: run anyway (at-least-once); the result write will wait for it.
-      this.#deps.log.warn(`could not check ${message.id} for an earlier result: ${(err as Error).message}`);
+    if (job.delivery.deliveryCount > 1) {
+      try {
+        const skip = await this.#alreadyDone(message);
+        if (skip) return { kind: "skip", why: skip };
+      } catch (err) {
+        // The backend is down: run anyway (at-least-once); the result write will wait for it.
+        this.#deps.log.warn(`could not check ${message.id} for an earlier result: ${(err as Error).message}`);
+      }
     }
     if (message.expires !== undefined && message.expires <= Date.now()) {
       return { kind: "revoked", reason: "expired" };
     }
     this.#deps.onReceived(job);
     if (task.options.trackStarted) this.#track(job, State.RECEIVED);
-    return await this.#run(job, task, message);
+    return this.#run(job, task, message);
   }
 
   /** On a redelivery, a ready result or a later attempt means this copy must not run again. */
-  async #alreadyDone(job: Job, m: TaskMessage): Promise<string | null> {
-    if (job.delivery.deliveryCount <= 1) return null;
+  async #alreadyDone(m: TaskMessage): Promise<string | null> {
     const rec = await this.#deps.backend.get(m.id);
     if (!rec) return null;
     if (isReady(rec.status)) return `already ${rec.status}`;
@@ -95,40 +99,8 @@ export class Executor {
     return recordExtras(job, this.#deps.hostname, this.#deps.resultExtended);
   }
 
-  #context(job: Job, task: Task, m: TaskMessage): TaskContext {
-    const backend = this.#deps.backend;
-    const extra = () => this.#extra(job);
-    return {
-      id: m.id,
-      name: m.task,
-      args: m.args,
-      kwargs: m.kwargs,
-      retries: m.retries,
-      rootId: m.rootId ?? m.id,
-      parentId: m.parentId,
-      groupId: m.group,
-      groupIndex: m.groupIndex,
-      hostname: this.#deps.hostname,
-      queue: job.queue,
-      deliveryCount: job.delivery.deliveryCount,
-      headers: m.headers ?? {},
-      signal: job.abort.signal,
-      log: this.#deps.log.child(`${task.name}[${m.id}]`),
-      updateState: async (state: TaskState, meta?: unknown) => {
-        await backend.store(makeRecord(m.id, state, meta ?? null, extra()));
-      },
-      retry: (opts: RetryOptions = {}) =>
-        new Retry({
-          countdown: opts.countdown,
-          eta: opts.eta instanceof Date ? opts.eta.getTime() : opts.eta,
-          exc: opts.exc,
-          maxRetries: opts.maxRetries,
-        }),
-    };
-  }
-
   async #run(job: Job, task: Task, m: TaskMessage): Promise<Outcome> {
-    const ctx = this.#context(job, task, m);
+    const ctx = new RunningTask(job, m, this.#deps);
     const [hardS, softS] = m.timelimit ?? [null, null];
     const hardMs = hardS ? hardS * 1000 : task.options.timeLimitMs;
     const softMs = softS ? softS * 1000 : task.options.softTimeLimitMs;

@@ -26,7 +26,7 @@ export interface Job {
   task: Task | null;
   startedAt: number | null;
   /** Aborts the task's `ctx.signal`. */
-  readonly abort: AbortController;
+  readonly abort: LazyAbort;
   /** Handed back during shutdown: its outcome must not be settled. */
   abandoned: boolean;
 }
@@ -40,7 +40,7 @@ export function newJob(delivery: Delivery): Job {
     message: null,
     task: null,
     startedAt: null,
-    abort: new AbortController(),
+    abort: new LazyAbort(),
     abandoned: false,
   };
 }
@@ -51,4 +51,33 @@ export function recordExtras(job: Job, hostname: string, extended: boolean) {
   const base = { retries: m.retries, parent_id: m.parentId, root_id: m.rootId ?? m.id, group_id: m.group };
   if (!extended) return base;
   return { ...base, name: m.task, args: m.args, kwargs: m.kwargs, worker: hostname, queue: job.queue };
+}
+
+/**
+ * An AbortController made only when a task reads `ctx.signal` (most never do, and one per task
+ * is measurable on the hot path). Aborting before that is remembered.
+ */
+export class LazyAbort {
+  #ctrl: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.#ctrl) {
+      this.#ctrl = new AbortController();
+      if (this.#aborted) this.#ctrl.abort(this.#reason);
+    }
+    return this.#ctrl.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#ctrl?.abort(reason);
+  }
 }

@@ -9,8 +9,7 @@ import type { ResultBackend } from "../backend/types.ts";
 import type { Producer } from "../producer.ts";
 import type { Logger } from "../log.ts";
 import { decodeTaskMessage, Header } from "../protocol/message.ts";
-import { exceptionInfo, makeRecord, type ResultRecord } from "../protocol/result.ts";
-import { pack } from "../protocol/codec.ts";
+import { exceptionInfo, isoNow, makeRecord, type ResultRecord } from "../protocol/result.ts";
 import { State } from "../states.ts";
 import { describeError, type Retry } from "../errors.ts";
 import { autoRetryFor, decideRetry } from "./retry-policy.ts";
@@ -42,7 +41,15 @@ export class Settler {
   async settle(job: Job, outcome: Outcome): Promise<void> {
     if (job.abandoned || outcome.kind === "abandoned") return;
     try {
-      const state = await this.#apply(job, outcome);
+      let state: string | null;
+      if (outcome.kind === "success") {
+        // The common case, without the extra async layer of #apply.
+        await this.#final(job, State.SUCCESS, outcome.value, null);
+        job.delivery.ack();
+        state = State.SUCCESS;
+      } else {
+        state = await this.#apply(job, outcome);
+      }
       this.#deps.onSettled(job, outcome, state);
     } catch (err) {
       // Not acked: JetStream redelivers it after ack_wait, and the redelivery check sees what got done.
@@ -116,16 +123,21 @@ export class Settler {
     const m = job.message;
     if (!m) return;
     if (m.ignoreResult && status === State.SUCCESS) return;
-    const rec: ResultRecord = makeRecord(m.id, status, result, {
-      ...this.#extra(job),
-      traceback,
-      date_done: new Date().toISOString(),
-    });
-    const stored = await this.#durably(`store ${status} of ${m.id}`, job, () => this.#deps.backend.store(rec));
+    const rec: ResultRecord = makeRecord(m.id, status, result, this.#extra(job));
+    rec.traceback = traceback;
+    rec.date_done = isoNow();
+    // Encoded once: the same bytes go to the backend and, as the notice, to the caller.
+    const backend = this.#deps.backend;
+    const bytes = backend.encode(rec);
+    const stored = await this.#durably(`store ${status} of ${m.id}`, job, () => backend.storeEncoded(m.id, status, bytes));
     if (!m.replyTo) return;
-    // When a SUCCESS was stored before (a redelivery raced us), the notice carries what is stored.
-    const notice = stored === "stored" ? rec : await this.#deps.backend.get(m.id).catch(() => null);
-    if (notice) this.#deps.broker.notify(m.replyTo, pack(notice));
+    if (stored === "stored") {
+      this.#deps.broker.notify(m.replyTo, bytes);
+      return;
+    }
+    // A SUCCESS was stored before (a redelivery raced us): the notice carries what is stored.
+    const kept = await backend.get(m.id).catch(() => null);
+    if (kept) this.#deps.broker.notify(m.replyTo, backend.encode(kept));
   }
 
   #extra(job: Job) {
@@ -184,10 +196,12 @@ export class Settler {
 
   async #recordDeadLetter(id: string, status: string, type: string, reason: string, replyTo: string | undefined) {
     const rec = makeRecord(id, status, exceptionInfo({ type, message: reason, traceback: null }), {
-      date_done: new Date().toISOString(),
+      date_done: isoNow(),
     });
     try {
-      if ((await this.#deps.backend.store(rec)) === "stored" && replyTo) this.#deps.broker.notify(replyTo, pack(rec));
+      const bytes = this.#deps.backend.encode(rec);
+      const stored = await this.#deps.backend.storeEncoded(id, status, bytes);
+      if (stored === "stored" && replyTo) this.#deps.broker.notify(replyTo, bytes);
     } catch (err) {
       this.#deps.log.warn(`could not record ${status} for ${id}: ${(err as Error).message}`);
     }
@@ -199,13 +213,18 @@ export class Settler {
    * abandoned (cold shutdown), leaving the message to be redelivered.
    */
   async #durably<T>(what: string, job: Job, op: () => Promise<T>): Promise<T> {
-    for (let attempt = 0;; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (job.abandoned) throw err;
+    }
+    for (let attempt = 1;; attempt++) {
       try {
         return await op();
       } catch (err) {
         if (job.abandoned) throw err;
         const wait = Math.min(100 * 2 ** attempt, 5_000);
-        if (attempt === 0 || attempt % 10 === 0) {
+        if (attempt === 1 || attempt % 10 === 0) {
           this.#deps.log.warn(`${what} failed (${(err as Error).message}); retrying every ≤${wait / 1000}s`);
         }
         await sleep(wait);

@@ -28,6 +28,8 @@ export class SlotPool {
   #free: number;
   #rr = 0;
   #closed = false;
+  /** Queues with a consumer attached, in attach order. */
+  #attached: QueueSlots[] = [];
 
   constructor(total: number, queues: string[]) {
     this.#total = total;
@@ -42,6 +44,11 @@ export class SlotPool {
     return n;
   }
 
+  /** Slots neither running a task nor granted as credit. */
+  get free(): number {
+    return this.#free;
+  }
+
   /** The pool size. */
   get total(): number {
     return this.#total;
@@ -53,7 +60,8 @@ export class SlotPool {
     if (!q) throw new Error(`queue ${queue} is not part of this worker`);
     q.sink = sink;
     q.credit = 0;
-    const attached = [...this.#queues.values()].filter((x) => x.sink).length;
+    if (!this.#attached.includes(q)) this.#attached.push(q);
+    const attached = this.#attached.length;
     const share = Math.max(1, Math.floor(this.#free / Math.max(1, this.#queues.size - attached + 1)));
     this.#give(q, Math.min(share, this.#free));
   }
@@ -65,6 +73,7 @@ export class SlotPool {
     this.#free += q.credit;
     q.credit = 0;
     q.sink = null;
+    this.#attached = this.#attached.filter((x) => x !== q);
   }
 
   /** A message arrived on `queue`: one credit became one running task. */
@@ -117,16 +126,26 @@ export class SlotPool {
 
   #distribute(): void {
     if (this.#closed) return;
-    const attached = [...this.#queues.values()].filter((q) => q.sink);
+    const attached = this.#attached;
     if (attached.length === 0) return;
+    if (attached.length === 1) {
+      // The common case (one queue): everything free goes to it, no choice to make.
+      this.#give(attached[0]!, this.#free);
+      return;
+    }
     // Every queue keeps one unit of credit first.
     for (const q of attached) if (q.credit === 0 && this.#free > 0) this.#give(q, 1);
     while (this.#free > 0) {
-      const busy = attached.filter((q) => !q.idle);
-      const pool = busy.length > 0 ? busy : attached;
-      let best = pool[this.#rr++ % pool.length]!;
-      for (const q of pool) if (q.running + q.credit < best.running + best.credit) best = q;
-      this.#give(best, 1);
+      let anyBusy = false;
+      for (const q of attached) if (!q.idle) anyBusy = true;
+      const start = this.#rr++ % attached.length;
+      let best: QueueSlots | null = null;
+      for (let i = 0; i < attached.length; i++) {
+        const q = attached[(start + i) % attached.length]!;
+        if (anyBusy && q.idle) continue;
+        if (!best || q.running + q.credit < best.running + best.credit) best = q;
+      }
+      this.#give(best!, 1);
     }
   }
 }

@@ -243,12 +243,15 @@ export class Worker {
   #onSettled(job: Job, outcome: Outcome, state: string | null): void {
     this.#processed++;
     const log = this.#host.log;
-    const m = job.message;
-    const label = `Task ${m?.task ?? "?"}[${m?.id ?? job.delivery.seq}]`;
     const runtime = "runtimeMs" in outcome ? outcome.runtimeMs : undefined;
-    if (outcome.kind === "success") log.info(`${label} succeeded in ${((runtime ?? 0) / 1000).toFixed(6)}s`);
-    else if (outcome.kind === "failure" && state === "FAILURE") log.error(`${label} raised`, outcome.error);
-    else if (outcome.kind === "revoked") log.info(`${label} revoked: ${outcome.reason}`);
+    const m = job.message;
+    if (outcome.kind === "success") {
+      if (log.enabledFor("info")) log.info(`Task ${m?.task}[${m?.id}] succeeded in ${((runtime ?? 0) / 1000).toFixed(6)}s`);
+    } else if (outcome.kind === "failure" && state === "FAILURE") {
+      log.error(`Task ${m?.task}[${m?.id}] raised`, outcome.error);
+    } else if (outcome.kind === "revoked" && log.enabledFor("info")) {
+      log.info(`Task ${m?.task}[${m?.id}] revoked: ${outcome.reason}`);
+    }
     if (this.#emitter.has("task-settled")) {
       const reason = outcome.kind === "reject" || outcome.kind === "revoked"
         ? outcome.reason

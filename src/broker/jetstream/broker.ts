@@ -4,22 +4,8 @@
  * Queued tasks: stream `<P>_TASKS` (WorkQueue, file) with one durable pull consumer per queue.
  * Dead letters: stream `<P>_DLQ` (Limits). Core subjects carry notices, events and control.
  */
-import {
-  headers as natsHeaders,
-  type NatsConnection,
-  type Subscription,
-  ClosedConnectionError,
-  TimeoutError as NatsTimeoutError,
-} from "@nats-io/transport-node";
-import {
-  jetstream,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstreamManager,
-  JetStreamApiError,
-  RetentionPolicy,
-  StorageType,
-} from "@nats-io/jetstream";
+import { headers as natsHeaders, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { type JetStreamManager, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type {
   Broker,
   BrokerSettings,
@@ -37,6 +23,7 @@ import { BrokerError, ClosedError, ErrorCode } from "../../errors.ts";
 import { connectNats, type NatsUrl, parseNatsUrl } from "./connect.ts";
 import { ensureConsumer, ensureStream } from "./provision.ts";
 import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
+import { AckedPublisher, type PublishFailure } from "./publisher.ts";
 
 /** Options of the JetStream adapter beyond the broker settings. */
 export interface JetStreamBrokerOptions {
@@ -60,10 +47,12 @@ export class JetStreamBroker implements Broker {
   #connectionName: string;
   #pullerOptions: PullerOptions;
   #nc: NatsConnection | null = null;
-  #js: JetStreamClient | null = null;
+  #publisher: AckedPublisher | null = null;
   #jsm: JetStreamManager | null = null;
   #connecting: Promise<void> | null = null;
   #streams = new Map<string, Promise<void>>();
+  /** Streams known to exist: publishes to them skip the provisioning await. */
+  #ready = new Set<string>();
   #consumers = new Map<string, Promise<void>>();
   #statusListeners = new Set<(s: BrokerStatus) => void>();
   #closed = false;
@@ -82,7 +71,7 @@ export class JetStreamBroker implements Broker {
     this.#connecting ??= (async () => {
       const nc = await connectNats(this.#url, { name: this.#connectionName, timeoutMs: 5_000 });
       this.#nc = nc;
-      this.#js = jetstream(nc, { timeout: 5_000 });
+      this.#publisher = new AckedPublisher(nc);
       this.#jsm = await jetstreamManager(nc, { timeout: 5_000 }).catch((err: Error) => {
         nc.close().catch(() => {});
         throw new BrokerError(
@@ -118,15 +107,17 @@ export class JetStreamBroker implements Broker {
     }
   }
 
-  get #conn(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } {
-    if (!this.#nc || !this.#js || !this.#jsm) throw new ClosedError("broker (not connected)");
-    return { nc: this.#nc, js: this.#js, jsm: this.#jsm };
+  get #conn(): { nc: NatsConnection; jsm: JetStreamManager } {
+    if (!this.#nc || !this.#jsm) throw new ClosedError("broker (not connected)");
+    return { nc: this.#nc, jsm: this.#jsm };
   }
 
   #ensureStreamOnce(name: string, make: () => Promise<void>): Promise<void> {
     let p = this.#streams.get(name);
     if (!p) {
-      p = make().catch((err) => {
+      p = make().then(() => {
+        this.#ready.add(name);
+      }, (err) => {
         this.#streams.delete(name);
         throw err;
       });
@@ -135,9 +126,16 @@ export class JetStreamBroker implements Broker {
     return p;
   }
 
+  /** Forgets that a stream exists (it was removed under us): the next use provisions it again. */
+  #forgetStream(name: string): void {
+    this.#streams.delete(name);
+    this.#ready.delete(name);
+  }
+
   async ensurePublishable(queue: string): Promise<void> {
-    await this.connect();
     const name = this.#names.streamFor(queue);
+    if (this.#ready.has(name)) return;
+    await this.connect();
     await this.#ensureStreamOnce(name, () =>
       ensureStream(this.#conn.jsm, {
         name,
@@ -193,36 +191,37 @@ export class JetStreamBroker implements Broker {
   async #publishStored(subject: string, message: WireMessage, msgId: string, onMissingStream: () => void) {
     const deadline = Date.now() + this.#settings.publishTimeoutMs;
     const h = natsHeaders();
-    for (const [k, v] of Object.entries(message.headers)) if (k !== Header.MSG_ID) h.set(k, v);
+    for (const k in message.headers) if (k !== Header.MSG_ID) h.set(k, message.headers[k]!);
+    h.set(Header.MSG_ID, msgId);
+    const publisher = this.#publisher!;
     for (let attempt = 0;; attempt++) {
       try {
-        const remaining = Math.max(1_000, Math.min(5_000, deadline - Date.now()));
-        const ack = await this.#conn.js.publish(subject, message.body, { msgID: msgId, headers: h, timeout: remaining });
+        const wait = Math.max(1_000, Math.min(5_000, deadline - Date.now()));
+        const ack = await publisher.publish(subject, message.body, h, wait);
         return { seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
-        if (err instanceof ClosedConnectionError || this.#closed) throw new ClosedError("broker");
-        const e = err as Error;
-        const noStream = e.name === "JetStreamNotEnabled" || e.name === "NoRespondersError";
-        const transient = noStream || err instanceof NatsTimeoutError || e.name === "TimeoutError";
+        const f = err as PublishFailure;
+        if (f.kind === "closed" || this.#closed) throw new ClosedError("broker");
+        const transient = f.kind === "timeout" || f.kind === "no-stream";
         if (!transient || Date.now() >= deadline) {
           throw new BrokerError(
             ErrorCode.PUBLISH,
-            `publish to ${subject} failed after ${attempt + 1} attempt(s): ${e.message}` +
+            `publish to ${subject} failed after ${attempt + 1} attempt(s): ${f.message}` +
               (transient ? " (the broker did not confirm in time; it is safe to retry: the message id dedups)" : ""),
             { cause: err, retryable: transient },
           );
         }
-        if (noStream) onMissingStream();
+        if (f.kind === "no-stream") onMissingStream();
         await sleep(Math.min(100 * 2 ** attempt, 1_000));
       }
     }
   }
 
   async publish(queue: string, message: WireMessage, msgId: string): Promise<PublishReceipt> {
-    await this.ensurePublishable(queue);
+    if (!this.#ready.has(this.#names.streamFor(queue))) await this.ensurePublishable(queue);
     return await this.#publishStored(this.#names.taskSubject(queue), message, msgId, () => {
       // the stream was removed under us (an operator, a test): create it again before retrying
-      this.#streams.delete(this.#names.streamFor(queue));
+      this.#forgetStream(this.#names.streamFor(queue));
       this.ensurePublishable(queue).catch(() => {});
     });
   }
@@ -297,7 +296,7 @@ export class JetStreamBroker implements Broker {
     await this.#ensureDlq();
     const headers = { ...message.headers, [Header.DLQ_REASON]: reason.replace(/[\r\n]+/g, " ").slice(0, 1024) };
     await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, () => {
-      this.#streams.delete(this.#names.dlqStream);
+      this.#forgetStream(this.#names.dlqStream);
       this.#ensureDlq().catch(() => {});
     });
   }
@@ -379,8 +378,11 @@ export class JetStreamBroker implements Broker {
     this.#closed = true;
     const nc = this.#nc;
     if (!nc || nc.isClosed()) return;
+    this.#publisher?.close();
     // drain flushes pending acks and publishes; bound it so a dead server cannot hang shutdown.
-    await Promise.race([nc.drain().catch(() => {}), sleep(5_000)]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([nc.drain().catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, 5_000)))]);
+    clearTimeout(timer);
     if (!nc.isClosed()) await nc.close().catch(() => {});
   }
 }

@@ -72,6 +72,9 @@ export async function connectNats(url: NatsUrl, opts: NatsConnectOptions): Promi
     reconnectTimeWait: 500,
     pingInterval: 10_000,
     maxPingOut: 3,
+    // nats.js otherwise builds an Error with a stack trace up front for every request, to have
+    // it ready should the request fail: ~40% of a producer's CPU on js.publish (measured).
+    noAsyncTraces: true,
   };
   if (url.user !== undefined) {
     options.user = url.user;

@@ -58,6 +58,12 @@ export class JetStreamDelivery implements Delivery {
     return out;
   }
 
+  headerCount(): number {
+    const h = this.#msg.headers as (Msg["headers"] & { size?: () => number }) | undefined;
+    if (!h) return 0;
+    return typeof h.size === "function" ? h.size() : h.keys().length;
+  }
+
   #reply(payload: Uint8Array, final: boolean): void {
     if (this.#settled) return;
     if (final) this.#settled = true;

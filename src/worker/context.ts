@@ -1,0 +1,95 @@
+/**
+ * The context a bound task receives. A class (not an object of closures): one is made per task,
+ * and its methods and lazy parts cost nothing until a task uses them.
+ */
+import type { ResultBackend } from "../backend/types.ts";
+import type { Logger } from "../log.ts";
+import type { TaskMessage } from "../protocol/message.ts";
+import { makeRecord } from "../protocol/result.ts";
+import type { RetryOptions, TaskContext } from "../context.ts";
+import type { TaskState } from "../states.ts";
+import { Retry } from "../errors.ts";
+import { type Job, recordExtras } from "./job.ts";
+
+/** What every context of one worker shares. */
+export interface ContextDeps {
+  backend: ResultBackend;
+  hostname: string;
+  log: Logger;
+  resultExtended: boolean;
+}
+
+/** The context of one running task. */
+export class RunningTask implements TaskContext {
+  readonly #job: Job;
+  readonly #m: TaskMessage;
+  readonly #deps: ContextDeps;
+  #log: Logger | null = null;
+
+  constructor(job: Job, message: TaskMessage, deps: ContextDeps) {
+    this.#job = job;
+    this.#m = message;
+    this.#deps = deps;
+  }
+
+  get id(): string {
+    return this.#m.id;
+  }
+  get name(): string {
+    return this.#m.task;
+  }
+  get args(): readonly unknown[] {
+    return this.#m.args;
+  }
+  get kwargs(): Readonly<Record<string, unknown>> {
+    return this.#m.kwargs;
+  }
+  get retries(): number {
+    return this.#m.retries;
+  }
+  get rootId(): string {
+    return this.#m.rootId ?? this.#m.id;
+  }
+  get parentId(): string | undefined {
+    return this.#m.parentId;
+  }
+  get groupId(): string | undefined {
+    return this.#m.group;
+  }
+  get groupIndex(): number | undefined {
+    return this.#m.groupIndex;
+  }
+  get hostname(): string {
+    return this.#deps.hostname;
+  }
+  get queue(): string {
+    return this.#job.queue;
+  }
+  get deliveryCount(): number {
+    return this.#job.delivery.deliveryCount;
+  }
+  get headers(): Readonly<Record<string, string>> {
+    return this.#m.headers ?? {};
+  }
+  get signal(): AbortSignal {
+    return this.#job.abort.signal;
+  }
+  get log(): Logger {
+    this.#log ??= this.#deps.log.child(`${this.#m.task}[${this.#m.id}]`);
+    return this.#log;
+  }
+
+  async updateState(state: TaskState, meta?: unknown): Promise<void> {
+    const extras = recordExtras(this.#job, this.#deps.hostname, this.#deps.resultExtended);
+    await this.#deps.backend.store(makeRecord(this.#m.id, state, meta ?? null, extras));
+  }
+
+  retry(opts: RetryOptions = {}): Retry {
+    return new Retry({
+      countdown: opts.countdown,
+      eta: opts.eta instanceof Date ? opts.eta.getTime() : opts.eta,
+      exc: opts.exc,
+      maxRetries: opts.maxRetries,
+    });
+  }
+}
