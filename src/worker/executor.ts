@@ -34,6 +34,11 @@ function deadline(ms: number, make: () => Error): { promise: Promise<never>; can
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
+/** Calls a task's handler (a named function, so no closure is made per task). */
+function callTask(task: Task, ctx: RunningTask, args: unknown[]): unknown {
+  return task.call(ctx, args as never);
+}
+
 /** Executes deliveries. */
 export class Executor {
   #deps: ExecutorDeps;
@@ -113,7 +118,8 @@ export class Executor {
     this.#deps.onStarted(job);
     if (task.options.trackStarted) this.#track(job, State.STARTED);
     try {
-      const run = currentTask.run({ id: m.id, rootId: m.rootId ?? m.id }, () => task.call(ctx, m.args as never));
+      // The context doubles as the lineage (id, rootId) that tasks sent from the handler inherit.
+      const run = currentTask.run(ctx, callTask, task, ctx, m.args);
       const value = hard ? await Promise.race([run, hard.promise]) : await run;
       return { kind: "success", value, runtimeMs: performance.now() - started };
     } catch (error) {

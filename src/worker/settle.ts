@@ -5,13 +5,13 @@
  * redelivery is recognised (executor's "already done" check, dedup ids) instead of run twice.
  */
 import type { Broker, ExhaustedMessage } from "../broker/types.ts";
-import type { ResultBackend } from "../backend/types.ts";
+import type { ResultBackend, StoreOutcome } from "../backend/types.ts";
 import type { Producer } from "../producer.ts";
 import type { Logger } from "../log.ts";
 import { decodeTaskMessage, Header } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord, type ResultRecord } from "../protocol/result.ts";
 import { State } from "../states.ts";
-import { describeError, type Retry } from "../errors.ts";
+import { ClosedError, describeError, type Retry } from "../errors.ts";
 import { autoRetryFor, decideRetry } from "./retry-policy.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
 
@@ -129,7 +129,12 @@ export class Settler {
     // Encoded once: the same bytes go to the backend and, as the notice, to the caller.
     const backend = this.#deps.backend;
     const bytes = backend.encode(rec);
-    const stored = await this.#durably(`store ${status} of ${m.id}`, job, () => backend.storeEncoded(m.id, status, bytes));
+    let stored: StoreOutcome;
+    try {
+      stored = await backend.storeEncoded(m.id, status, bytes);
+    } catch {
+      stored = await this.#durably(`store ${status} of ${m.id}`, job, () => backend.storeEncoded(m.id, status, bytes));
+    }
     if (!m.replyTo) return;
     if (stored === "stored") {
       this.#deps.broker.notify(m.replyTo, bytes);
@@ -213,12 +218,8 @@ export class Settler {
    * abandoned (cold shutdown), leaving the message to be redelivered.
    */
   async #durably<T>(what: string, job: Job, op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      if (job.abandoned) throw err;
-    }
     for (let attempt = 1;; attempt++) {
+      if (job.abandoned) throw new ClosedError(`worker (${what} abandoned)`);
       try {
         return await op();
       } catch (err) {

@@ -2,7 +2,7 @@
  * A delivered JetStream message and its acknowledgement verbs, built straight on the core
  * message (our puller owns the subscription, so nats.js's JsMsg wrapper is not in the path).
  */
-import type { Msg } from "@nats-io/transport-node";
+import type { Msg, MsgHdrs } from "@nats-io/transport-node";
 import type { Delivery } from "../types.ts";
 
 const ACK = new TextEncoder().encode("+ACK");
@@ -16,12 +16,18 @@ const encoder = new TextEncoder();
 export function parseAckSubject(reply: string): { deliveryCount: number; seq: number } | null {
   // v1: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
   // v2: $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>.<token>
-  const t = reply.split(".");
-  if (t[0] !== "$JS" || t[1] !== "ACK") return null;
-  const base = t.length === 9 ? 4 : t.length >= 11 ? 6 : -1;
+  if (!reply.startsWith("$JS.ACK.")) return null;
+  let dots = 0;
+  for (let i = 0; i < reply.length; i++) if (reply.charCodeAt(i) === 46) dots++;
+  const base = dots === 8 ? 4 : dots >= 10 ? 6 : -1;
   if (base < 0) return null;
-  const deliveryCount = Number(t[base]);
-  const seq = Number(t[base + 1]);
+  // Find the start of token `base` without allocating the other tokens.
+  let at = 0;
+  for (let seen = 0; seen < base; at++) if (reply.charCodeAt(at) === 46) seen++;
+  const end1 = reply.indexOf(".", at);
+  const end2 = reply.indexOf(".", end1 + 1);
+  const deliveryCount = Number(reply.slice(at, end1));
+  const seq = Number(reply.slice(end1 + 1, end2));
   return Number.isFinite(deliveryCount) && Number.isFinite(seq) ? { deliveryCount, seq } : null;
 }
 
@@ -31,6 +37,7 @@ export class JetStreamDelivery implements Delivery {
   readonly deliveryCount: number;
   readonly seq: number;
   #msg: Msg;
+  #headers: Map<string, string[]> | undefined | null = null;
   #settled = false;
 
   constructor(queue: string, msg: Msg, info: { deliveryCount: number; seq: number }) {
@@ -44,24 +51,32 @@ export class JetStreamDelivery implements Delivery {
     return this.#msg.data;
   }
 
+  /**
+   * The decoded headers as nats.js keeps them: a Map of name → values. Its own `get`/`has` build
+   * arrays and closures on every call (findKeys); reading the Map is free, and we call header()
+   * several times per message.
+   */
+  #map(): Map<string, string[]> | undefined {
+    if (this.#headers === null) {
+      const h = this.#msg.headers as (MsgHdrs & { headers?: Map<string, string[]> }) | undefined;
+      this.#headers = h?.headers instanceof Map ? h.headers : h ? new Map(h) : undefined;
+    }
+    return this.#headers;
+  }
+
   header(name: string): string | undefined {
-    const h = this.#msg.headers;
-    if (!h) return undefined;
-    const v = h.get(name);
-    return v === "" && !h.has(name) ? undefined : v;
+    return this.#map()?.get(name)?.[0];
   }
 
   headers(): Record<string, string> {
     const out: Record<string, string> = {};
-    const h = this.#msg.headers;
+    const h = this.#map();
     if (h) for (const [k, v] of h) out[k] = v[0] ?? "";
     return out;
   }
 
   headerCount(): number {
-    const h = this.#msg.headers as (Msg["headers"] & { size?: () => number }) | undefined;
-    if (!h) return 0;
-    return typeof h.size === "function" ? h.size() : h.keys().length;
+    return this.#map()?.size ?? 0;
   }
 
   #reply(payload: Uint8Array, final: boolean): void {
