@@ -8,6 +8,7 @@ import { banner } from "../banner.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { createLogger, parseLogLevel } from "../../src/mod.ts";
 import { hostname, onSignals, writeStderr } from "../../src/runtime/mod.ts";
+import { DEFAULT_GRACE_SECONDS } from "../contract.ts";
 
 /** Expands Celery's node-name placeholders: %h host, %n short host, %d domain. */
 export function expandNodeName(name: string): string {
@@ -30,7 +31,7 @@ Options:
   -c, --concurrency <n>     tasks run at once (default 16)
   -P, --pool <pool>         execution pool: async (default)
   -n, --hostname <name>     worker name, %h = host name (default celeriac@%h)
-  --grace <seconds>         warm-shutdown grace period (default 30)
+  --grace <seconds>         warm-shutdown grace period (default ${DEFAULT_GRACE_SECONDS})
   -E, --events              send task events (monitoring)
   -B, --beat                also run the beat scheduler in this worker
 
@@ -59,7 +60,7 @@ Example:
       concurrency,
       pool: values.pool as "async" | undefined,
       hostname: typeof values.hostname === "string" ? expandNodeName(values.hostname) : undefined,
-      gracePeriod: grace,
+      gracePeriod: grace ?? DEFAULT_GRACE_SECONDS,
     });
     const cfg = app.config;
     writeStderr(`connecting to the broker at ${redact(cfg.brokerUrl)} and results at ${redact(cfg.resultBackend)}...\n`);
