@@ -8,10 +8,11 @@ import { workerCommand } from "./commands/worker.ts";
 import { callCommand } from "./commands/call.ts";
 import { resultCommand } from "./commands/result.ts";
 import { purgeCommand } from "./commands/purge.ts";
+import { beatCommand } from "./commands/beat.ts";
 import { CeleriacError, ErrorCode } from "../src/mod.ts";
 import { args, exit, writeStderr } from "../src/runtime/mod.ts";
 
-const COMMANDS: Command[] = [workerCommand, callCommand, resultCommand, purgeCommand];
+const COMMANDS: Command[] = [workerCommand, beatCommand, callCommand, resultCommand, purgeCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

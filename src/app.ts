@@ -15,14 +15,15 @@ import { Worker, type WorkerHost } from "./worker/worker.ts";
 import type { WorkerOptions } from "./worker/options.ts";
 import { ClosedError, ConfigError, InvalidArgumentError } from "./errors.ts";
 import type { CompiledTaskOptions } from "./task-options.ts";
-import { env, hostname } from "./runtime/mod.ts";
+import { env, hostname, pid } from "./runtime/mod.ts";
+import { Beat, type BeatHost, type BeatOptions } from "./schedule/beat.ts";
 import { serializerFor } from "./protocol/codec.ts";
 import { asRecord } from "./protocol/result.ts";
 
 const APP_BRAND = Symbol.for("celeriac.app");
 
 /** A celeriac app: define tasks, call them, run workers. */
-export class Celeriac implements TaskSender, ResultSource, WorkerHost {
+export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost {
   /** True if `x` is a Celeriac app, also one from another copy of this module. */
   static isApp(x: unknown): x is Celeriac {
     return typeof x === "object" && x !== null && (x as Record<symbol, unknown>)[APP_BRAND] === true;
@@ -140,6 +141,12 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost {
   /** A handle on a task's result by id. */
   AsyncResult<R = unknown>(id: string): AsyncResult<R> {
     return new AsyncResult<R>(id, this);
+  }
+
+  /** Creates the periodic-task scheduler for this app's `beatSchedule` (start it with `beat.start()`). */
+  beat(opts: Omit<BeatOptions, "holder"> & { holder?: string } = {}): Beat {
+    const cfg = this.config;
+    return new Beat(this, cfg.beatSchedule, { ...cfg.beat, ...opts, holder: opts.holder ?? `${hostname()}:${pid()}` });
   }
 
   /** Creates a worker (start it with `await worker.start()`). */

@@ -23,6 +23,7 @@ export const ErrorCode = {
   TIME_LIMIT: "ERR_TIME_LIMIT_EXCEEDED",
   SOFT_TIME_LIMIT: "ERR_SOFT_TIME_LIMIT_EXCEEDED",
   WORKER_LOST: "ERR_WORKER_LOST",
+  KV_CONFLICT: "ERR_KV_CONFLICT",
 } as const;
 
 /** One of the stable error codes. */
@@ -98,6 +99,14 @@ export class ClosedError extends CeleriacError {
   override name = "ClosedError";
   constructor(what: string) {
     super(ErrorCode.CLOSED, `${what} is closed`);
+  }
+}
+
+/** A compare-and-set on a key-value bucket lost: the key exists, or moved on since it was read. */
+export class KvConflictError extends CeleriacError {
+  override name = "KvConflictError";
+  constructor(key: string, options: { cause?: unknown } = {}) {
+    super(ErrorCode.KV_CONFLICT, `key "${key}" changed or exists`, options);
   }
 }
 

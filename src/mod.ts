@@ -24,6 +24,7 @@ export {
   DecodeError,
   ErrorCode,
   InvalidArgumentError,
+  KvConflictError,
   MaxRetriesExceededError,
   NotRegisteredError,
   ProvisioningError,
@@ -35,6 +36,10 @@ export {
   TimeoutError,
 } from "./errors.ts";
 export type { RemoteError } from "./errors.ts";
+export { crontab, every } from "./schedule/schedules.ts";
+export type { Schedule } from "./schedule/schedules.ts";
+export { Beat } from "./schedule/beat.ts";
+export type { BeatEntry, BeatEvents, BeatFire, BeatOptions, MissedPolicy } from "./schedule/beat.ts";
 export { createLogger, parseLogLevel, silentLogger } from "./log.ts";
 export type { Logger, LogLevelName } from "./log.ts";
 export type { ResultRecord } from "./protocol/result.ts";

@@ -41,6 +41,8 @@ export interface Names {
   readonly revokedBucket: string;
   readonly beatBucket: string;
   readonly workersBucket: string;
+  /** Leases (beat leader, delayed-task mover); the bucket's TTL frees a dead holder's lease. */
+  readonly locksBucket: string;
 }
 
 /** Builds the names of app `prefix` (already validated against {@link NAME_PATTERN}). */
@@ -67,6 +69,7 @@ export function namesFor(prefix: string): Names {
     revokedBucket: `${prefix}_revoked`,
     beatBucket: `${prefix}_beat`,
     workersBucket: `${prefix}_workers`,
+    locksBucket: `${prefix}_locks`,
   };
 }
 

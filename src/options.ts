@@ -10,6 +10,7 @@ import { NAME_PATTERN, type Names, namesFor } from "./names.ts";
 import type { BrokerSettings } from "./broker/types.ts";
 import type { BackendSettings } from "./backend/types.ts";
 import { SerializerName } from "./protocol/codec.ts";
+import { type BeatEntry, type BeatOptions, checkBeatSchedule } from "./schedule/beat.ts";
 
 /** Where a task goes: by exact name or glob (`emails.*`), or a function. */
 export type TaskRoutes =
@@ -60,6 +61,10 @@ export interface CeleriacOptions {
   acksLate?: boolean;
   /** Broker tuning. */
   broker?: BrokerOptions;
+  /** Periodic tasks, run by `celeriac beat` (or a worker with -B). @default {} */
+  beatSchedule?: Record<string, BeatEntry>;
+  /** Beat tuning (lease, catch-up window, missed-fire policy). */
+  beat?: Omit<BeatOptions, "holder">;
 }
 
 /** Defaults, defined once. */
@@ -98,6 +103,8 @@ export interface CompiledAppOptions {
   route: (taskName: string) => string | undefined;
   broker: BrokerSettings;
   backend: BackendSettings;
+  beatSchedule: Record<string, BeatEntry>;
+  beat: Omit<BeatOptions, "holder">;
 }
 
 /** Reads the `CELERIAC_*` variables that override code. */
@@ -217,5 +224,7 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
       serializer,
       resultExpiresMs: expires === null ? null : expires * 1000,
     },
+    beatSchedule: checkBeatSchedule(o.beatSchedule),
+    beat: { ...o.beat },
   };
 }

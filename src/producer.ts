@@ -145,12 +145,20 @@ export class Producer {
     return m;
   }
 
-  /** Publishes a message to its queue; resolves once the broker stored it. */
-  async publish(m: TaskMessage): Promise<void> {
+  /**
+   * Publishes a message to its queue — or, when it has an ETA in the future, to the broker's
+   * delayed store until then. Resolves once the broker stored it. `msgId` overrides the dedup id.
+   */
+  async publish(m: TaskMessage, opts: { msgId?: string } = {}): Promise<void> {
     const broker = this.#broker ?? (this.#broker = await this.#deps.broker());
     const queue = m.queue ?? this.#deps.config().defaultQueue;
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
     if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
-    await broker.publish(queue, encodeTaskMessage(m), msgIdFor(m.id, m.retries));
+    const msgId = opts.msgId ?? msgIdFor(m.id, m.retries);
+    if (m.eta !== undefined && m.eta > Date.now()) {
+      await broker.publishDelayed(queue, encodeTaskMessage(m), msgId, m.eta);
+    } else {
+      await broker.publish(queue, encodeTaskMessage(m), msgId);
+    }
   }
 }

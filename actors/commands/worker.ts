@@ -9,6 +9,7 @@ import { CliError, Exit } from "../exit-codes.ts";
 import { createLogger, parseLogLevel } from "../../src/mod.ts";
 import { hostname, onSignals, writeStderr } from "../../src/runtime/mod.ts";
 import { DEFAULT_GRACE_SECONDS } from "../contract.ts";
+import { BEAT_OPTIONS, beatFromFlags, describeSchedule } from "./beat.ts";
 
 /** Expands Celery's node-name placeholders: %h host, %n short host, %d domain. */
 export function expandNodeName(name: string): string {
@@ -33,7 +34,8 @@ Options:
   -n, --hostname <name>     worker name, %h = host name (default celeriac@%h)
   --grace <seconds>         warm-shutdown grace period (default ${DEFAULT_GRACE_SECONDS})
   -E, --events              send task events (monitoring)
-  -B, --beat                also run the beat scheduler in this worker
+  -B, --beat                also run the beat scheduler in this worker (see celeriac beat --help
+                            for --lease-ttl, --catch-up, --missed)
 
 ${GLOBAL_HELP}
 
@@ -47,6 +49,7 @@ Example:
     grace: { type: "string" },
     events: { type: "boolean", short: "E" },
     beat: { type: "boolean", short: "B" },
+    ...BEAT_OPTIONS,
   },
   async run({ values, flags }) {
     const level = parseLogLevel(flags.loglevel ?? "warning");
@@ -69,6 +72,8 @@ Example:
       events: Boolean(values.events),
       beat: Boolean(values.beat),
     }));
+    const beat = values.beat ? beatFromFlags(app, values) : null;
+    if (beat) out(`[beat]\n${describeSchedule(beat).join("\n")}\n`);
     let signals = 0;
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
@@ -76,7 +81,7 @@ Example:
       signals++;
       if (signals === 1) {
         app.log.warn(`${sig} received: warm shutdown (${sig === "SIGINT" ? "press Ctrl-C again" : "send again"} for cold shutdown)`);
-        void worker.stop().then(resolveDone, resolveDone);
+        void Promise.all([worker.stop(), beat?.stop()]).then(resolveDone, resolveDone);
       } else {
         app.log.warn(`${sig} received again: cold shutdown, handing back running tasks`);
         void worker.stop({ grace: 0 });
@@ -84,6 +89,7 @@ Example:
     });
     worker.events.on("error", (err) => app.log.debug(`background: ${err.message}`));
     await worker.start();
+    beat?.start();
     writeStderr(`${worker.hostname} ready.\n`);
     await done;
     off();

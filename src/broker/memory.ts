@@ -15,6 +15,10 @@ import type {
   ConsumeHandlers,
   DeadLetter,
   Delivery,
+  KeyValueStore,
+  KvOptions,
+  MoveHooks,
+  MoveReport,
   PublishReceipt,
   QueueConsumer,
   QueueStats,
@@ -23,6 +27,7 @@ import { Header, type WireMessage } from "../protocol/message.ts";
 import type { Names } from "../names.ts";
 import { ClosedError } from "../errors.ts";
 import { sharedHandle } from "../shared-handle.ts";
+import { MemoryKv } from "./memory-kv.ts";
 
 interface Stored {
   seq: number;
@@ -209,6 +214,10 @@ export class MemoryBroker implements Broker {
   #dlqKeys = new Set<string>();
   #subs = new Set<Subscriber>();
   #closed = false;
+  /** Delayed messages, kept sorted by due time. */
+  #delayed: { dueMs: number; queue: string; message: WireMessage; msgId: string }[] = [];
+  #delayedIds = new Map<string, number>();
+  #kvs = new Map<string, MemoryKv>();
 
   constructor(settings: BrokerSettings) {
     this.settings = settings;
@@ -259,6 +268,43 @@ export class MemoryBroker implements Broker {
     q.ready.push(stored);
     q.dispatchSoon();
     return Promise.resolve({ seq: stored.seq, duplicate: false });
+  }
+
+  publishDelayed(queue: string, message: WireMessage, msgId: string, dueMs: number): Promise<PublishReceipt> {
+    this.#check();
+    const now = Date.now();
+    const seen = this.#delayedIds.get(msgId);
+    if (seen !== undefined && seen > now) return Promise.resolve({ seq: 0, duplicate: true });
+    this.#delayedIds.set(msgId, now + this.settings.duplicateWindowMs);
+    const item = { dueMs, queue, msgId, message: { headers: { ...message.headers }, body: message.body.slice() } };
+    const at = this.#delayed.findIndex((d) => d.dueMs > dueMs);
+    this.#delayed.splice(at < 0 ? this.#delayed.length : at, 0, item);
+    return Promise.resolve({ seq: ++this.#seq, duplicate: false });
+  }
+
+  async moveDue(nowMs: number, hooks: MoveHooks = {}): Promise<MoveReport> {
+    this.#check();
+    let n = 0;
+    while (n < this.#delayed.length && this.#delayed[n]!.dueMs <= nowMs) n++;
+    const due = this.#delayed.slice(0, n);
+    for (const d of due) {
+      await this.publish(d.queue, { headers: { ...d.message.headers, [Header.MOVED]: "1" }, body: d.message.body }, d.msgId);
+    }
+    if (n > 0) hooks.beforePurge?.("memory");
+    this.#delayed.splice(0, n);
+    return { moved: n, buckets: n > 0 ? 1 : 0 };
+  }
+
+  delayedStats(): Promise<{ messages: number; bytes: number }> {
+    const bytes = this.#delayed.reduce((b, d) => b + d.message.body.length, 0);
+    return Promise.resolve({ messages: this.#delayed.length, bytes });
+  }
+
+  kv(bucket: string, opts: KvOptions = {}): Promise<KeyValueStore> {
+    this.#check();
+    let kv = this.#kvs.get(bucket);
+    if (!kv) this.#kvs.set(bucket, kv = new MemoryKv(opts));
+    return Promise.resolve(kv);
   }
 
   consume(queue: string, handlers: ConsumeHandlers): Promise<QueueConsumer> {

@@ -116,6 +116,51 @@ export interface DeadLetter {
   time: Date;
 }
 
+/** A stored key's value and its revision (the fencing token of leases). */
+export interface KvValue {
+  value: Uint8Array;
+  revision: number;
+}
+
+/** Options of a key-value bucket. */
+export interface KvOptions {
+  /** Every key disappears this long after its last write (a lease's time to live). */
+  ttlMs?: number;
+}
+
+/**
+ * A key-value bucket (NATS KV on JetStream). `create` and `update` are compare-and-set: they fail
+ * with {@link KvConflictError} when the key exists / has moved on, which is what leases rely on.
+ */
+export interface KeyValueStore {
+  /** The value, or null if the key is absent or deleted. */
+  get(key: string): Promise<KvValue | null>;
+  /** Writes only if the key does not exist (or was deleted); returns the revision. */
+  create(key: string, value: Uint8Array): Promise<number>;
+  /** Writes only if the key is still at `revision`; returns the new revision. */
+  update(key: string, value: Uint8Array, revision: number): Promise<number>;
+  /** Writes unconditionally; returns the revision. */
+  put(key: string, value: Uint8Array): Promise<number>;
+  /** Deletes the key. */
+  delete(key: string): Promise<void>;
+  /** Keys currently present. */
+  keys(): Promise<string[]>;
+}
+
+/** What one pass of the delayed-task mover did. */
+export interface MoveReport {
+  /** Messages moved to their queues. */
+  moved: number;
+  /** Time buckets emptied. */
+  buckets: number;
+}
+
+/** Test hooks into the mover, to stop it at its most delicate point. */
+export interface MoveHooks {
+  /** Called after a bucket's messages were published to their queues, before the bucket is emptied. */
+  beforePurge?(bucket: string): void;
+}
+
 /** Connection state changes reported to listeners. */
 export type BrokerStatus = "disconnected" | "reconnected";
 
@@ -133,6 +178,20 @@ export interface Broker {
   ensurePublishable(queue: string): Promise<void>;
   /** Stores a task message on a queue; resolves once stored (or dropped as a duplicate). */
   publish(queue: string, message: WireMessage, msgId: string): Promise<PublishReceipt>;
+  /**
+   * Stores a task message that must reach `queue` no earlier than `dueMs` (epoch ms). It waits in
+   * the broker (never in a worker) until {@link moveDue} moves it.
+   */
+  publishDelayed(queue: string, message: WireMessage, msgId: string, dueMs: number): Promise<PublishReceipt>;
+  /**
+   * Moves every delayed message that is due at `nowMs` to its queue, keeping its message id so a
+   * move repeated after a crash is dropped as a duplicate. Safe to run from several processes.
+   */
+  moveDue(nowMs: number, hooks?: MoveHooks): Promise<MoveReport>;
+  /** How many delayed messages wait, and the bytes they take. */
+  delayedStats(): Promise<{ messages: number; bytes: number }>;
+  /** Opens (creating if needed) a key-value bucket. */
+  kv(bucket: string, opts?: KvOptions): Promise<KeyValueStore>;
   /** Starts consuming a queue (after {@link ensureQueue}). */
   consume(queue: string, handlers: ConsumeHandlers): Promise<QueueConsumer>;
   /** Stores a copy in the dead-letter stream; dedupKey keeps a redelivered copy from being stored twice. */

@@ -32,6 +32,12 @@ export const Header = {
   DLQ_WORKER: "celeriac-dlq-worker",
   /** Added to dead letters: when, as an ISO date. */
   DLQ_TIME: "celeriac-dlq-time",
+  /** On a delayed message: the queue it moves to when due. */
+  DELAYED_QUEUE: "celeriac-queue",
+  /** On a delayed message: when it is due (epoch ms). */
+  DELAYED_DUE: "celeriac-due",
+  /** Set by the mover on a message it moved from the delayed stream. */
+  MOVED: "celeriac-moved",
 } as const;
 
 /** The only content type this version reads. */

@@ -5,7 +5,7 @@
 import type { ResultBackend } from "../backend/types.ts";
 import type { Task } from "../task.ts";
 import type { Logger } from "../log.ts";
-import { BASE_HEADER_COUNT, decodeTaskMessage, type TaskMessage } from "../protocol/message.ts";
+import { BASE_HEADER_COUNT, decodeTaskMessage, Header, type TaskMessage } from "../protocol/message.ts";
 import { makeRecord } from "../protocol/result.ts";
 import { isReady, State, type TaskState } from "../states.ts";
 import { currentTask } from "../context.ts";
@@ -67,7 +67,12 @@ export class Executor {
       };
     }
     job.task = task;
-    if (job.delivery.deliveryCount > 1) {
+    // Never before its time: a task that arrives early (a producer's clock ahead of ours) goes
+    // back to wait in the broker; nothing waits in a worker.
+    if (message.eta !== undefined && message.eta > Date.now()) return { kind: "defer", etaMs: message.eta };
+    // A redelivery, or a copy the delayed-task mover may have published twice: run it only if no
+    // result or later attempt exists yet.
+    if (job.delivery.deliveryCount > 1 || job.delivery.header(Header.MOVED) !== undefined) {
       try {
         const skip = await this.#alreadyDone(message);
         if (skip) return { kind: "skip", why: skip };

@@ -13,6 +13,7 @@ export type Outcome =
   | { kind: "retry"; retry: Retry; runtimeMs: number }
   | { kind: "reject"; reason: string; requeue: boolean }
   | { kind: "revoked"; reason: string }
+  | { kind: "defer"; etaMs: number }
   | { kind: "skip"; why: string }
   | { kind: "abandoned" };
 

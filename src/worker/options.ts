@@ -25,6 +25,8 @@ export interface WorkerOptions {
   gracePeriod?: number;
   /** Where the worker logs. @default the app's logger */
   logger?: Logger;
+  /** Take part in moving due delayed tasks (ETA, countdown, retry delays) to their queues. @default true */
+  mover?: boolean;
 }
 
 /** What the worker reads. */
@@ -34,6 +36,7 @@ export interface CompiledWorkerOptions {
   pool: Pool;
   hostname: string;
   gracePeriodMs: number;
+  mover: boolean;
 }
 
 /** Defaults, defined once. */
@@ -65,5 +68,5 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   if (typeof hostname !== "string" || hostname.trim() === "" || /\s/.test(hostname)) {
     throw new ConfigError("hostname", `must be a name without spaces, got ${JSON.stringify(hostname)}`);
   }
-  return { queues, concurrency, pool, hostname, gracePeriodMs: grace * 1000 };
+  return { queues, concurrency, pool, hostname, gracePeriodMs: grace * 1000, mover: o.mover ?? true };
 }

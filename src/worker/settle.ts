@@ -71,6 +71,14 @@ export class Settler {
         }
         await this.#deadLetter(job, outcome.reason);
         return State.REJECTED;
+      case "defer": {
+        // Back to the delayed store under a fresh dedup id (the original's may still be in the window).
+        const m2 = job.message!;
+        await this.#durably(`defer ${m2.id}`, job, () =>
+          this.#deps.producer.publish(m2, { msgId: `${m2.id}:${m2.retries}:defer:${job.delivery.seq}` }));
+        job.delivery.ack();
+        return null;
+      }
       case "revoked":
         await this.#final(job, State.REVOKED, exceptionInfo({ type: "TaskRevokedError", message: outcome.reason, traceback: null }), null);
         job.delivery.ack();

@@ -20,6 +20,11 @@ import { Settler } from "./settle.ts";
 import { queueActor } from "./consumer.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
 import { ClosedError } from "../errors.ts";
+import { moverActor } from "../schedule/mover.ts";
+import { pid } from "../runtime/mod.ts";
+
+/** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
+const MOVER_LEASE_MS = 5_000;
 
 /** What a worker needs from its app. */
 export interface WorkerHost {
@@ -171,6 +176,16 @@ export class Worker {
         onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
       });
       await this.#startActors(broker);
+      if (this.options.mover) {
+        this.#actors.push(supervise("mover", moverActor({
+          broker,
+          names: cfg.names,
+          log,
+          holder: `${this.hostname}:${pid()}`,
+          leaseMs: MOVER_LEASE_MS,
+          report: (err) => this.#report(err),
+        }), { onCrash: (err) => this.#report(err as Error) }));
+      }
       this.#startTicker(cfg.broker.ackWaitMs);
       this.#startedAt = Date.now();
       this.#setState(WorkerState.RUNNING);

@@ -205,6 +205,60 @@ for (const [kind, make] of adapters) {
       assert.equal((await broker.listDeadLetters({ queue: q })).length, 0);
     });
 
+    it("a delayed message reaches its queue only once due, with its id, exactly once", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      const due = Date.now() + 400;
+      await broker.publishDelayed(q, message("late1"), "late1", due);
+      assert.equal((await broker.publishDelayed(q, message("late1"), "late1", due)).duplicate, true, "dedup in the delayed store");
+      assert.equal((await broker.delayedStats()).messages >= 1, true);
+      await broker.moveDue(due - 200);
+      assert.equal((await broker.queueStats(q)).pending, 0, "not moved before it is due");
+      await waitFor(async () => (await broker.moveDue(Date.now())).moved >= 0 && (await broker.queueStats(q)).pending === 1, {
+        what: "moved once due",
+      });
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(2);
+      const d = await waitFor(() => c.got[0], { what: "delivery" });
+      assert.equal(d.header(Header.ID), "late1");
+      assert.equal(d.header(Header.MOVED), "1");
+      assert.equal(d.header(Header.DELAYED_QUEUE), undefined);
+      d.ack();
+      await consumer.stop();
+    });
+
+    it("a move interrupted before the bucket is emptied is repeated without duplicates", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      const due = Date.now() + 100;
+      for (let i = 0; i < 5; i++) await broker.publishDelayed(q, message(`${q}-${i}`), `${q}-${i}`, due);
+      await waitFor(() => Date.now() > due + 150, { what: "the bucket to pass" });
+      await assert.rejects(broker.moveDue(Date.now(), { beforePurge: () => { throw new Error("crash"); } }), /crash/);
+      assert.equal((await broker.queueStats(q)).pending, 5);
+      const again = await broker.moveDue(Date.now());
+      assert.ok(again.moved === 5 || kind === "memory", `repeated move: ${JSON.stringify(again)}`);
+      assert.equal((await broker.queueStats(q)).pending, 5, "still five: the repeat was dropped as duplicates");
+      assert.equal((await broker.delayedStats()).messages, 0);
+      assert.equal(await broker.purge(q), 5);
+    });
+
+    it("key-value: create and update are compare-and-set; TTL frees a key", async () => {
+      const kv = await broker.kv(`${name}_kvtest`, { ttlMs: 1_000 });
+      const enc = (s: string) => new TextEncoder().encode(s);
+      const r1 = await kv.create("lease", enc("a"));
+      await assert.rejects(kv.create("lease", enc("b")), (e: unknown) => (e as { code?: string }).code === "ERR_KV_CONFLICT");
+      const r2 = await kv.update("lease", enc("a2"), r1);
+      await assert.rejects(kv.update("lease", enc("x"), r1), (e: unknown) => (e as { code?: string }).code === "ERR_KV_CONFLICT");
+      assert.equal(new TextDecoder().decode((await kv.get("lease"))!.value), "a2");
+      assert.equal((await kv.get("lease"))!.revision, r2);
+      await waitFor(async () => (await kv.get("lease")) === null, { what: "TTL expiry", timeoutMs: 5_000 });
+      await kv.create("lease", enc("c"));
+      await kv.delete("lease");
+      assert.equal(await kv.get("lease"), null);
+      await kv.create("lease", enc("d")); // a deleted key can be created again
+    });
+
     it("core notify reaches subscribers, wildcards match, a queue group gets one copy", async () => {
       const subj = `${name}.reply.${uniqueName("x")}`;
       const got: string[] = [];

@@ -13,6 +13,10 @@ import type {
   ConsumeHandlers,
   DeadLetter,
   ExhaustedMessage,
+  KeyValueStore,
+  KvOptions,
+  MoveHooks,
+  MoveReport,
   PublishReceipt,
   QueueConsumer,
   QueueStats,
@@ -24,6 +28,8 @@ import { connectNats, type NatsUrl, parseNatsUrl } from "./connect.ts";
 import { ensureConsumer, ensureStream } from "./provision.ts";
 import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
 import { AckedPublisher, type PublishFailure } from "./publisher.ts";
+import { DelayedTasks } from "./delayed.ts";
+import { openKv } from "./kv.ts";
 
 /** Options of the JetStream adapter beyond the broker settings. */
 export interface JetStreamBrokerOptions {
@@ -48,6 +54,8 @@ export class JetStreamBroker implements Broker {
   #pullerOptions: PullerOptions;
   #nc: NatsConnection | null = null;
   #publisher: AckedPublisher | null = null;
+  #delayed: DelayedTasks | null = null;
+  #kvOpen = new Map<string, Promise<KeyValueStore>>();
   #jsm: JetStreamManager | null = null;
   #connecting: Promise<void> | null = null;
   #streams = new Map<string, Promise<void>>();
@@ -72,6 +80,7 @@ export class JetStreamBroker implements Broker {
       const nc = await connectNats(this.#url, { name: this.#connectionName, timeoutMs: 5_000 });
       this.#nc = nc;
       this.#publisher = new AckedPublisher(nc);
+      this.#kvOpen.clear();
       this.#jsm = await jetstreamManager(nc, { timeout: 5_000 }).catch((err: Error) => {
         nc.close().catch(() => {});
         throw new BrokerError(
@@ -80,6 +89,14 @@ export class JetStreamBroker implements Broker {
             `start nats-server with -js`,
           { cause: err },
         );
+      });
+      this.#delayed = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId) =>
+        this.#publishStored(subject, message, msgId, () => {
+          this.#forgetStream(this.#names.delayedStream);
+        }), {
+        replicas: this.#settings.replicas,
+        duplicateWindowMs: this.#settings.duplicateWindowMs,
+        ensureOnce: (name, make) => this.#ensureStreamOnce(name, make),
       });
       void this.#watchStatus(nc);
     })().catch((err) => {
@@ -224,6 +241,36 @@ export class JetStreamBroker implements Broker {
       this.#forgetStream(this.#names.streamFor(queue));
       this.ensurePublishable(queue).catch(() => {});
     });
+  }
+
+  async publishDelayed(queue: string, message: WireMessage, msgId: string, dueMs: number): Promise<PublishReceipt> {
+    await this.connect();
+    return await this.#delayed!.publish(queue, message, msgId, dueMs);
+  }
+
+  async moveDue(nowMs: number, hooks?: MoveHooks): Promise<MoveReport> {
+    await this.connect();
+    return await this.#delayed!.moveDue(nowMs, hooks);
+  }
+
+  async delayedStats(): Promise<{ messages: number; bytes: number }> {
+    await this.connect();
+    return await this.#delayed!.stats();
+  }
+
+  async kv(bucket: string, opts: KvOptions = {}): Promise<KeyValueStore> {
+    await this.connect();
+    let p = this.#kvOpen.get(bucket);
+    if (!p) {
+      p = openKv(this.#conn.nc, bucket, opts, this.#settings.replicas).catch((err) => {
+        this.#kvOpen.delete(bucket);
+        throw new BrokerError(ErrorCode.PROVISIONING, `opening key-value bucket ${bucket} failed: ${(err as Error).message}`, {
+          cause: err,
+        });
+      });
+      this.#kvOpen.set(bucket, p);
+    }
+    return await p;
   }
 
   async consume(queue: string, handlers: ConsumeHandlers): Promise<QueueConsumer> {

@@ -1,0 +1,55 @@
+/**
+ * Key-value buckets on NATS KV. Compare-and-set failures (a key that exists, a revision that moved
+ * on) surface as KvConflictError; JetStream reports them as API error 10071 (FACTS.md 10).
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { KeyValueStore, KvOptions, KvValue } from "../types.ts";
+import { KvConflictError } from "../../errors.ts";
+
+const WRONG_LAST_SEQUENCE = 10071;
+
+function conflict(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
+}
+
+/** Opens or creates bucket `name` (file storage, one value per key). */
+export async function openKv(nc: NatsConnection, name: string, opts: KvOptions, replicas: number): Promise<KeyValueStore> {
+  const kv: KV = await new Kvm(nc).create(name, {
+    history: 1,
+    storage: StorageType.File,
+    replicas,
+    ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
+  });
+  return {
+    async get(key: string): Promise<KvValue | null> {
+      const e = await kv.get(key);
+      if (!e || e.operation !== "PUT") return null;
+      return { value: e.value, revision: e.revision };
+    },
+    async create(key: string, value: Uint8Array): Promise<number> {
+      try {
+        return await kv.create(key, value);
+      } catch (err) {
+        if (conflict(err)) throw new KvConflictError(key, { cause: err });
+        throw err;
+      }
+    },
+    async update(key: string, value: Uint8Array, revision: number): Promise<number> {
+      try {
+        return await kv.update(key, value, revision);
+      } catch (err) {
+        if (conflict(err)) throw new KvConflictError(key, { cause: err });
+        throw err;
+      }
+    },
+    put: (key, value) => kv.put(key, value),
+    delete: (key) => kv.delete(key),
+    async keys(): Promise<string[]> {
+      const out: string[] = [];
+      for await (const k of await kv.keys()) out.push(k);
+      return out;
+    },
+  };
+}
