@@ -5,9 +5,11 @@
 import { Celeriac } from "celeriac";
 import { NATS_URL, REDIS_URL } from "./lib.ts";
 
-/** The app named `name` (unique per run) and its one task, `noop`. */
+/** The app named `name` (unique per run) and its tasks: `noop`, and `stamp` (returns when it ran). */
 export function benchApp(name: string) {
-  const app = new Celeriac({ name, brokerUrl: NATS_URL, resultBackend: REDIS_URL });
+  // Result keys under the run's own prefix, so cleanup can never touch anyone else's.
+  const app = new Celeriac({ name, brokerUrl: NATS_URL, resultBackend: REDIS_URL, resultKeyPrefix: `${name}-` });
   const noop = app.task("noop", () => null);
-  return { app, noop };
+  const stamp = app.task("stamp", () => Date.now());
+  return { app, noop, stamp };
 }

@@ -263,7 +263,7 @@ async function openCeleriac(tag: string): Promise<Driver> {
       await app.close();
       await deleteStreams(jsm, `${name}_`.toUpperCase());
       await deleteStreams(jsm, `KV_${name}_`); // KV buckets, if the worker made any
-      await delKeys(redis, ids.map((id) => `celeriac-task-meta-${id}`));
+      await delKeys(redis, ids.map((id) => `${name}-task-meta-${id}`));
       await nc.close();
       await redis.quit();
     },
