@@ -18,6 +18,10 @@ import type { CompiledTaskOptions } from "./task-options.ts";
 import { env, hostname, pid } from "./runtime/mod.ts";
 import { Beat, type BeatHost, type BeatOptions } from "./schedule/beat.ts";
 import { serializerFor } from "./protocol/codec.ts";
+import type { SignatureData } from "./protocol/message.ts";
+import { applySignature, ensureIds, nodeOf } from "./canvas/apply.ts";
+import { handleOf } from "./canvas/group-result.ts";
+import { registerBuiltins } from "./canvas/builtins.ts";
 import { asRecord } from "./protocol/result.ts";
 
 const APP_BRAND = Symbol.for("celeriac.app");
@@ -54,7 +58,9 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
       replySubject: () => this.hub().replySubject,
       published: (id) => this.hub().published(id),
       origin: hostname(),
+      taskOptions: (name) => this.#tasks.get(name)?.options,
     });
+    registerBuiltins(this);
   }
 
   /** The compiled configuration (code + environment + overrides). Fixed once the app connects. */
@@ -136,6 +142,31 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
     if (!message.ignoreResult && !hub.started) await hub.start();
     await this.#producer.publish(message);
     return new AsyncResult<R>(message.id, this);
+  }
+
+  /**
+   * @internal Applies a signature (plain or compound) and returns its handle: an AsyncResult, or a
+   * GroupResult for a group. Used by `sig.applyAsync()`.
+   */
+  async applySignature(data: SignatureData, extra: { args?: unknown[]; options?: Record<string, unknown> } = {}): Promise<unknown> {
+    if (this.#closed) throw new ClosedError("app");
+    const { task_id, group_id, ...shared } = extra.options ?? {};
+    if (data.subtask_type === null || data.subtask_type === undefined) {
+      if (task_id !== undefined) data.options.task_id = task_id;
+    } else if (group_id !== undefined && data.subtask_type === "group") {
+      data.options.group_id = group_id;
+    }
+    ensureIds(data);
+    const node = nodeOf(data);
+    const hub = this.hub();
+    if (!hub.started) await hub.start();
+    await applySignature(data, {
+      producer: this.#producer,
+      args: extra.args,
+      options: Object.keys(shared).length ? shared : undefined,
+      replyTo: hub.replySubject,
+    });
+    return handleOf(node, this);
   }
 
   /** A handle on a task's result by id. */

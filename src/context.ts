@@ -59,6 +59,8 @@ export interface TaskContext {
 export interface Lineage {
   id: string;
   rootId: string;
+  /** Records a task sent from inside this one (its result lists its children). */
+  addChild?(id: string): void;
 }
 
 /** The task whose code is running right now, if any (tasks sent here become its children). */

@@ -8,6 +8,7 @@ import type { CompiledTaskOptions } from "./task-options.ts";
 import {
   encodeTaskMessage,
   type Embed,
+  Header,
   invalidUserHeader,
   msgIdFor,
   type SignatureData,
@@ -52,6 +53,12 @@ export interface ApplyOptions {
   /** Canvas: what runs after this task. */
   chain?: SignatureData[];
   chord?: SignatureData;
+  /** Canvas: the size of the chord header this task belongs to. */
+  chordSize?: number;
+  /** Canvas: where result notices go, when not to this app (a follow-up sent by a worker). */
+  replyTo?: string;
+  /** Canvas: a worker's follow-up; workers run it only if no result exists yet (see docs/canvas.md). */
+  once?: boolean;
 }
 
 /** What the producer needs from its app. */
@@ -62,6 +69,8 @@ export interface ProducerDeps {
   replySubject(): string;
   published(taskId: string): void;
   origin: string;
+  /** The options of a task registered in this app, for routing by name. */
+  taskOptions(name: string): CompiledTaskOptions | undefined;
 }
 
 function epochMs(v: Date | number, field: string): number {
@@ -92,7 +101,7 @@ export class Producer {
   }
 
   /** Builds the message for a call. */
-  build(taskName: string, args: unknown[], o: ApplyOptions, task: CompiledTaskOptions | undefined): TaskMessage {
+  build(taskName: string, args: unknown[], o: ApplyOptions, task: CompiledTaskOptions | undefined = this.#deps.taskOptions(taskName)): TaskMessage {
     if (!Array.isArray(args)) throw new InvalidArgumentError("args", "must be an array");
     if (o.kwargs !== undefined && (typeof o.kwargs !== "object" || o.kwargs === null || Array.isArray(o.kwargs))) {
       throw new InvalidArgumentError("kwargs", "must be an object");
@@ -137,11 +146,14 @@ export class Producer {
       groupIndex: o.groupIndex,
       origin: this.#deps.origin,
       ignoreResult,
-      replyTo: ignoreResult ? undefined : this.#deps.replySubject(),
+      replyTo: ignoreResult ? undefined : o.replyTo ?? this.#deps.replySubject(),
       queue,
-      headers: o.headers,
+      headers: o.once ? { ...o.headers, [Header.ONCE]: "1" } : o.headers,
+      chordSize: o.chordSize,
     };
     if (o.timeLimit !== undefined || o.softTimeLimit !== undefined) m.timelimit = [o.timeLimit ?? null, o.softTimeLimit ?? null];
+    // Sent from inside a task (and not as that task's own follow-up): it is the task's child.
+    if (parent && o.parentId === undefined) parent.addChild?.(id);
     return m;
   }
 

@@ -35,8 +35,8 @@ function timeoutMs(timeout: number | undefined): number | null {
 export class AsyncResult<T = unknown> {
   /** The task id. */
   readonly id: string;
-  /** The result of the previous task in a chain, if this one came from a chain. */
-  parent: AsyncResult | null = null;
+  /** The result of what ran before this task in a chain (or a chord's header), if any. */
+  parent: AsyncResult<unknown> | { get(opts?: GetOptions): Promise<unknown>; id: string } | null = null;
   #source: ResultSource;
 
   constructor(id: string, source: ResultSource) {
@@ -106,6 +106,15 @@ export class AsyncResult<T = unknown> {
   /** Removes the stored result. */
   async forget(): Promise<void> {
     await (await this.#source.backend()).forget(this.id);
+  }
+
+  /** Handles on the tasks this one sent (stored with its result, as Celery's `children`). */
+  async children(): Promise<AsyncResult<unknown>[]> {
+    const rec = await this.record();
+    return (rec?.children ?? []).flatMap((c) => {
+      const id = Array.isArray(c) && Array.isArray(c[0]) ? c[0][0] : undefined;
+      return typeof id === "string" ? [new AsyncResult(id, this.#source)] : [];
+    });
   }
 
   /** Asks every worker not to run (or, with `terminate`, to abort) this task. */

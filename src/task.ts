@@ -5,6 +5,8 @@ import type { AsyncResult } from "./result.ts";
 import type { ApplyOptions } from "./producer.ts";
 import type { TaskContext } from "./context.ts";
 import type { CompiledTaskOptions } from "./task-options.ts";
+import { Signature, type SignatureApplier, taskSignatureData } from "./canvas/signature.ts";
+import { chunksGroup, type Group, mapSignature, starmapSignature } from "./canvas/compose.ts";
 
 /** A task handler without context. */
 export type PlainHandler<A extends unknown[], R> = (...args: A) => R | Promise<R>;
@@ -12,7 +14,7 @@ export type PlainHandler<A extends unknown[], R> = (...args: A) => R | Promise<R
 export type BoundHandler<A extends unknown[], R> = (ctx: TaskContext, ...args: A) => R | Promise<R>;
 
 /** What a task needs from its app to send itself. */
-export interface TaskSender {
+export interface TaskSender extends SignatureApplier {
   sendTaskMessage<R>(name: string, args: unknown[], options: ApplyOptions, task?: CompiledTaskOptions): Promise<AsyncResult<R>>;
 }
 
@@ -41,6 +43,31 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   /** Sends the task with options (countdown, eta, expires, queue, taskId, headers, ...). */
   applyAsync(args?: A, options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     return this.#sender.sendTaskMessage<R>(this.name, args ?? [], options, this.options);
+  }
+
+  /** A signature with these (leading) arguments; a parent's result is appended when it runs in a canvas. */
+  s(...args: Partial<A>): Signature<R> {
+    return new Signature<R>(taskSignatureData(this.name, args as unknown[]), this.#sender);
+  }
+
+  /** An immutable signature: the parent's result is not appended. */
+  si(...args: A): Signature<R> {
+    return new Signature<R>(taskSignatureData(this.name, args as unknown[], { immutable: true }), this.#sender);
+  }
+
+  /** One message that runs this task once per item (Celery's `map`); the result is the list of results. */
+  map(items: unknown[]): Signature<R[]> {
+    return mapSignature(taskSignatureData(this.name, []), items, this.#sender) as Signature<R[]>;
+  }
+
+  /** One message that runs this task once per argument list (Celery's `starmap`). */
+  starmap(items: A[]): Signature<R[]> {
+    return starmapSignature(taskSignatureData(this.name, []), items as unknown[][], this.#sender) as Signature<R[]>;
+  }
+
+  /** A group of tasks, each running `n` of the argument lists (Celery's `chunks`). */
+  chunks(items: A[], n: number): Group<R[]> {
+    return chunksGroup(taskSignatureData(this.name, []), items as unknown[][], n, this.#sender) as Group<R[]>;
   }
 
   /** Runs the handler here, now, without a worker (Celery's `task(...)` call). */

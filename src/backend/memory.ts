@@ -3,7 +3,7 @@
  * Redis: expiry, and a stored SUCCESS is never replaced. Values are copied through the serializer
  * so callers see what they would see from Redis (no shared object references).
  */
-import type { BackendSettings, ResultBackend, StoreOutcome } from "./types.ts";
+import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
 import { serializerFor, type Serializer } from "../protocol/codec.ts";
 import { State } from "../states.ts";
@@ -20,6 +20,7 @@ export class MemoryBackend implements ResultBackend {
   readonly kind = "memory";
   readonly description = "memory://";
   #entries = new Map<string, Entry>();
+  #chords = new Map<string, { results: Map<number, Uint8Array>; failed: string | null }>();
   #serializer: Serializer;
   #settings: BackendSettings;
 
@@ -68,6 +69,28 @@ export class MemoryBackend implements ResultBackend {
 
   decode(bytes: Uint8Array): ResultRecord | null {
     return asRecord(this.#serializer.decode(bytes));
+  }
+
+  chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin> {
+    const c = this.#chord(groupId);
+    if (c.failed !== null) return Promise.resolve({ state: "failed" });
+    c.results.set(index, this.#serializer.encode(result));
+    if (c.results.size < size) return Promise.resolve({ state: "waiting" });
+    const results = Array.from({ length: size }, (_, i) => this.#serializer.decode(c.results.get(i)!));
+    return Promise.resolve({ state: "complete", results });
+  }
+
+  chordFail(groupId: string, memberId: string): Promise<boolean> {
+    const c = this.#chord(groupId);
+    if (c.failed !== null) return Promise.resolve(false);
+    c.failed = memberId;
+    return Promise.resolve(true);
+  }
+
+  #chord(groupId: string): { results: Map<number, Uint8Array>; failed: string | null } {
+    let c = this.#chords.get(groupId);
+    if (!c) this.#chords.set(groupId, c = { results: new Map(), failed: null });
+    return c;
   }
 
   forget(taskId: string): Promise<void> {

@@ -6,7 +6,7 @@
  * redelivered task or a late progress update can never clobber a finished result.
  */
 import { Redis } from "ioredis";
-import type { BackendSettings, ResultBackend, StoreOutcome } from "./types.ts";
+import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
 import { type Serializer, serializerFor, type SerializerName } from "../protocol/codec.ts";
 import { CeleriacError, ConfigError, ErrorCode } from "../errors.ts";
@@ -37,8 +37,35 @@ return 1
 `;
 }
 
+/**
+ * A chord member joins: KEYS[1] the chord's hash, ARGV index, encoded result, size, ttl ms.
+ * Fields `r<i>` hold results (HSET: a repeated member overwrites its own field, counting once);
+ * `failed` marks a failed chord. Returns {-1} failed, {0} waiting, {1, r0, r1, ...} complete.
+ */
+const CHORD_JOIN = `
+if redis.call('HEXISTS', KEYS[1], 'failed') == 1 then return {-1} end
+redis.call('HSET', KEYS[1], 'r' .. ARGV[1], ARGV[2])
+if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+local size = tonumber(ARGV[3])
+if redis.call('HLEN', KEYS[1]) < size then return {0} end
+local out = {1}
+for i = 0, size - 1 do out[#out + 1] = redis.call('HGET', KEYS[1], 'r' .. i) end
+return out
+`;
+
+/** Marks a chord failed, once: KEYS[1] the chord's hash, ARGV member id, ttl ms. 1 for the first. */
+const CHORD_FAIL = `
+if redis.call('HSETNX', KEYS[1], 'failed', ARGV[1]) == 1 then
+  if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  return 1
+end
+return 0
+`;
+
 type GuardedRedis = Redis & {
   celeriacStore(key: string, value: Uint8Array, ttlMs: number): Promise<number>;
+  celeriacChordJoinBuffer(key: string, index: number, value: Uint8Array, size: number, ttlMs: number): Promise<(number | Uint8Array)[]>;
+  celeriacChordFail(key: string, memberId: string, ttlMs: number): Promise<number>;
 };
 
 /** Parses and checks a `redis://` / `rediss://` URL; throws ConfigError naming `field`. */
@@ -85,6 +112,8 @@ export class RedisBackend implements ResultBackend {
       // ioredis reports every failed reconnect here; callers see command failures instead.
     });
     this.#redis.defineCommand("celeriacStore", { numberOfKeys: 1, lua: storeUnlessSuccess(settings.serializer) });
+    this.#redis.defineCommand("celeriacChordJoin", { numberOfKeys: 1, lua: CHORD_JOIN });
+    this.#redis.defineCommand("celeriacChordFail", { numberOfKeys: 1, lua: CHORD_FAIL });
   }
 
   #key(taskId: string): string {
@@ -143,6 +172,25 @@ export class RedisBackend implements ResultBackend {
 
   decode(bytes: Uint8Array): ResultRecord | null {
     return asRecord(this.#serializer.decode(bytes));
+  }
+
+  async chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin> {
+    if (this.#redis.status !== "ready") await this.connect();
+    const value = nodeBuffer(this.#serializer.encode(result));
+    const r = await this.#redis.celeriacChordJoinBuffer(this.#chordKey(groupId), index, value, size, this.#settings.resultExpiresMs ?? 0);
+    const head = Number(r[0]);
+    if (head === -1) return { state: "failed" };
+    if (head === 0) return { state: "waiting" };
+    return { state: "complete", results: r.slice(1).map((b) => this.#serializer.decode(b as Uint8Array)) };
+  }
+
+  async chordFail(groupId: string, memberId: string): Promise<boolean> {
+    if (this.#redis.status !== "ready") await this.connect();
+    return (await this.#redis.celeriacChordFail(this.#chordKey(groupId), memberId, this.#settings.resultExpiresMs ?? 0)) === 1;
+  }
+
+  #chordKey(groupId: string): string {
+    return `${this.#settings.keyPrefix}chord-${groupId}`;
   }
 
   async forget(taskId: string): Promise<void> {

@@ -15,6 +15,12 @@ export interface BackendSettings {
   resultExpiresMs: number | null;
 }
 
+/** Where a chord stands after a member joined. */
+export type ChordJoin =
+  | { state: "waiting" }
+  | { state: "complete"; results: unknown[] }
+  | { state: "failed" };
+
 /** Outcome of a store. */
 export type StoreOutcome = "stored" | "kept-success";
 
@@ -43,6 +49,15 @@ export interface ResultBackend {
   decode(bytes: Uint8Array): ResultRecord | null;
   /** Removes a task's record. */
   forget(taskId: string): Promise<void>;
+  /**
+   * Records member `index` of chord `groupId` (of `size` members) as done with `result`, atomically.
+   * Joining twice with the same index counts once (a redelivered member). Returns "complete" with
+   * the results in index order to every caller that finds all members in, "failed" once the chord
+   * was failed. The state expires with results.
+   */
+  chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin>;
+  /** Marks chord `groupId` failed by `memberId`; true only for the first caller. */
+  chordFail(groupId: string, memberId: string): Promise<boolean>;
   /** Closes connections. */
   close(): Promise<void>;
 }

@@ -38,6 +38,8 @@ export const Header = {
   DELAYED_DUE: "celeriac-due",
   /** Set by the mover on a message it moved from the delayed stream. */
   MOVED: "celeriac-moved",
+  /** Set on canvas follow-ups a worker publishes: run only if no result exists yet. */
+  ONCE: "celeriac-once",
 } as const;
 
 /** The only content type this version reads. */
@@ -95,6 +97,8 @@ export interface TaskMessage {
   replyTo?: string;
   /** The queue the producer routed it to (kept so a retry goes back to the same queue). */
   queue?: string;
+  /** The size of the chord header this task belongs to. */
+  chordSize?: number;
   /** Headers the user set with `applyAsync({ headers })`. */
   headers?: Record<string, string>;
   traceparent?: string;
@@ -121,6 +125,7 @@ const META = {
   ignoreResult: "ignore_result",
   replyTo: "reply_to",
   queue: "queue",
+  chordSize: "chord_size",
 } as const satisfies Partial<Record<keyof TaskMessage, string>>;
 
 /** The JetStream dedup id: the task id, or `<id>:<retries>` for a retry. */
@@ -158,6 +163,7 @@ export function encodeTaskMessage(m: TaskMessage): WireMessage {
   if (m.ignoreResult) meta[META.ignoreResult] = true;
   if (m.replyTo !== undefined) meta[META.replyTo] = m.replyTo;
   if (m.queue !== undefined) meta[META.queue] = m.queue;
+  if (m.chordSize !== undefined) meta[META.chordSize] = m.chordSize;
   const headers: Record<string, string> = m.headers ? { ...m.headers } : {};
   headers[Header.TASK] = m.task;
   headers[Header.ID] = m.id;
@@ -257,6 +263,8 @@ export function decodeTaskMessage(
   m.queue = metaString(meta, META.queue);
   const gi = meta[META.groupIndex];
   if (typeof gi === "number") m.groupIndex = gi;
+  const cs = meta[META.chordSize];
+  if (typeof cs === "number") m.chordSize = cs;
   const tl = meta[META.timelimit];
   if (Array.isArray(tl)) m.timelimit = tl as [number | null, number | null];
   if (meta[META.ignoreResult] === true) m.ignoreResult = true;

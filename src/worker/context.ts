@@ -84,6 +84,11 @@ export class RunningTask implements TaskContext {
     await this.#deps.backend.store(makeRecord(this.#m.id, state, meta ?? null, extras));
   }
 
+  /** Lineage hook: the producer records tasks sent from inside this one. */
+  addChild(id: string): void {
+    (this.#job.children ??= []).push(id);
+  }
+
   retry(opts: RetryOptions = {}): Retry {
     return new Retry({
       countdown: opts.countdown,

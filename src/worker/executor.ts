@@ -6,7 +6,7 @@ import type { ResultBackend } from "../backend/types.ts";
 import type { Task } from "../task.ts";
 import type { Logger } from "../log.ts";
 import { BASE_HEADER_COUNT, decodeTaskMessage, Header, type TaskMessage } from "../protocol/message.ts";
-import { makeRecord } from "../protocol/result.ts";
+import { makeRecord, type ResultRecord } from "../protocol/result.ts";
 import { isReady, State, type TaskState } from "../states.ts";
 import { currentTask } from "../context.ts";
 import { DecodeError, ErrorCode, hasCode, type Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors.ts";
@@ -72,10 +72,11 @@ export class Executor {
     if (message.eta !== undefined && message.eta > Date.now()) return { kind: "defer", etaMs: message.eta };
     // A redelivery, or a copy the delayed-task mover may have published twice: run it only if no
     // result or later attempt exists yet.
-    if (job.delivery.deliveryCount > 1 || job.delivery.header(Header.MOVED) !== undefined) {
+    const d = job.delivery;
+    if (d.deliveryCount > 1 || d.header(Header.MOVED) !== undefined || d.header(Header.ONCE) !== undefined) {
       try {
-        const skip = await this.#alreadyDone(message);
-        if (skip) return { kind: "skip", why: skip };
+        const done = await this.#alreadyDone(message);
+        if (done) return { kind: "skip", why: done.why, record: done.record };
       } catch (err) {
         // The backend is down: run anyway (at-least-once); the result write will wait for it.
         this.#deps.log.warn(`could not check ${message.id} for an earlier result: ${(err as Error).message}`);
@@ -90,11 +91,11 @@ export class Executor {
   }
 
   /** On a redelivery, a ready result or a later attempt means this copy must not run again. */
-  async #alreadyDone(m: TaskMessage): Promise<string | null> {
-    const rec = await this.#deps.backend.get(m.id);
-    if (!rec) return null;
-    if (isReady(rec.status)) return `already ${rec.status}`;
-    if ((rec.retries ?? 0) > m.retries) return `a later attempt (retry ${rec.retries}) was already sent`;
+  async #alreadyDone(m: TaskMessage): Promise<{ why: string; record: ResultRecord } | null> {
+    const record = await this.#deps.backend.get(m.id);
+    if (!record) return null;
+    if (isReady(record.status)) return { why: `already ${record.status}`, record };
+    if ((record.retries ?? 0) > m.retries) return { why: `a later attempt (retry ${record.retries}) was already sent`, record };
     return null;
   }
 

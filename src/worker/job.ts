@@ -5,6 +5,7 @@ import type { Delivery } from "../broker/types.ts";
 import type { TaskMessage } from "../protocol/message.ts";
 import type { Task } from "../task.ts";
 import type { Retry } from "../errors.ts";
+import type { ResultRecord } from "../protocol/result.ts";
 
 /** How a delivery ended. The settle step turns it into acks, results and follow-up messages. */
 export type Outcome =
@@ -14,7 +15,7 @@ export type Outcome =
   | { kind: "reject"; reason: string; requeue: boolean }
   | { kind: "revoked"; reason: string }
   | { kind: "defer"; etaMs: number }
-  | { kind: "skip"; why: string }
+  | { kind: "skip"; why: string; record: ResultRecord }
   | { kind: "abandoned" };
 
 /** A delivery in progress. */
@@ -30,6 +31,8 @@ export interface Job {
   readonly abort: LazyAbort;
   /** Handed back during shutdown: its outcome must not be settled. */
   abandoned: boolean;
+  /** Ids of tasks the handler sent (null until it sends one). */
+  children: string[] | null;
 }
 
 /** Creates the job for a delivery. */
@@ -43,6 +46,7 @@ export function newJob(delivery: Delivery): Job {
     startedAt: null,
     abort: new LazyAbort(),
     abandoned: false,
+    children: null,
   };
 }
 

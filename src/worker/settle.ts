@@ -1,6 +1,7 @@
 /**
  * Turns an outcome into its consequences, in an order that loses nothing:
- * result stored → notice sent → follow-up published → message acked.
+ * result stored → follow-ups published (retry, chain step, callbacks, chord body) → notice sent →
+ * message acked.
  * A crash between any two steps leaves the message unacked, so it is redelivered, and the
  * redelivery is recognised (executor's "already done" check, dedup ids) instead of run twice.
  */
@@ -8,10 +9,11 @@ import type { Broker, ExhaustedMessage } from "../broker/types.ts";
 import type { ResultBackend, StoreOutcome } from "../backend/types.ts";
 import type { Producer } from "../producer.ts";
 import type { Logger } from "../log.ts";
-import { decodeTaskMessage, Header } from "../protocol/message.ts";
-import { exceptionInfo, isoNow, makeRecord, type ResultRecord } from "../protocol/result.ts";
-import { State } from "../states.ts";
-import { ClosedError, describeError, type Retry } from "../errors.ts";
+import { decodeTaskMessage, Header, type TaskMessage } from "../protocol/message.ts";
+import { exceptionInfo, isoNow, makeRecord, remoteErrorOf, type ResultRecord } from "../protocol/result.ts";
+import { isReady, State } from "../states.ts";
+import { ClosedError, describeError, type RemoteError, type Retry } from "../errors.ts";
+import { afterFailure, afterSuccess, successChildren } from "./followups.ts";
 import { autoRetryFor, decideRetry } from "./retry-policy.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
 
@@ -44,7 +46,7 @@ export class Settler {
       let state: string | null;
       if (outcome.kind === "success") {
         // The common case, without the extra async layer of #apply.
-        await this.#final(job, State.SUCCESS, outcome.value, null);
+        await this.#final(job, State.SUCCESS, outcome.value, null, this.#onSuccess(job.message!, outcome.value));
         job.delivery.ack();
         state = State.SUCCESS;
       } else {
@@ -60,10 +62,19 @@ export class Settler {
   async #apply(job: Job, outcome: Outcome): Promise<string | null> {
     const m = job.message;
     switch (outcome.kind) {
-      case "skip":
+      case "skip": {
         this.#deps.log.info(`skipping redelivered ${m?.task}[${m?.id}]: ${outcome.why}`);
+        // Replay the follow-ups: the earlier run may have died between storing and sending them.
+        const rec = outcome.record;
+        const follow = !m || !isReady(rec.status)
+          ? undefined
+          : rec.status === State.SUCCESS
+          ? this.#onSuccess(m, rec.result)
+          : this.#onFailure(m, remoteErrorOf(rec));
+        if (follow) await this.#durably(`follow-ups of ${m!.id}`, job, follow);
         job.delivery.ack();
         return null;
+      }
       case "reject":
         if (outcome.requeue) {
           job.delivery.nak();
@@ -79,12 +90,14 @@ export class Settler {
         job.delivery.ack();
         return null;
       }
-      case "revoked":
-        await this.#final(job, State.REVOKED, exceptionInfo({ type: "TaskRevokedError", message: outcome.reason, traceback: null }), null);
+      case "revoked": {
+        const why = { type: "TaskRevokedError", message: outcome.reason, traceback: null };
+        await this.#final(job, State.REVOKED, exceptionInfo(why), null, m ? this.#onFailure(m, why) : undefined);
         job.delivery.ack();
         return State.REVOKED;
+      }
       case "success": {
-        await this.#final(job, State.SUCCESS, outcome.value, null);
+        await this.#final(job, State.SUCCESS, outcome.value, null, this.#onSuccess(m!, outcome.value));
         job.delivery.ack();
         return State.SUCCESS;
       }
@@ -103,7 +116,7 @@ export class Settler {
 
   async #fail(job: Job, error: unknown): Promise<void> {
     const d = describeError(error);
-    await this.#final(job, State.FAILURE, exceptionInfo(d), d.traceback);
+    await this.#final(job, State.FAILURE, exceptionInfo(d), d.traceback, this.#onFailure(job.message!, d));
     job.delivery.ack();
   }
 
@@ -126,24 +139,35 @@ export class Settler {
     return State.RETRY;
   }
 
-  /** Stores a ready state and sends the notice (unless the task ignores results). */
-  async #final(job: Job, status: string, result: unknown, traceback: string | null): Promise<void> {
+  /**
+   * Stores a ready state (unless the task ignores results), runs its follow-ups (canvas: chain,
+   * callbacks, chord), then sends the notice. Follow-ups come before the notice so that a waiter on
+   * a chain's last task never races the publish of the step that produces it.
+   */
+  async #final(job: Job, status: string, result: unknown, traceback: string | null, follow?: () => Promise<void>): Promise<void> {
     const m = job.message;
     if (!m) return;
-    if (m.ignoreResult && status === State.SUCCESS) return;
-    const rec: ResultRecord = makeRecord(m.id, status, result, this.#extra(job));
-    rec.traceback = traceback;
-    rec.date_done = isoNow();
-    // Encoded once: the same bytes go to the backend and, as the notice, to the caller.
     const backend = this.#deps.backend;
-    const bytes = backend.encode(rec);
-    let stored: StoreOutcome;
-    try {
-      stored = await backend.storeEncoded(m.id, status, bytes);
-    } catch {
-      stored = await this.#durably(`store ${status} of ${m.id}`, job, () => backend.storeEncoded(m.id, status, bytes));
+    let bytes: Uint8Array | null = null;
+    let stored: StoreOutcome = "stored";
+    if (!(m.ignoreResult && status === State.SUCCESS)) {
+      const rec: ResultRecord = makeRecord(m.id, status, result, this.#extra(job));
+      rec.traceback = traceback;
+      rec.date_done = isoNow();
+      if (status === State.SUCCESS && (job.children || m.embed)) {
+        rec.children = [...(job.children ?? []).map((id) => [[id, null], null]), ...successChildren(m)];
+      }
+      // Encoded once: the same bytes go to the backend and, as the notice, to the caller.
+      bytes = backend.encode(rec);
+      const b = bytes;
+      try {
+        stored = await backend.storeEncoded(m.id, status, b);
+      } catch {
+        stored = await this.#durably(`store ${status} of ${m.id}`, job, () => backend.storeEncoded(m.id, status, b));
+      }
     }
-    if (!m.replyTo) return;
+    if (follow) await this.#durably(`follow-ups of ${m.id}`, job, follow);
+    if (!m.replyTo || !bytes) return;
     if (stored === "stored") {
       this.#deps.broker.notify(m.replyTo, bytes);
       return;
@@ -151,6 +175,16 @@ export class Settler {
     // A SUCCESS was stored before (a redelivery raced us): the notice carries what is stored.
     const kept = await backend.get(m.id).catch(() => null);
     if (kept) this.#deps.broker.notify(m.replyTo, backend.encode(kept));
+  }
+
+  /** The follow-ups of a success, if the message has any. */
+  #onSuccess(m: TaskMessage, value: unknown): (() => Promise<void>) | undefined {
+    return m.embed ? () => afterSuccess(m, value, this.#deps) : undefined;
+  }
+
+  /** The follow-ups of a failure (errbacks, the rest of a chain, a chord), if the message has any. */
+  #onFailure(m: TaskMessage, error: RemoteError): (() => Promise<void>) | undefined {
+    return m.embed ? () => afterFailure(m, error, this.#deps) : undefined;
   }
 
   #extra(job: Job) {
@@ -166,6 +200,9 @@ export class Settler {
     this.#deps.log.warn(`dead-lettered message ${d.seq} from queue ${job.queue}: ${reason}`);
     const id = job.message?.id ?? d.header(Header.ID);
     if (id) await this.#recordDeadLetter(id, State.REJECTED, "Rejected", reason, job.message?.replyTo);
+    // A rejected canvas member fails what depends on it (its chain, its chord) like any failure.
+    const follow = job.message ? this.#onFailure(job.message, { type: "Rejected", message: reason, traceback: null }) : undefined;
+    if (follow) await this.#durably(`follow-ups of ${id}`, job, follow);
     d.term();
   }
 

@@ -1,0 +1,31 @@
+/**
+ * Built-in tasks every app registers, as Celery does: `celery.map` and `celery.starmap` run a task
+ * once per item inside one message (the worker looks the task up by name and calls it in order).
+ */
+import type { Celeriac } from "../app.ts";
+import type { SignatureData } from "../protocol/message.ts";
+import type { TaskContext } from "../context.ts";
+import { NotRegisteredError } from "../errors.ts";
+
+function target(app: Celeriac, ctx: TaskContext): { call(args: unknown[]): unknown; base: unknown[]; items: unknown[] } {
+  const { task, it } = ctx.kwargs as { task: SignatureData; it: unknown[] };
+  const t = app.tasks.get(task?.task);
+  if (!t) throw new NotRegisteredError(String(task?.task));
+  return { call: (args) => t.call(ctx, args as never), base: task.args ?? [], items: it ?? [] };
+}
+
+/** Registers the built-in tasks on `app`. */
+export function registerBuiltins(app: Celeriac): void {
+  app.task({ name: "celery.map", bind: true }, async (ctx) => {
+    const { call, base, items } = target(app, ctx);
+    const out: unknown[] = [];
+    for (const item of items) out.push(await call([...base, item]));
+    return out;
+  });
+  app.task({ name: "celery.starmap", bind: true }, async (ctx) => {
+    const { call, base, items } = target(app, ctx);
+    const out: unknown[] = [];
+    for (const args of items as unknown[][]) out.push(await call([...base, ...args]));
+    return out;
+  });
+}
