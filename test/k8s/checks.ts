@@ -13,6 +13,7 @@ import type { ISecret } from "kubernetes-models/v1/Secret";
 import type { K8sObject } from "./kustomize.ts";
 import { DEFAULT_GRACE_SECONDS, ENV, HEALTH_PATHS, WORKER_FLAGS } from "../../actors/contract.ts";
 import { NAME_PATTERN, namesFor } from "../../src/names.ts";
+import { APP_DEFAULTS } from "../../src/options.ts";
 
 /** A check over one build's objects. */
 export type Check = (objects: K8sObject[]) => string[];
@@ -210,6 +211,12 @@ export const kedaTriggers: Check = (objects) =>
     if (!queues) problems.push(`${worker.id}: no -Q, so the durables cannot be derived`);
     if (!Number.isInteger(concurrency)) problems.push(`${worker.id}: no -c, so lagThreshold cannot be checked`);
     if (!app || !NAME_PATTERN.test(app)) problems.push(`${worker.id}: app name (${ENV.NAME} or --name) not set in the manifests: ${app}`);
+    // JetStream stops delivering silently above max_ack_pending (FACTS.md): workers beyond it idle.
+    const maxAckPending = APP_DEFAULTS.broker.maxAckPending;
+    if ((spec.maxReplicaCount ?? 100) * concurrency > maxAckPending) {
+      problems.push(`${id}: maxReplicaCount × -c = ${(spec.maxReplicaCount ?? 100) * concurrency} slots > broker.maxAckPending ` +
+        `${maxAckPending}: the extra workers would wait for nothing (raise maxAckPending in the app, and here)`);
+    }
     if (!queues || !app || !NAME_PATTERN.test(app)) return problems;
     const names = namesFor(app);
     const want = new Set(queues.map((q) => `${names.streamFor(q)}/${names.durable(q)}`));

@@ -268,6 +268,12 @@ const BREAKAGES: Breakage[] = [
     says: /minReplicaCount must be ≥ 1/,
   },
   {
+    what: "more slots than max_ack_pending",
+    check: kedaTriggers,
+    breakIt: (os) => (get(os, "ScaledObject/celeriac-worker").spec.maxReplicaCount = 100),
+    says: /maxReplicaCount × -c = 1600 slots > broker.maxAckPending 1000/,
+  },
+  {
     what: "replicas under KEDA",
     check: kedaTriggers,
     breakIt: (os) => (get(os, "Deployment/celeriac-worker").spec.replicas = 2),
