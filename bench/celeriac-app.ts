@@ -11,5 +11,9 @@ export function benchApp(name: string) {
   const app = new Celeriac({ name, brokerUrl: NATS_URL, resultBackend: REDIS_URL, resultKeyPrefix: `${name}-` });
   const noop = app.task("noop", () => null);
   const stamp = app.task("stamp", () => Date.now());
-  return { app, noop, stamp };
+  /** A chord body: how many results it received. */
+  const count = app.task("count", (xs: unknown[]) => xs.length);
+  /** A chain step: adds one to its input. */
+  const inc = app.task("inc", (n: number) => n + 1);
+  return { app, noop, stamp, count, inc };
 }
