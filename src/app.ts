@@ -160,8 +160,10 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
     const node = nodeOf(data);
     const hub = this.hub();
     if (!hub.started) await hub.start();
+    const backend = await this.backend();
     await applySignature(data, {
       producer: this.#producer,
+      chains: backend,
       args: extra.args,
       options: Object.keys(shared).length ? shared : undefined,
       replyTo: hub.replySubject,

@@ -5,7 +5,7 @@
  */
 import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
-import { serializerFor, type Serializer } from "../protocol/codec.ts";
+import { pack, serializerFor, type Serializer, unpack } from "../protocol/codec.ts";
 import { State } from "../states.ts";
 import { sharedHandle } from "../shared-handle.ts";
 
@@ -21,6 +21,7 @@ export class MemoryBackend implements ResultBackend {
   readonly description = "memory://";
   #entries = new Map<string, Entry>();
   #chords = new Map<string, { results: Map<number, Uint8Array>; failed: string | null }>();
+  #chains = new Map<string, Uint8Array[]>();
   #serializer: Serializer;
   #settings: BackendSettings;
 
@@ -85,6 +86,17 @@ export class MemoryBackend implements ResultBackend {
     if (c.failed !== null) return Promise.resolve(false);
     c.failed = memberId;
     return Promise.resolve(true);
+  }
+
+  chainSave(steps: unknown[]): Promise<string> {
+    const id = crypto.randomUUID();
+    this.#chains.set(id, steps.map((s) => pack(s)));
+    return Promise.resolve(id);
+  }
+
+  chainLoad(id: string, from: number, count: number): Promise<unknown[]> {
+    const steps = this.#chains.get(id) ?? [];
+    return Promise.resolve(steps.slice(from, from + count).map((b) => unpack(b)));
   }
 
   #chord(groupId: string): { results: Map<number, Uint8Array>; failed: string | null } {

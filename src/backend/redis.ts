@@ -8,7 +8,7 @@
 import { Redis } from "ioredis";
 import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
-import { type Serializer, serializerFor, type SerializerName } from "../protocol/codec.ts";
+import { pack, type Serializer, serializerFor, type SerializerName, unpack } from "../protocol/codec.ts";
 import { CeleriacError, ConfigError, ErrorCode } from "../errors.ts";
 import { nodeBuffer } from "../runtime/mod.ts";
 
@@ -187,6 +187,30 @@ export class RedisBackend implements ResultBackend {
   async chordFail(groupId: string, memberId: string): Promise<boolean> {
     if (this.#redis.status !== "ready") await this.connect();
     return (await this.#redis.celeriacChordFail(this.#chordKey(groupId), memberId, this.#settings.resultExpiresMs ?? 0)) === 1;
+  }
+
+  async chainSave(steps: unknown[]): Promise<string> {
+    if (this.#redis.status !== "ready") await this.connect();
+    const id = crypto.randomUUID();
+    const key = this.#chainKey(id);
+    const fields: (string | ReturnType<typeof nodeBuffer>)[] = [];
+    steps.forEach((s, i) => fields.push(String(i), nodeBuffer(pack(s))));
+    const ttl = this.#settings.resultExpiresMs;
+    const tx = this.#redis.multi().hset(key, ...fields);
+    if (ttl) tx.pexpire(key, ttl);
+    await tx.exec();
+    return id;
+  }
+
+  async chainLoad(id: string, from: number, count: number): Promise<unknown[]> {
+    if (this.#redis.status !== "ready") await this.connect();
+    const fields = Array.from({ length: count }, (_, i) => String(from + i));
+    const values = await this.#redis.hmgetBuffer(this.#chainKey(id), ...fields);
+    return values.filter((v): v is Buffer => v !== null).map((v) => unpack(v));
+  }
+
+  #chainKey(id: string): string {
+    return `${this.#settings.keyPrefix}chain-${id}`;
   }
 
   #chordKey(groupId: string): string {

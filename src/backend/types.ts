@@ -58,6 +58,13 @@ export interface ResultBackend {
   chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin>;
   /** Marks chord `groupId` failed by `memberId`; true only for the first caller. */
   chordFail(groupId: string, memberId: string): Promise<boolean>;
+  /**
+   * Stores the steps of a long chain (they would otherwise travel in every message); returns its
+   * id. Expires with results.
+   */
+  chainSave(steps: unknown[]): Promise<string>;
+  /** Reads up to `count` stored steps from index `from`. */
+  chainLoad(id: string, from: number, count: number): Promise<unknown[]>;
   /** Closes connections. */
   close(): Promise<void>;
 }

@@ -106,6 +106,6 @@ export function stdoutIsTTY(): boolean {
  * A zero-copy Node `Buffer` view of `bytes`, for Node-style libraries (ioredis) that recognise
  * binary arguments only as Buffers. Deno provides the same Buffer through its Node compatibility.
  */
-export function nodeBuffer(bytes: Uint8Array): Uint8Array {
+export function nodeBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

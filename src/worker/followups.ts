@@ -18,9 +18,19 @@ import type { SignatureData, TaskMessage } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord } from "../protocol/result.ts";
 import type { RemoteError } from "../errors.ts";
 import { State } from "../states.ts";
-import { applySignature, bodyEmbedOf, ensureIds, type Membership, nodeOf, type ResultNode } from "../canvas/apply.ts";
+import {
+  applySignature,
+  bodyEmbedOf,
+  ensureIds,
+  expandChain,
+  type Membership,
+  nextStepId,
+  nodeOf,
+  type ResultNode,
+  takeNext,
+} from "../canvas/apply.ts";
 
-/** What follow-ups need. */
+/** What follow-ups need. The backend also keeps long chains' steps. */
 export interface FollowUpDeps {
   producer: Producer;
   backend: ResultBackend;
@@ -52,25 +62,21 @@ export function successChildren(m: TaskMessage): unknown[] {
   (m.embed?.callbacks ?? []).forEach((cb, i) => {
     if (!cb.subtask_type) ids.push((cb.options.task_id as string | undefined) ?? `${m.id}:link:${i}`);
   });
-  const next = m.embed?.chain?.[0];
-  if (next) {
-    const n = nodeOf(next);
-    if (n.kind === "task") ids.push(n.id);
-  }
+  const next = nextStepId(m.embed?.chain);
+  if (next) ids.push(next);
   return ids.map((id) => [[id, null], null]);
 }
 
 /** Sends what follows a success. */
 export async function afterSuccess(m: TaskMessage, result: unknown, deps: FollowUpDeps): Promise<void> {
-  const lineage = { parentId: m.id, rootId: m.rootId ?? m.id, once: true as const, producer: deps.producer };
+  const lineage = { parentId: m.id, rootId: m.rootId ?? m.id, once: true as const, producer: deps.producer, chains: deps.backend };
   const callbacks = m.embed?.callbacks ?? [];
   for (let i = 0; i < callbacks.length; i++) {
     await applySignature(fixedId(callbacks[i]!, `${m.id}:link:${i}`), { ...lineage, args: [result] });
   }
-  const chain = m.embed?.chain ?? [];
-  if (chain.length > 0) {
-    const [next, ...rest] = chain as [SignatureData, ...SignatureData[]];
-    await applySignature(next, { ...lineage, args: [result], chain: rest, membership: membershipOf(m), replyTo: m.replyTo });
+  const step = await takeNext(m.embed?.chain ?? [], deps.backend);
+  if (step) {
+    await applySignature(step.next, { ...lineage, args: [result], chain: step.rest, membership: membershipOf(m), replyTo: m.replyTo });
     return;
   }
   const mem = membershipOf(m);
@@ -84,14 +90,14 @@ export async function afterSuccess(m: TaskMessage, result: unknown, deps: Follow
 
 /** Handles what follows a failure (or a revoke, or a rejection). */
 export async function afterFailure(m: TaskMessage, error: RemoteError, deps: FollowUpDeps): Promise<void> {
-  const lineage = { parentId: m.id, rootId: m.rootId ?? m.id, once: true as const, producer: deps.producer };
+  const lineage = { parentId: m.id, rootId: m.rootId ?? m.id, once: true as const, producer: deps.producer, chains: deps.backend };
   const errbacks = m.embed?.errbacks ?? [];
   const described = { type: error.type, message: error.message, traceback: error.traceback };
   for (let i = 0; i < errbacks.length; i++) {
     await applySignature(fixedId(errbacks[i]!, `${m.id}:errback:${i}`), { ...lineage, args: [m.id, described] });
   }
   // The rest of the chain will not run: its results say why (a chain's handle is its last task).
-  for (const step of m.embed?.chain ?? []) {
+  for (const step of await expandChain(m.embed?.chain ?? [], deps.backend)) {
     for (const id of leafIds(nodeOf(step))) await failResult(id, error, (step.options.reply_to as string | undefined) ?? m.replyTo, deps);
   }
   const mem = membershipOf(m);
@@ -118,7 +124,7 @@ async function failChord(mem: Membership, memberId: string, cause: RemoteError, 
       args: [bodyId, { type: err.type, message: err.message, traceback: err.traceback }],
     });
   }
-  for (const step of chain ?? []) {
+  for (const step of await expandChain(chain ?? [], deps.backend)) {
     for (const id of leafIds(nodeOf(step))) await failResult(id, err, step.options.reply_to as string | undefined, deps);
   }
   // A chord in an outer chord's header: its failure fails the outer one too.

@@ -105,6 +105,15 @@ describe("canvas", () => {
     assert.deepEqual(echoed(key), [`${(r.parent as typeof r).parent!.id}:ExpectedError`], "called with the failed task's id and error");
   });
 
+  it("a long chain keeps its steps in the backend: right result; a failure in the middle fails the last", async () => {
+    const { add, fail } = tasks;
+    const r = await chain(add.s(0, 1), ...Array.from({ length: 199 }, () => add.s(1))).applyAsync();
+    assert.equal(await r.get({ timeout: 60 }), 200);
+    const steps = [add.s(0, 1), ...Array.from({ length: 20 }, () => add.s(1)), fail.s(), ...Array.from({ length: 20 }, () => add.s(1))];
+    const broken = await chain(steps).applyAsync();
+    await assert.rejects(broken.get({ timeout: 30 }), (e: unknown) => e instanceof TaskError && e.remoteType === "ExpectedError");
+  });
+
   it("nested group: results nest in order", async () => {
     const { add } = tasks;
     const r = await group([add.s(1, 1), group([add.s(2, 2), group([add.s(3, 3)])])]).applyAsync();
