@@ -5,6 +5,7 @@ import type { Delivery } from "../broker/types.ts";
 import type { TaskMessage } from "../protocol/message.ts";
 import type { Task } from "../task.ts";
 import type { Retry } from "../errors.ts";
+import type { ProcessTrace } from "../tracing.ts";
 
 /** How a delivery ended. The settle step turns it into acks, results and follow-up messages. */
 export type Outcome =
@@ -30,6 +31,12 @@ export interface Job {
   readonly abort: LazyAbort;
   /** Handed back during shutdown: its outcome must not be settled. */
   abandoned: boolean;
+  /** Revoked with terminate while running: already settled as REVOKED, its own outcome is dropped. */
+  terminated: boolean;
+  /** Waiting for its rate limit's token (Celery's "reserved"). */
+  held: boolean;
+  /** The CONSUMER span, when traced. */
+  trace: ProcessTrace | null;
 }
 
 /** Creates the job for a delivery. */
@@ -43,6 +50,9 @@ export function newJob(delivery: Delivery): Job {
     startedAt: null,
     abort: new LazyAbort(),
     abandoned: false,
+    terminated: false,
+    held: false,
+    trace: null,
   };
 }
 

@@ -54,6 +54,11 @@ export class SlotPool {
     return this.#total;
   }
 
+  /** Adds a queue at runtime (`add-consumer`); attach its consumer next. */
+  addQueue(queue: string): void {
+    if (!this.#queues.has(queue)) this.#queues.set(queue, { name: queue, sink: null, running: 0, credit: 0, idle: false });
+  }
+
   /** Attaches a queue's consumer and gives it its fair share of the free slots. */
   attach(queue: string, sink: CreditSink): void {
     const q = this.#queues.get(queue);

@@ -22,6 +22,16 @@ import { type Job, newJob, type Outcome } from "./job.ts";
 import { ClosedError } from "../errors.ts";
 import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
+import { activeTracer, withContext } from "../tracing.ts";
+import { endSpan, settleSpan, TracedBackend, traceDelivery } from "./traced.ts";
+import { RevokedIds } from "../control/revoked.ts";
+import { Admission } from "./admission.ts";
+import { TaskObservers } from "./observe.ts";
+import { type RemoteWorker } from "./remote.ts";
+import { startServices, type Services } from "./services.ts";
+import { checkQueueName } from "../options.ts";
+import { ConfigError, TaskRevokedError } from "../errors.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
 const MOVER_LEASE_MS = 5_000;
@@ -97,6 +107,22 @@ export class Worker {
   #cutGrace: (() => void) | null = null;
   #processed = 0;
   #startedAt = 0;
+  /** Queues consumed now (add-consumer / cancel-consumer change it) and their actors. */
+  #queues: string[];
+  #queueActors = new Map<string, Supervised>();
+  /** Queues whose consumer is bound (readiness). */
+  #bound = new Set<string>();
+  #connected = true;
+  #concurrency: number;
+  #revoked: RevokedIds;
+  #admission: Admission;
+  #obs = new TaskObservers();
+  #totals = new Map<string, number>();
+  #tracing: boolean;
+  #links: boolean;
+  #broker: Broker | null = null;
+  #services: Services | null = null;
+  #offStatus: (() => void) | null = null;
 
   constructor(host: WorkerHost, options: WorkerOptions = {}) {
     this.#host = host;
@@ -104,6 +130,15 @@ export class Worker {
     this.hostname = this.options.hostname;
     this.#emitter = new Emitter((err) => host.log.error("a worker event listener failed", err));
     this.#slots = new SlotPool(this.options.concurrency, this.options.queues);
+    this.#queues = [...this.options.queues];
+    this.#concurrency = this.options.concurrency;
+    this.#revoked = new RevokedIds(host.config.revokeExpiresMs);
+    this.#admission = new Admission({
+      maxHeld: () => Math.max(1, Math.floor(this.#concurrency / 4)),
+      isRevoked: (job) => job.terminated || this.#revoked.has(job.message!.id),
+    });
+    this.#tracing = host.config.tracing.enabled;
+    this.#links = host.config.tracing.links;
   }
 
   /** The current lifecycle state. */
@@ -124,6 +159,26 @@ export class Worker {
   /** Tasks settled since start. */
   get processed(): number {
     return this.#processed;
+  }
+
+  /** Queues consumed now. */
+  get queues(): readonly string[] {
+    return this.#queues;
+  }
+
+  /** Slots now (pool-grow / pool-shrink change it). */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /** Whether task events are being sent. */
+  get taskEvents(): boolean {
+    return this.#obs.taskEvents;
+  }
+
+  /** The health server's port, once started with `healthPort`. */
+  get healthPort(): number | null {
+    return this.#services?.healthPort ?? null;
   }
 
   #setState(s: WorkerState): void {
@@ -150,8 +205,12 @@ export class Worker {
     const log = this.#host.log;
     try {
       const [broker, backend] = await Promise.all([this.#host.broker(), this.#host.backend()]);
-      for (const q of this.options.queues) await broker.ensureQueue(q);
+      this.#broker = broker;
+      for (const q of this.#queues) await broker.ensureQueue(q);
       const cfg = this.#host.config;
+      // Mingle: revocations made while this worker was not running still hold.
+      await this.#syncRevoked(broker);
+      this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
       this.#executor = new Executor({
         tasks: this.#host.tasks,
         backend,
@@ -160,22 +219,28 @@ export class Worker {
         resultExtended: cfg.resultExtended,
         onReceived: (job) => {
           if (job.task && !job.task.options.acksLate) job.delivery.ack();
+          if (this.#obs.observed) this.#obs.received(job);
           if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", this.#event(job));
         },
         onStarted: (job) => {
+          if (this.#obs.observed) this.#obs.started(job);
           if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", this.#event(job));
         },
+        isRevoked: (id) => this.#revoked.has(id),
+        admit: (job, task) => this.#admission.admit(job, task),
       });
       this.#settler = new Settler({
         broker,
-        backend,
+        // Result writes become child spans of the task's span when traced.
+        backend: this.#tracing ? new TracedBackend(backend) : backend,
         producer: this.#host.producer,
         hostname: this.hostname,
         log,
         resultExtended: cfg.resultExtended,
         onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
       });
-      await this.#startActors(broker);
+      await this.#startActors(broker, this.#queues);
+      this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
         this.#actors.push(supervise("mover", moverActor({
           broker,
@@ -191,35 +256,45 @@ export class Worker {
       this.#setState(WorkerState.RUNNING);
     } catch (err) {
       this.#setState(WorkerState.FAILED);
-      await Promise.all(this.#actors.map((a) => a.stop()));
+      this.#offStatus?.();
+      await Promise.all([...this.#actors, ...this.#queueActors.values()].map((a) => a.stop()));
+      await this.#services?.stop();
       throw err;
     }
   }
 
-  async #startActors(broker: Broker): Promise<void> {
+  async #startActors(broker: Broker, queues: string[]): Promise<void> {
     const ready = new Map<string, () => void>();
-    const firstBound = this.options.queues.map((q) => new Promise<void>((r) => ready.set(q, r)));
+    const firstBound = queues.map((q) => new Promise<void>((r) => ready.set(q, r)));
     let firstCrash: ((err: unknown) => void) | null = null;
     const crashedEarly = new Promise<never>((_, reject) => (firstCrash = reject));
     crashedEarly.catch(() => {});
-    for (const queue of this.options.queues) {
+    for (const queue of queues) {
       const actor = supervise(`queue ${queue}`, queueActor(queue, {
         broker,
         slots: this.#slots,
         dispatch: (d) => this.#dispatch(d),
         exhausted: (ex) => void this.#settler!.exhausted(ex),
         report: (err) => this.#report(err),
-        ready: (q) => ready.get(q)?.(),
+        ready: (q) => {
+          this.#bound.add(q);
+          ready.get(q)?.();
+        },
       }), {
         onCrash: (err, delay) => {
-          if (this.#state === WorkerState.STARTING) firstCrash?.(err);
+          this.#bound.delete(queue);
+          if (this.#state === WorkerState.STARTING || ready.has(queue)) firstCrash?.(err);
           this.#report(err as Error);
           this.#host.log.warn(`queue ${queue} consumer stopped (${(err as Error).message}); restarting in ${delay}ms`);
         },
       });
-      this.#actors.push(actor);
+      this.#queueActors.set(queue, actor);
     }
-    await Promise.race([Promise.all(firstBound), crashedEarly]);
+    try {
+      await Promise.race([Promise.all(firstBound), crashedEarly]);
+    } finally {
+      for (const q of queues) ready.delete(q);
+    }
   }
 
   /** Sends in-progress signals for tasks running longer than a third of ack_wait. */
@@ -236,27 +311,55 @@ export class Worker {
   }
 
   #dispatch(delivery: Delivery): void {
+    const tracer = this.#tracing ? activeTracer() : null;
+    if (tracer !== null) {
+      this.#dispatchTraced(tracer, delivery);
+      return;
+    }
     const job = newJob(delivery);
     this.#inFlight.add(job);
     void this.#process(job);
   }
 
+  /** Runs the job inside its CONSUMER span, so what the task (and settle) sends is its child. */
+  #dispatchTraced(tracer: Tracer, delivery: Delivery): void {
+    const t = traceDelivery(tracer, delivery, this.#host.config.names.durable(delivery.queue), this.#links);
+    const job = newJob(t.delivery);
+    job.trace = t.trace;
+    this.#inFlight.add(job);
+    void withContext(t.trace.context, () => this.#process(job));
+  }
+
   async #process(job: Job): Promise<void> {
     try {
       const outcome = await this.#executor!.execute(job);
-      await this.#settler!.settle(job, outcome);
+      // A terminated task was settled as REVOKED already; what it did after is dropped.
+      if (!job.terminated) await this.#settler!.settle(job, outcome);
     } catch (err) {
       // execute and settle do not throw; if they ever do, the message is redelivered.
       this.#host.log.error("unexpected error while processing a message", err);
     } finally {
-      this.#inFlight.delete(job);
-      this.#slots.finished(job.queue);
-      if (this.#inFlight.size === 0) this.#idle?.();
+      this.#release(job);
+      if (job.trace) {
+        endSpan(job);
+        job.trace = null;
+      }
     }
+  }
+
+  /** Frees a job's slot, once (a terminated job is released before its handler returns). */
+  #release(job: Job): void {
+    if (!this.#inFlight.delete(job)) return;
+    this.#slots.finished(job.queue);
+    if (this.#inFlight.size === 0) this.#idle?.();
   }
 
   #onSettled(job: Job, outcome: Outcome, state: string | null): void {
     this.#processed++;
+    const name = job.message?.task;
+    if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);
+    if (job.trace) settleSpan(job, outcome, state);
+    if (this.#obs.observed) this.#obs.settled(job, outcome, state);
     const log = this.#host.log;
     const runtime = "runtimeMs" in outcome ? outcome.runtimeMs : undefined;
     const m = job.message;
@@ -298,7 +401,8 @@ export class Worker {
     }
     this.#setState(WorkerState.DRAINING);
     this.#slots.close();
-    await Promise.all(this.#actors.map((a) => a.stop()));
+    await Promise.all([...this.#actors, ...this.#queueActors.values()].map((a) => a.stop()));
+    this.#bound.clear();
     if (this.#inFlight.size > 0) {
       this.#host.log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
       const idle = new Promise<void>((r) => (this.#idle = r));
@@ -318,7 +422,140 @@ export class Worker {
     }
     this.#inFlight.clear();
     if (this.#ticker) clearInterval(this.#ticker);
+    this.#offStatus?.();
+    // Heartbeats and control last through the grace period; worker-offline is the last word.
+    await this.#services?.stop();
     this.#setState(WorkerState.STOPPED);
+  }
+
+  async #syncRevoked(broker: Broker): Promise<void> {
+    const cfg = this.#host.config;
+    const kv = await broker.kv(cfg.names.revokedBucket, { ttlMs: cfg.revokeExpiresMs });
+    const n = await this.#revoked.load(kv);
+    if (n > 0) this.#host.log.info(`synced ${n} revoked task id(s)`);
+  }
+
+  #onBrokerStatus(s: "disconnected" | "reconnected"): void {
+    this.#connected = s === "reconnected";
+    if (s !== "reconnected" || !this.#broker) return;
+    const metrics = this.#services?.metrics;
+    if (metrics) metrics.reconnects++;
+    // A revoke broadcast while we were cut off was lost; its KV entry was not.
+    this.#syncRevoked(this.#broker).catch((err) => this.#report(err as Error));
+  }
+
+  /** Revokes ids on this worker; with `terminate`, aborts their running copies. Returns those. */
+  #revoke(ids: string[], terminate: boolean): string[] {
+    for (const id of ids) this.#revoked.add(id);
+    if (!terminate) return [];
+    const hit: string[] = [];
+    for (const job of this.#inFlight) {
+      if (!job.message || job.terminated || !ids.includes(job.message.id)) continue;
+      hit.push(job.message.id);
+      void this.#terminate(job);
+    }
+    return hit;
+  }
+
+  /**
+   * Terminate: abort `ctx.signal`, record REVOKED, free the slot now. The handler may still be
+   * running JavaScript (the async pool cannot kill it); whatever it returns is dropped.
+   */
+  async #terminate(job: Job): Promise<void> {
+    job.terminated = true;
+    job.abort.abort(new TaskRevokedError(job.message!.id, "terminated"));
+    const settle = () => this.#settler!.settle(job, { kind: "revoked", reason: "terminated" });
+    try {
+      await (job.trace ? withContext(job.trace.context, settle) : settle());
+    } finally {
+      this.#release(job);
+      if (job.trace) {
+        endSpan(job);
+        job.trace = null;
+      }
+    }
+  }
+
+  async #addConsumer(queue: string): Promise<void> {
+    checkQueueName(queue, "queue");
+    if (this.#state !== WorkerState.RUNNING) throw new ClosedError(`worker ${this.hostname} (${this.#state})`);
+    if (this.#concurrency < this.#queues.length + 1) {
+      throw new ConfigError("queue", `${this.#concurrency} slots cannot serve ${this.#queues.length + 1} queues; pool-grow first`);
+    }
+    await this.#broker!.ensureQueue(queue);
+    this.#slots.addQueue(queue);
+    this.#queues.push(queue);
+    await this.#startActors(this.#broker!, [queue]);
+  }
+
+  async #cancelConsumer(queue: string): Promise<void> {
+    const actor = this.#queueActors.get(queue);
+    this.#queueActors.delete(queue);
+    this.#queues = this.#queues.filter((q) => q !== queue);
+    this.#bound.delete(queue);
+    await actor?.stop(); // hands back what was on its way; running tasks of the queue finish
+  }
+
+  #remote(): RemoteWorker {
+    // deno-lint-ignore no-this-alias
+    const w = this;
+    const names = this.#host.config.names;
+    return {
+      hostname: this.hostname,
+      pid: pid(),
+      tasks: this.#host.tasks,
+      totals: this.#totals,
+      revoked: this.#revoked,
+      admission: this.#admission,
+      get concurrency() {
+        return w.#concurrency;
+      },
+      get uptime() {
+        return w.uptime;
+      },
+      transport: this.#broker?.description ?? "",
+      get clock() {
+        return w.#services?.clock ?? 0;
+      },
+      jobs: () => this.#inFlight,
+      queues: () => [...this.#queues],
+      durable: (q) => names.durable(q),
+      revoke: (ids, terminate) => this.#revoke(ids, terminate),
+      shutdown: () => void this.stop(),
+      resize: (n) => {
+        this.#slots.resize(n);
+        this.#concurrency = n;
+      },
+      addConsumer: (q) => this.#addConsumer(q),
+      cancelConsumer: (q) => this.#cancelConsumer(q),
+      setEvents: (on) => this.#obs.setTaskEvents(on),
+    };
+  }
+
+  #servicesHost(broker: Broker) {
+    const cfg = this.#host.config;
+    return {
+      broker,
+      config: cfg,
+      options: this.options,
+      log: this.#host.log,
+      remote: this.#remote(),
+      observers: this.#obs,
+      events: this.options.events ?? cfg.workerSendTaskEvents,
+      report: (err: Error) => this.#report(err),
+      snapshot: () => ({
+        active: this.#inFlight.size,
+        processed: this.#processed,
+        queues: [...this.#queues],
+        concurrency: this.#concurrency,
+      }),
+      live: () => this.#state !== WorkerState.FAILED && this.#state !== WorkerState.STOPPED,
+      ready: () => ({
+        connected: this.#connected,
+        running: this.#state === WorkerState.RUNNING,
+        unbound: this.#queues.filter((q) => !this.#bound.has(q)),
+      }),
+    };
   }
 
   /** Seconds since start. */
