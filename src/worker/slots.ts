@@ -68,7 +68,10 @@ export class SlotPool {
     if (!this.#attached.includes(q)) this.#attached.push(q);
     const attached = this.#attached.length;
     const share = Math.max(1, Math.floor(this.#free / Math.max(1, this.#queues.size - attached + 1)));
-    this.#give(q, Math.min(share, this.#free));
+    // A queue added at runtime (add-consumer) may find every slot granted to the others' pulls,
+    // which cannot be taken back: it borrows one unit (free goes to -1) so it pulls at once; the
+    // books balance with the next finished task. At most one message over concurrency, once.
+    this.#give(q, this.#free > 0 ? Math.min(share, this.#free) : 1);
   }
 
   /** Detaches a queue's consumer; its credit is forgotten (the consumer handed it back). */

@@ -30,7 +30,11 @@ export async function readEvents(nc: NatsConnection, stream: string, sinceMs: nu
       for await (const m of msgs) {
         got++;
         out.push({ subject: m.subject, data: m.data, time: new Date(Math.floor(m.info.timestampNanos / 1_000_000)) });
-        if (m.info.pending === 0) caughtUp = true;
+        if (m.info.pending === 0) {
+          // Caught up: stop here rather than wait for the fetch to expire.
+          caughtUp = true;
+          break;
+        }
       }
       if (got === 0 || caughtUp) break;
     }
