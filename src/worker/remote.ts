@@ -73,7 +73,7 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
     case ControlCommand.ACTIVE:
       return jobs().filter((j) => j.startedAt !== null).map((j) => taskInfo(w, j));
     case ControlCommand.RESERVED:
-      return jobs().filter((j) => j.startedAt === null).map((j) => taskInfo(w, j));
+      return jobs().filter((j) => j.held).map((j) => taskInfo(w, j));
     case ControlCommand.SCHEDULED:
       return []; // ETA tasks wait in the broker's delayed store, never in a worker
     case ControlCommand.REGISTERED:
