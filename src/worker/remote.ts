@@ -20,10 +20,17 @@ export interface RemoteWorker {
   readonly totals: ReadonlyMap<string, number>;
   readonly revoked: RevokedIds;
   readonly admission: Admission;
-  readonly concurrency: number;
-  readonly uptime: number;
   readonly transport: string;
-  readonly clock: number;
+  /** Slots now. */
+  concurrency(): number;
+  /** Tasks running (or waiting for a token) now. */
+  active(): number;
+  /** Tasks settled since start. */
+  processed(): number;
+  /** Seconds since start. */
+  uptime(): number;
+  /** The event clock. */
+  clock(): number;
   jobs(): Iterable<Job>;
   queues(): string[];
   durable(queue: string): string;
@@ -106,15 +113,15 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       w.shutdown();
       return { ok: "shutdown signal sent" };
     case ControlCommand.POOL_GROW: {
-      w.resize(w.concurrency + count(args.n, "n"));
-      return { ok: `pool will grow to ${w.concurrency}` };
+      w.resize(w.concurrency() + count(args.n, "n"));
+      return { ok: `pool will grow to ${w.concurrency()}` };
     }
     case ControlCommand.POOL_SHRINK: {
       const n = count(args.n, "n");
       const min = w.queues().length;
-      if (w.concurrency - n < min) return { error: `cannot shrink below ${min} (one slot per consumed queue)` };
-      w.resize(w.concurrency - n);
-      return { ok: `pool will shrink to ${w.concurrency}` };
+      if (w.concurrency() - n < min) return { error: `cannot shrink below ${min} (one slot per consumed queue)` };
+      w.resize(w.concurrency() - n);
+      return { ok: `pool will shrink to ${w.concurrency()}` };
     }
     case ControlCommand.ADD_CONSUMER: {
       const q = queueArg(args.queue);
@@ -143,10 +150,10 @@ function stats(w: RemoteWorker): Record<string, unknown> {
   return {
     total: Object.fromEntries(w.totals),
     pid: w.pid,
-    clock: w.clock,
-    uptime: Math.round(w.uptime),
-    pool: { "max-concurrency": w.concurrency, implementation: "async", processes: [w.pid], "running-threads": 1 },
-    prefetch_count: w.concurrency,
+    clock: w.clock(),
+    uptime: Math.round(w.uptime()),
+    pool: { "max-concurrency": w.concurrency(), implementation: "async", processes: [w.pid], "running-threads": 1 },
+    prefetch_count: w.concurrency(),
     broker: { transport: w.transport },
     rusage: { maxrss: Math.round(rssBytes() / 1024) },
     loadavg: loadAverage(),

@@ -29,7 +29,6 @@ export interface ServicesHost {
   /** Task events on at start. */
   events: boolean;
   report(err: Error): void;
-  snapshot(): { active: number; processed: number; queues: string[]; concurrency: number };
   live(): boolean;
   ready(): { connected: boolean; running: boolean; unbound: string[] };
 }
@@ -48,7 +47,8 @@ const ONLINE_WAIT_MS = 5_000;
 
 /** Starts heartbeats, control and (with a health port) the health server. */
 export async function startServices(h: ServicesHost): Promise<Services> {
-  const { broker, config: cfg, options: o } = h;
+  const { broker, config: cfg, options: o, remote: w } = h;
+  const snapshot = () => ({ active: w.active(), processed: w.processed(), queues: w.queues(), concurrency: w.concurrency() });
   await broker.ensureEventStream(cfg.eventsMaxAgeMs).catch((err) => h.report(err as Error));
   const dispatcher = new EventDispatcher(broker, cfg.names, o.hostname);
   const metrics = o.healthPort !== null ? new WorkerMetrics() : null;
@@ -73,7 +73,7 @@ export async function startServices(h: ServicesHost): Promise<Services> {
     pid: pid(),
     dispatcher,
     freqMs: o.heartbeatMs,
-    snapshot: () => ({ ...h.snapshot(), loadavg: loadAverage() }),
+    snapshot: () => ({ ...snapshot(), loadavg: loadAverage() }),
     online,
     report: h.report,
   }), { onCrash: crash("heartbeat") });
@@ -93,7 +93,7 @@ export async function startServices(h: ServicesHost): Promise<Services> {
         return { ok, detail: why };
       },
       metrics: async () => {
-        const snap = h.snapshot();
+        const snap = snapshot();
         return metrics!.render({ active: snap.active, concurrency: snap.concurrency, queues: await lags(broker, h), up: h.ready().connected });
       },
     }));
@@ -115,7 +115,7 @@ export async function startServices(h: ServicesHost): Promise<Services> {
 /** Queue lag per consumer, read now; queues the broker cannot answer for (an outage) are left out. */
 async function lags(broker: Broker, h: ServicesHost): Promise<QueueLag[]> {
   const out: QueueLag[] = [];
-  await Promise.all(h.snapshot().queues.map(async (queue) => {
+  await Promise.all(h.remote.queues().map(async (queue) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const s = await Promise.race([

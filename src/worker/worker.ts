@@ -17,20 +17,21 @@ import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } 
 import { SlotPool } from "./slots.ts";
 import { Executor } from "./executor.ts";
 import { Settler } from "./settle.ts";
-import { queueActor } from "./consumer.ts";
+import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
+import { logSettled, settledTaskEvent, type TaskEvent, taskEvent } from "./report.ts";
 import { ClosedError } from "../errors.ts";
 import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
 import { activeTracer, withContext } from "../tracing.ts";
 import { endSpan, settleSpan, TracedBackend, traceDelivery } from "./traced.ts";
-import { RevokedIds } from "../control/revoked.ts";
 import { Admission } from "./admission.ts";
 import { TaskObservers } from "./observe.ts";
 import { type RemoteWorker } from "./remote.ts";
-import { startServices, type Services } from "./services.ts";
+import { type Services, type ServicesHost, startServices } from "./services.ts";
+import { Revocations } from "./revocations.ts";
 import { checkQueueName } from "../options.ts";
-import { ConfigError, TaskRevokedError } from "../errors.ts";
+import { ConfigError } from "../errors.ts";
 import type { Tracer } from "@opentelemetry/api";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
@@ -58,20 +59,7 @@ export const WorkerState = {
 /** A lifecycle state. */
 export type WorkerState = typeof WorkerState[keyof typeof WorkerState];
 
-/** A task as the worker reports it. */
-export interface TaskEvent {
-  id: string;
-  name: string;
-  queue: string;
-  retries: number;
-  deliveryCount: number;
-  /** Set when the task ran. */
-  runtimeMs?: number;
-  /** The resulting state, when settled. */
-  state?: string;
-  /** Why it was rejected / revoked / failed, when it was. */
-  reason?: string;
-}
+export type { TaskEvent } from "./report.ts";
 
 /** Events a worker emits. Listeners cannot break the worker. */
 export interface WorkerEvents extends Record<string, unknown> {
@@ -107,14 +95,10 @@ export class Worker {
   #cutGrace: (() => void) | null = null;
   #processed = 0;
   #startedAt = 0;
-  /** Queues consumed now (add-consumer / cancel-consumer change it) and their actors. */
-  #queues: string[];
-  #queueActors = new Map<string, Supervised>();
-  /** Queues whose consumer is bound (readiness). */
-  #bound = new Set<string>();
+  #queues: QueueActors;
   #connected = true;
   #concurrency: number;
-  #revoked: RevokedIds;
+  #revocations: Revocations;
   #admission: Admission;
   #obs = new TaskObservers();
   #totals = new Map<string, number>();
@@ -130,12 +114,24 @@ export class Worker {
     this.hostname = this.options.hostname;
     this.#emitter = new Emitter((err) => host.log.error("a worker event listener failed", err));
     this.#slots = new SlotPool(this.options.concurrency, this.options.queues);
-    this.#queues = [...this.options.queues];
+    this.#queues = new QueueActors(this.options.queues, {
+      slots: this.#slots,
+      log: host.log,
+      dispatch: (d) => this.#dispatch(d),
+      exhausted: (ex) => void this.#settler!.exhausted(ex),
+      report: (err) => this.#report(err),
+    });
     this.#concurrency = this.options.concurrency;
-    this.#revoked = new RevokedIds(host.config.revokeExpiresMs);
+    this.#revocations = new Revocations({
+      config: host.config,
+      log: host.log,
+      settle: (job, outcome) => this.#settler!.settle(job, outcome),
+      release: (job) => this.#release(job),
+    });
+    const revoked = this.#revocations.ids;
     this.#admission = new Admission({
       maxHeld: () => Math.max(1, Math.floor(this.#concurrency / 4)),
-      isRevoked: (job) => job.terminated || this.#revoked.has(job.message!.id),
+      isRevoked: (job) => job.terminated || revoked.has(job.message!.id),
     });
     this.#tracing = host.config.tracing.enabled;
     this.#links = host.config.tracing.links;
@@ -163,7 +159,7 @@ export class Worker {
 
   /** Queues consumed now. */
   get queues(): readonly string[] {
-    return this.#queues;
+    return this.#queues.queues;
   }
 
   /** Slots now (pool-grow / pool-shrink change it). */
@@ -186,18 +182,6 @@ export class Worker {
     this.#emitter.emit("state", s);
   }
 
-  #event(job: Job, extra: Partial<TaskEvent> = {}): TaskEvent {
-    const m = job.message;
-    return {
-      id: m?.id ?? job.delivery.header("id") ?? "",
-      name: m?.task ?? job.delivery.header("task") ?? "",
-      queue: job.queue,
-      retries: m?.retries ?? 0,
-      deliveryCount: job.delivery.deliveryCount,
-      ...extra,
-    };
-  }
-
   /** Connects, provisions every queue, and resolves once all queues are consuming. */
   async start(): Promise<void> {
     if (this.#state !== WorkerState.CREATED) throw new ClosedError(`worker ${this.hostname} (${this.#state})`);
@@ -206,40 +190,13 @@ export class Worker {
     try {
       const [broker, backend] = await Promise.all([this.#host.broker(), this.#host.backend()]);
       this.#broker = broker;
-      for (const q of this.#queues) await broker.ensureQueue(q);
+      for (const q of this.#queues.queues) await broker.ensureQueue(q);
       const cfg = this.#host.config;
       // Mingle: revocations made while this worker was not running still hold.
-      await this.#syncRevoked(broker);
+      await this.#revocations.sync(broker);
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
-      this.#executor = new Executor({
-        tasks: this.#host.tasks,
-        backend,
-        hostname: this.hostname,
-        log,
-        resultExtended: cfg.resultExtended,
-        onReceived: (job) => {
-          if (job.task && !job.task.options.acksLate) job.delivery.ack();
-          if (this.#obs.observed) this.#obs.received(job);
-          if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", this.#event(job));
-        },
-        onStarted: (job) => {
-          if (this.#obs.observed) this.#obs.started(job);
-          if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", this.#event(job));
-        },
-        isRevoked: (id) => this.#revoked.has(id),
-        admit: (job, task) => this.#admission.admit(job, task),
-      });
-      this.#settler = new Settler({
-        broker,
-        // Result writes become child spans of the task's span when traced.
-        backend: this.#tracing ? new TracedBackend(backend) : backend,
-        producer: this.#host.producer,
-        hostname: this.hostname,
-        log,
-        resultExtended: cfg.resultExtended,
-        onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
-      });
-      await this.#startActors(broker, this.#queues);
+      this.#pipeline(broker, backend);
+      await this.#queues.start(broker);
       this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
         this.#actors.push(supervise("mover", moverActor({
@@ -257,44 +214,44 @@ export class Worker {
     } catch (err) {
       this.#setState(WorkerState.FAILED);
       this.#offStatus?.();
-      await Promise.all([...this.#actors, ...this.#queueActors.values()].map((a) => a.stop()));
+      await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
       await this.#services?.stop();
       throw err;
     }
   }
 
-  async #startActors(broker: Broker, queues: string[]): Promise<void> {
-    const ready = new Map<string, () => void>();
-    const firstBound = queues.map((q) => new Promise<void>((r) => ready.set(q, r)));
-    let firstCrash: ((err: unknown) => void) | null = null;
-    const crashedEarly = new Promise<never>((_, reject) => (firstCrash = reject));
-    crashedEarly.catch(() => {});
-    for (const queue of queues) {
-      const actor = supervise(`queue ${queue}`, queueActor(queue, {
-        broker,
-        slots: this.#slots,
-        dispatch: (d) => this.#dispatch(d),
-        exhausted: (ex) => void this.#settler!.exhausted(ex),
-        report: (err) => this.#report(err),
-        ready: (q) => {
-          this.#bound.add(q);
-          ready.get(q)?.();
-        },
-      }), {
-        onCrash: (err, delay) => {
-          this.#bound.delete(queue);
-          if (this.#state === WorkerState.STARTING || ready.has(queue)) firstCrash?.(err);
-          this.#report(err as Error);
-          this.#host.log.warn(`queue ${queue} consumer stopped (${(err as Error).message}); restarting in ${delay}ms`);
-        },
-      });
-      this.#queueActors.set(queue, actor);
-    }
-    try {
-      await Promise.race([Promise.all(firstBound), crashedEarly]);
-    } finally {
-      for (const q of queues) ready.delete(q);
-    }
+  /** The executor and the settler: one delivery to its outcome, the outcome to its consequences. */
+  #pipeline(broker: Broker, backend: ResultBackend): void {
+    const cfg = this.#host.config;
+    const log = this.#host.log;
+    this.#executor = new Executor({
+      tasks: this.#host.tasks,
+      backend,
+      hostname: this.hostname,
+      log,
+      resultExtended: cfg.resultExtended,
+      onReceived: (job) => {
+        if (job.task && !job.task.options.acksLate) job.delivery.ack();
+        if (this.#obs.observed) this.#obs.received(job);
+        if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", taskEvent(job));
+      },
+      onStarted: (job) => {
+        if (this.#obs.observed) this.#obs.started(job);
+        if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
+      },
+      isRevoked: (id) => this.#revocations.ids.has(id),
+      admit: (job, task) => this.#admission.admit(job, task),
+    });
+    this.#settler = new Settler({
+      broker,
+      // Result writes become child spans of the task's span when traced.
+      backend: this.#tracing ? new TracedBackend(backend) : backend,
+      producer: this.#host.producer,
+      hostname: this.hostname,
+      log,
+      resultExtended: cfg.resultExtended,
+      onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
+    });
   }
 
   /** Sends in-progress signals for tasks running longer than a third of ack_wait. */
@@ -360,24 +317,8 @@ export class Worker {
     if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);
     if (job.trace) settleSpan(job, outcome, state);
     if (this.#obs.observed) this.#obs.settled(job, outcome, state);
-    const log = this.#host.log;
-    const runtime = "runtimeMs" in outcome ? outcome.runtimeMs : undefined;
-    const m = job.message;
-    if (outcome.kind === "success") {
-      if (log.enabledFor("info")) log.info(`Task ${m?.task}[${m?.id}] succeeded in ${((runtime ?? 0) / 1000).toFixed(6)}s`);
-    } else if (outcome.kind === "failure" && state === "FAILURE") {
-      log.error(`Task ${m?.task}[${m?.id}] raised`, outcome.error);
-    } else if (outcome.kind === "revoked" && log.enabledFor("info")) {
-      log.info(`Task ${m?.task}[${m?.id}] revoked: ${outcome.reason}`);
-    }
-    if (this.#emitter.has("task-settled")) {
-      const reason = outcome.kind === "reject" || outcome.kind === "revoked"
-        ? outcome.reason
-        : outcome.kind === "failure"
-        ? String((outcome.error as Error)?.message ?? outcome.error)
-        : undefined;
-      this.#emitter.emit("task-settled", this.#event(job, { state: state ?? outcome.kind, runtimeMs: runtime, reason }));
-    }
+    logSettled(this.#host.log, job, outcome, state);
+    if (this.#emitter.has("task-settled")) this.#emitter.emit("task-settled", settledTaskEvent(job, outcome, state));
   }
 
   /**
@@ -401,8 +342,7 @@ export class Worker {
     }
     this.#setState(WorkerState.DRAINING);
     this.#slots.close();
-    await Promise.all([...this.#actors, ...this.#queueActors.values()].map((a) => a.stop()));
-    this.#bound.clear();
+    await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
     if (this.#inFlight.size > 0) {
       this.#host.log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
       const idle = new Promise<void>((r) => (this.#idle = r));
@@ -428,111 +368,54 @@ export class Worker {
     this.#setState(WorkerState.STOPPED);
   }
 
-  async #syncRevoked(broker: Broker): Promise<void> {
-    const cfg = this.#host.config;
-    const kv = await broker.kv(cfg.names.revokedBucket, { ttlMs: cfg.revokeExpiresMs });
-    const n = await this.#revoked.load(kv);
-    if (n > 0) this.#host.log.info(`synced ${n} revoked task id(s)`);
-  }
-
   #onBrokerStatus(s: "disconnected" | "reconnected"): void {
     this.#connected = s === "reconnected";
     if (s !== "reconnected" || !this.#broker) return;
     const metrics = this.#services?.metrics;
     if (metrics) metrics.reconnects++;
     // A revoke broadcast while we were cut off was lost; its KV entry was not.
-    this.#syncRevoked(this.#broker).catch((err) => this.#report(err as Error));
-  }
-
-  /** Revokes ids on this worker; with `terminate`, aborts their running copies. Returns those. */
-  #revoke(ids: string[], terminate: boolean): string[] {
-    for (const id of ids) this.#revoked.add(id);
-    if (!terminate) return [];
-    const hit: string[] = [];
-    for (const job of this.#inFlight) {
-      if (!job.message || job.terminated || !ids.includes(job.message.id)) continue;
-      hit.push(job.message.id);
-      void this.#terminate(job);
-    }
-    return hit;
-  }
-
-  /**
-   * Terminate: abort `ctx.signal`, record REVOKED, free the slot now. The handler may still be
-   * running JavaScript (the async pool cannot kill it); whatever it returns is dropped.
-   */
-  async #terminate(job: Job): Promise<void> {
-    job.terminated = true;
-    job.abort.abort(new TaskRevokedError(job.message!.id, "terminated"));
-    const settle = () => this.#settler!.settle(job, { kind: "revoked", reason: "terminated" });
-    try {
-      await (job.trace ? withContext(job.trace.context, settle) : settle());
-    } finally {
-      this.#release(job);
-      if (job.trace) {
-        endSpan(job);
-        job.trace = null;
-      }
-    }
+    this.#revocations.sync(this.#broker).catch((err) => this.#report(err as Error));
   }
 
   async #addConsumer(queue: string): Promise<void> {
     checkQueueName(queue, "queue");
     if (this.#state !== WorkerState.RUNNING) throw new ClosedError(`worker ${this.hostname} (${this.#state})`);
-    if (this.#concurrency < this.#queues.length + 1) {
-      throw new ConfigError("queue", `${this.#concurrency} slots cannot serve ${this.#queues.length + 1} queues; pool-grow first`);
-    }
-    await this.#broker!.ensureQueue(queue);
-    this.#slots.addQueue(queue);
-    this.#queues.push(queue);
-    await this.#startActors(this.#broker!, [queue]);
-  }
-
-  async #cancelConsumer(queue: string): Promise<void> {
-    const actor = this.#queueActors.get(queue);
-    this.#queueActors.delete(queue);
-    this.#queues = this.#queues.filter((q) => q !== queue);
-    this.#bound.delete(queue);
-    await actor?.stop(); // hands back what was on its way; running tasks of the queue finish
+    const n = this.#queues.queues.length + 1;
+    if (this.#concurrency < n) throw new ConfigError("queue", `${this.#concurrency} slots cannot serve ${n} queues; pool-grow first`);
+    await this.#queues.add(this.#broker!, queue);
   }
 
   #remote(): RemoteWorker {
-    // deno-lint-ignore no-this-alias
-    const w = this;
     const names = this.#host.config.names;
     return {
       hostname: this.hostname,
       pid: pid(),
       tasks: this.#host.tasks,
       totals: this.#totals,
-      revoked: this.#revoked,
+      revoked: this.#revocations.ids,
       admission: this.#admission,
-      get concurrency() {
-        return w.#concurrency;
-      },
-      get uptime() {
-        return w.uptime;
-      },
       transport: this.#broker?.description ?? "",
-      get clock() {
-        return w.#services?.clock ?? 0;
-      },
+      concurrency: () => this.#concurrency,
+      active: () => this.#inFlight.size,
+      processed: () => this.#processed,
+      uptime: () => this.uptime,
+      clock: () => this.#services?.clock ?? 0,
       jobs: () => this.#inFlight,
-      queues: () => [...this.#queues],
+      queues: () => [...this.#queues.queues],
       durable: (q) => names.durable(q),
-      revoke: (ids, terminate) => this.#revoke(ids, terminate),
+      revoke: (ids, terminate) => this.#revocations.revoke(ids, terminate, this.#inFlight),
       shutdown: () => void this.stop(),
       resize: (n) => {
         this.#slots.resize(n);
         this.#concurrency = n;
       },
       addConsumer: (q) => this.#addConsumer(q),
-      cancelConsumer: (q) => this.#cancelConsumer(q),
+      cancelConsumer: (q) => this.#queues.cancel(q),
       setEvents: (on) => this.#obs.setTaskEvents(on),
     };
   }
 
-  #servicesHost(broker: Broker) {
+  #servicesHost(broker: Broker): ServicesHost {
     const cfg = this.#host.config;
     return {
       broker,
@@ -543,18 +426,8 @@ export class Worker {
       observers: this.#obs,
       events: this.options.events ?? cfg.workerSendTaskEvents,
       report: (err: Error) => this.#report(err),
-      snapshot: () => ({
-        active: this.#inFlight.size,
-        processed: this.#processed,
-        queues: [...this.#queues],
-        concurrency: this.#concurrency,
-      }),
       live: () => this.#state !== WorkerState.FAILED && this.#state !== WorkerState.STOPPED,
-      ready: () => ({
-        connected: this.#connected,
-        running: this.#state === WorkerState.RUNNING,
-        unbound: this.#queues.filter((q) => !this.#bound.has(q)),
-      }),
+      ready: () => ({ connected: this.#connected, running: this.#state === WorkerState.RUNNING, unbound: this.#queues.unbound() }),
     };
   }
 
