@@ -59,6 +59,8 @@ export interface TaskContext {
 export interface Lineage {
   id: string;
   rootId: string;
+  /** Its span's context when traced (an OpenTelemetry Context), so sends from it stay in its trace. */
+  readonly traceContext?: unknown;
 }
 
 /** The task whose code is running right now, if any (tasks sent here become its children). */

@@ -112,11 +112,6 @@ export function injectInto(carrier: TraceCarrier, sc: SpanContext): void {
   else delete carrier.tracestate;
 }
 
-/** The running task's lineage, as far as tracing needs it. */
-interface TracedLineage {
-  readonly traceContext?: Context;
-}
-
 /**
  * The context a new PRODUCER span hangs from: the active one if it holds a span, else the span of
  * the task whose code is running (so a chain stays one trace even where the registered context
@@ -125,7 +120,7 @@ interface TracedLineage {
 export function parentContext(): Context {
   const active = context.active();
   if (trace.getSpan(active)) return active;
-  return (currentTask.getStore() as TracedLineage | undefined)?.traceContext ?? active;
+  return (currentTask.getStore()?.traceContext as Context | undefined) ?? active;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface RemoteWorker {
   uptime(): number;
   /** The event clock. */
   clock(): number;
+  /** Other workers heard through gossip. */
+  peers(): Record<string, "online" | "offline">;
   jobs(): Iterable<Job>;
   queues(): string[];
   durable(queue: string): string;
@@ -159,5 +161,6 @@ function stats(w: RemoteWorker): Record<string, unknown> {
     loadavg: loadAverage(),
     sw_sys: runtimeName(),
     revoked: w.revoked.size,
+    peers: w.peers(),
   };
 }

@@ -13,9 +13,10 @@ import { EventDispatcher } from "../events/dispatcher.ts";
 import { controlActor } from "../control/server.ts";
 import { handleControl, type RemoteWorker } from "./remote.ts";
 import { heartbeatActor } from "./heartbeat.ts";
+import { Gossip } from "./gossip.ts";
 import { type QueueLag, WorkerMetrics } from "./metrics.ts";
 import { healthRoutes } from "./health.ts";
-import { serveHttp } from "../runtime/http.ts";
+import type { HttpServerHandle } from "../runtime/http.ts";
 import { loadAverage, pid } from "../runtime/mod.ts";
 
 /** What the services read from their worker. */
@@ -39,6 +40,8 @@ export interface Services {
   readonly metrics: WorkerMetrics | null;
   /** The event dispatcher's Lamport clock. */
   readonly clock: number;
+  /** The other workers this one hears, online or offline. */
+  peers(): Record<string, "online" | "offline">;
   stop(): Promise<void>;
 }
 
@@ -53,6 +56,8 @@ export async function startServices(h: ServicesHost): Promise<Services> {
   const dispatcher = new EventDispatcher(broker, cfg.names, o.hostname);
   const metrics = o.healthPort !== null ? new WorkerMetrics() : null;
   h.observers.configure(dispatcher, h.events, metrics);
+  const gossip = new Gossip(o.hostname, dispatcher);
+  const stopGossip = gossip.listen(broker, cfg.names);
   const crash = (what: string) => (err: unknown, delay: number) => {
     h.report(err as Error);
     h.log.warn(`${what} stopped (${(err as Error).message}); restarting in ${delay}ms`);
@@ -82,8 +87,10 @@ export async function startServices(h: ServicesHost): Promise<Services> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([wentOnline, new Promise<void>((r) => (timer = setTimeout(r, ONLINE_WAIT_MS)))]);
   clearTimeout(timer);
-  let server: Awaited<ReturnType<typeof serveHttp>> | null = null;
+  let server: HttpServerHandle | null = null;
   if (o.healthPort !== null) {
+    // Loaded only when asked for: node:http costs a worker a few MiB it otherwise never uses.
+    const { serveHttp } = await import("../runtime/http.ts");
     server = await serveHttp(o.healthPort, o.healthHost, healthRoutes({
       live: () => ({ ok: h.live(), detail: h.live() ? "supervisor running" : "worker stopped" }),
       ready: () => {
@@ -104,7 +111,9 @@ export async function startServices(h: ServicesHost): Promise<Services> {
     get clock() {
       return dispatcher.clock;
     },
+    peers: () => gossip.peers(),
     stop: async () => {
+      stopGossip();
       await control.stop();
       await heartbeat.stop();
       await server?.close();

@@ -400,6 +400,7 @@ export class Worker {
       processed: () => this.#processed,
       uptime: () => this.uptime,
       clock: () => this.#services?.clock ?? 0,
+      peers: () => this.#services?.peers() ?? {},
       jobs: () => this.#inFlight,
       queues: () => [...this.#queues.queues],
       durable: (q) => names.durable(q),

@@ -45,7 +45,7 @@ describe("remote control", () => {
   });
 
   it("two workers answer inspect ping, keyed by name; -d targets one", async () => {
-    assert.deepEqual(await t.app.control.ping({ timeout: 1 }), { "w1@ctl": { ok: "pong" }, "w2@ctl": { ok: "pong" } });
+    assert.deepEqual(await t.app.control.ping({ timeout: 5, limit: 2 }), { "w1@ctl": { ok: "pong" }, "w2@ctl": { ok: "pong" } });
     assert.deepEqual(await t.app.control.ping({ destination: ["w2@ctl"], timeout: 5 }), { "w2@ctl": { ok: "pong" } });
   });
 
@@ -55,25 +55,32 @@ describe("remote control", () => {
     const q = (await t.app.control.activeQueues({ destination: ["w1@ctl"] }))["w1@ctl"] as { name: string; consumer: string }[];
     assert.deepEqual(q.map((x) => [x.name, x.consumer]), [["celery", "q_celery"]]);
     await (await t.app.sendTask("count", [], { queue: "celery" })).get({ timeout: 10 });
-    const stats = await t.app.control.stats({ timeout: 1 });
+    const stats = await t.app.control.stats({ timeout: 5, limit: 2 });
     const s1 = stats["w1@ctl"] as { pool: Record<string, number>; pid: number; total: Record<string, number> };
     assert.equal(s1.pool["max-concurrency"], 4);
     assert.equal(typeof s1.pid, "number");
     const counted = Object.values(stats).reduce<number>((n, s) => n + ((s as { total: Record<string, number> }).total.count ?? 0), 0);
     assert.ok(counted >= 1, "stats.total counts settled tasks");
     assert.deepEqual(await t.app.control.scheduled({ destination: ["w1@ctl"] }), { "w1@ctl": [] });
+    // Gossip: each hears the other's heartbeats.
+    await waitFor(async () => {
+      const s = (await t.app.control.stats({ destination: ["w1@ctl"] }))["w1@ctl"] as { peers: Record<string, string> };
+      return s.peers["w2@ctl"] === "online";
+    }, { what: "w1 hears w2" });
   });
 
   it("a task revoked before any worker runs it is recorded REVOKED and never runs", async () => {
     const id = uniqueName("revoked");
-    await t.app.control.revoke(id, { timeout: 0.5 });
+    await t.app.AsyncResult(id).revoke(); // Celery's AsyncResult.revoke(): the same control path
+    await waitFor(async () => {
+      const known = await t.app.control.revoked({ timeout: 0.3 });
+      return (known["w1@ctl"] ?? []).includes(id) && (known["w2@ctl"] ?? []).includes(id);
+    }, { what: "both workers know the revocation" });
     const r = await t.app.sendTask("count", [], { taskId: id });
     const err = await r.get({ timeout: 10, propagate: false });
     assert.ok(err instanceof TaskError);
     assert.equal(err.state, State.REVOKED);
     assert.equal(runs.get(id), undefined, "it never ran");
-    const revoked = await t.app.control.revoked({ timeout: 1 });
-    assert.ok((revoked["w1@ctl"] ?? []).includes(id) && (revoked["w2@ctl"] ?? []).includes(id));
   });
 
   it("a worker started after the revoke still refuses the task (synced from KV at start)", async () => {
@@ -159,12 +166,12 @@ describe("remote control", () => {
     const seen: CeleriacEvent[] = [];
     const off = watchEvents(broker, t.app.config.names, (e) => seen.push(e));
     try {
-      await t.app.control.enableEvents({ timeout: 1 });
+      await t.app.control.enableEvents({ timeout: 5, limit: 2 });
       assert.equal(w1.taskEvents && w2.taskEvents, true);
       const r = await t.app.sendTask("count");
       await r.get({ timeout: 10 });
       await waitFor(() => seen.some((e) => e.type === "task-succeeded" && e.uuid === r.id), { what: "task-succeeded event" });
-      await t.app.control.disableEvents({ timeout: 1 });
+      await t.app.control.disableEvents({ timeout: 5, limit: 2 });
       assert.equal(w1.taskEvents || w2.taskEvents, false);
     } finally {
       off();
