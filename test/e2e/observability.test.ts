@@ -141,6 +141,31 @@ describe("observability (processes)", () => {
     assert.equal(spans.child!.name, "process add");
   });
 
+  it("a Deno worker with its built-in OpenTelemetry (OTEL_DENO=true) continues the caller's trace", async () => {
+    const wd = await spawnWorker(["-A", TASKS, "-n", `wd-${n1}`, "-Q", "traced_deno", "-c", "2"], {
+      runtime: "deno",
+      env: { ...otel, OTEL_DENO: "true", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_SERVICE_NAME: "celeriac-e2e-deno" },
+    });
+    try {
+      const call = await runCli(["call", "relay", "--args", "[7]", "--queue", "traced_deno", "--wait", "--timeout", "30"], { env: otel });
+      assert.equal(call.code, 0, call.output);
+      const childId = call.output.trim().split("\n").at(-1)!;
+      const child = await waitFor(() => otlp.spans.find((s) => s.kind === 5 && attr(s, "messaging.message.id") === childId), {
+        what: "the Deno worker's process span of the child",
+        timeoutMs: 30_000,
+      });
+      const childSent = await waitFor(() => otlp.spans.find((s) => s.spanId === child.parentSpanId), { what: "its publish span" });
+      const relay = await waitFor(() => otlp.spans.find((s) => s.spanId === childSent.parentSpanId), { what: "process relay" });
+      const sent = await waitFor(() => otlp.spans.find((s) => s.spanId === relay.parentSpanId), { what: "the caller's publish" });
+      assert.equal(relay.name, "process relay");
+      assert.equal(sent.name, "publish traced_deno");
+      assert.equal(sent.parentSpanId || undefined, undefined, "the caller's publish is the root");
+      for (const x of [child, childSent, relay]) assert.equal(x.traceId, sent.traceId);
+    } finally {
+      await stopProc(wd);
+    }
+  });
+
   it("a killed worker shows offline in celeriac status; the other stays online", async () => {
     w2.kill("SIGKILL");
     await w2.exited;
