@@ -41,6 +41,6 @@ export function banner(app: Celeriac, worker: Worker, transport: string, results
   const lines = left.map((l, i) => `${l}${right[i] ?? ""}`);
   for (const q of o.queues) lines.push(`                .> ${q.padEnd(16)} stream=${cfg.names.streamFor(q)} durable=${cfg.names.durable(q)}`);
   lines.push("", "[tasks]");
-  for (const name of [...app.tasks.keys()].sort()) lines.push(`  . ${name}`);
+  for (const name of [...app.tasks.keys()].filter((n) => !n.startsWith("celery.")).sort()) lines.push(`  . ${name}`);
   return lines.join("\n") + "\n";
 }

@@ -10,10 +10,25 @@ import { resultCommand } from "./commands/result.ts";
 import { purgeCommand } from "./commands/purge.ts";
 import { beatCommand } from "./commands/beat.ts";
 import { dlqCommand } from "./commands/dlq.ts";
+import { inspectCommand } from "./commands/inspect.ts";
+import { controlCommand } from "./commands/control.ts";
+import { statusCommand } from "./commands/status.ts";
+import { eventsCommand } from "./commands/events.ts";
 import { CeleriacError, ErrorCode } from "../src/mod.ts";
 import { args, exit, writeStderr } from "../src/runtime/mod.ts";
 
-const COMMANDS: Command[] = [workerCommand, beatCommand, callCommand, resultCommand, purgeCommand, dlqCommand];
+const COMMANDS: Command[] = [
+  workerCommand,
+  beatCommand,
+  callCommand,
+  resultCommand,
+  purgeCommand,
+  inspectCommand,
+  controlCommand,
+  statusCommand,
+  eventsCommand,
+  dlqCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

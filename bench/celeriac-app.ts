@@ -3,6 +3,7 @@
  * worker in bench/celeriac-worker.ts), the way a user shares a tasks module with `-A`.
  */
 import { Celeriac } from "celeriac";
+import "./tracing.ts"; // BENCH_TRACE=1 registers a tracer provider (caller and worker alike)
 import { NATS_URL, REDIS_URL } from "./lib.ts";
 
 /** The app named `name` (unique per run) and its tasks: `noop`, and `stamp` (returns when it ran). */

@@ -23,11 +23,16 @@ import { applySignature, ensureIds, nodeOf } from "./canvas/apply.ts";
 import { handleOf } from "./canvas/group-result.ts";
 import { registerBuiltins } from "./canvas/builtins.ts";
 import { asRecord } from "./protocol/result.ts";
+import { Control, type ControlHost } from "./control/client.ts";
+import { EventDispatcher } from "./events/dispatcher.ts";
+import { TaskEventType } from "./events/event.ts";
+import { callFields } from "./events/task-events.ts";
+import type { TaskMessage } from "./protocol/message.ts";
 
 const APP_BRAND = Symbol.for("celeriac.app");
 
 /** A celeriac app: define tasks, call them, run workers. */
-export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost {
+export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost, ControlHost {
   /** True if `x` is a Celeriac app, also one from another copy of this module. */
   static isApp(x: unknown): x is Celeriac {
     return typeof x === "object" && x !== null && (x as Record<symbol, unknown>)[APP_BRAND] === true;
@@ -45,6 +50,8 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
   #clientId = crypto.randomUUID().replace(/-/g, "");
   #closed = false;
   #role = "client";
+  #control: Control | null = null;
+  #sentEvents: EventDispatcher | null = null;
   /** The app's logger (the CLI sets its level with `-l`). */
   log: Logger = createLogger("warning");
 
@@ -59,8 +66,36 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
       published: (id) => this.hub().published(id),
       origin: hostname(),
       taskOptions: (name) => this.#tasks.get(name)?.options,
+      sent: (m, queue) => this.#sent(m, queue),
     });
     registerBuiltins(this);
+  }
+
+  /** The `task-sent` event (`taskSendSentEvent`), sent once the broker stored the task. */
+  #sent(m: TaskMessage, queue: string): void {
+    const cfg = this.config;
+    if (!cfg.taskSendSentEvent || !this.#broker) return;
+    if (!this.#sentEvents) {
+      this.#sentEvents = new EventDispatcher(this.#broker, cfg.names, `${this.#role}@${hostname()}`);
+      this.#broker.ensureEventStream(cfg.eventsMaxAgeMs).catch((err) => this.log.warn(`events stream: ${(err as Error).message}`));
+    }
+    this.#sentEvents.send(TaskEventType.SENT, callFields(m, queue));
+  }
+
+  /** Remote control and inspection of workers (Celery's `app.control`). */
+  get control(): Control {
+    this.#control ??= new Control(this);
+    return this.#control;
+  }
+
+  /** @internal Where this client's control replies arrive. */
+  controlReplyPrefix(): string {
+    return `${this.config.names.replySubject(this.#clientId)}.control`;
+  }
+
+  /** Revokes a task (what `AsyncResult.revoke()` calls). */
+  async revoke(taskId: string, opts: { terminate?: boolean; signal?: string } = {}): Promise<void> {
+    await this.control.revoke(taskId, { ...opts, timeout: 0 });
   }
 
   /** The compiled configuration (code + environment + overrides). Fixed once the app connects. */

@@ -61,6 +61,8 @@ export interface Lineage {
   rootId: string;
   /** Records a task sent from inside this one (its result lists its children). */
   addChild?(id: string): void;
+  /** Its span's context when traced (an OpenTelemetry Context), so sends from it stay in its trace. */
+  readonly traceContext?: unknown;
 }
 
 /** The task whose code is running right now, if any (tasks sent here become its children). */

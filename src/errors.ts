@@ -215,6 +215,17 @@ export class TimeLimitExceeded extends CeleriacError {
   }
 }
 
+/** Delivered to a task's `ctx.signal` when it is revoked with `terminate`. */
+export class TaskRevokedError extends CeleriacError {
+  override name = "TaskRevokedError";
+  /** The revoked task's id. */
+  readonly taskId: string;
+  constructor(taskId: string, reason: string) {
+    super(ErrorCode.TASK_REVOKED, `task ${taskId} was revoked (${reason})`);
+    this.taskId = taskId;
+  }
+}
+
 /** Delivered to a task's `ctx.signal` when its soft time limit passes. */
 export class SoftTimeLimitExceeded extends CeleriacError {
   override name = "SoftTimeLimitExceeded";

@@ -3,7 +3,7 @@
  * Every public symbol is exported here by name.
  */
 export { Celeriac } from "./app.ts";
-export type { BrokerOptions, CeleriacOptions, TaskRoutes } from "./options.ts";
+export type { BrokerOptions, CeleriacOptions, TaskRoutes, TracingOptions } from "./options.ts";
 export { Task } from "./task.ts";
 export type { BoundHandler, PlainHandler } from "./task.ts";
 export type { ErrorMatcher, TaskOptions } from "./task-options.ts";
@@ -37,6 +37,7 @@ export {
   Retry,
   SoftTimeLimitExceeded,
   TaskError,
+  TaskRevokedError,
   TimeLimitExceeded,
   TimeoutError,
 } from "./errors.ts";
@@ -48,3 +49,14 @@ export type { BeatEntry, BeatEvents, BeatFire, BeatOptions, MissedPolicy } from 
 export { createLogger, parseLogLevel, silentLogger } from "./log.ts";
 export type { Logger, LogLevelName } from "./log.ts";
 export type { ResultRecord } from "./protocol/result.ts";
+export { Control } from "./control/client.ts";
+export type { BroadcastOptions, Replies } from "./control/client.ts";
+export { ControlCommand } from "./control/protocol.ts";
+export type { TaskInfo } from "./control/protocol.ts";
+export { judge, MISSED_HEARTBEATS_OFFLINE, workerStatus } from "./control/status.ts";
+export type { WorkerStatus } from "./control/status.ts";
+export type { WorkerRecord } from "./worker/heartbeat.ts";
+export { decodeEvent, TaskEventType, WorkerEventType } from "./events/event.ts";
+export type { CeleriacEvent } from "./events/event.ts";
+export { recentEvents, watchEvents } from "./events/receiver.ts";
+export { formatTraceparent, parseTraceparent, TRACER_NAME } from "./tracing.ts";

@@ -32,6 +32,7 @@ export interface Names {
   readonly eventSubjects: string;
   /** Heartbeats and gossip. */
   heartbeatSubject(worker: string): string;
+  readonly heartbeatSubjects: string;
   /** Remote control. */
   readonly controlBroadcast: string;
   controlSubject(worker: string): string;
@@ -63,6 +64,7 @@ export function namesFor(prefix: string): Names {
     eventSubject: (kind, type) => `${prefix}.events.${kind}.${type}`,
     eventSubjects: `${prefix}.events.>`,
     heartbeatSubject: (worker) => `${prefix}.worker.heartbeat.${subjectToken(worker)}`,
+    heartbeatSubjects: `${prefix}.worker.heartbeat.*`,
     controlBroadcast: `${prefix}.control.broadcast`,
     controlSubject: (worker) => `${prefix}.control.${subjectToken(worker)}`,
     replySubject: (clientId) => `${prefix}.reply.${clientId}`,

@@ -33,6 +33,20 @@ export interface BrokerOptions {
   replicas?: number;
   /** Seconds a publish keeps retrying through a broker outage before it fails. @default 30 */
   publishTimeout?: number;
+  /** Seconds events are kept in `<P>_EVENTS`, so a monitor started late sees recent history. @default 600 */
+  eventsMaxAge?: number;
+}
+
+/** Tracing (OpenTelemetry, through the globally registered tracer provider). */
+export interface TracingOptions {
+  /** Open spans when a tracer provider is registered; false never does. @default true */
+  enabled?: boolean;
+  /**
+   * The worker's `process` span starts a new trace that links to the producer's span, instead of
+   * being its child (for very long workflows or fan-outs a backend struggles to show as one trace).
+   * @default false
+   */
+  links?: boolean;
 }
 
 /** Options of `new Celeriac(...)`. */
@@ -65,6 +79,14 @@ export interface CeleriacOptions {
   beatSchedule?: Record<string, BeatEntry>;
   /** Beat tuning (lease, catch-up window, missed-fire policy). */
   beat?: Omit<BeatOptions, "holder">;
+  /** Workers send task events (Celery's `worker_send_task_events`; the CLI's `-E`). @default false */
+  workerSendTaskEvents?: boolean;
+  /** Callers send a `task-sent` event for each task they publish (Celery's `task_send_sent_event`). @default false */
+  taskSendSentEvent?: boolean;
+  /** Seconds a revocation is remembered (KV `<p>_revoked`), so a worker started later still refuses the task. @default 259200 (3 days) */
+  revokeExpires?: number;
+  /** OpenTelemetry tracing. */
+  tracing?: TracingOptions;
 }
 
 /** Defaults, defined once. */
@@ -87,7 +109,12 @@ export const APP_DEFAULTS = {
     dlqMaxAge: 30 * 86_400,
     replicas: 1,
     publishTimeout: 30,
+    eventsMaxAge: 600,
   },
+  workerSendTaskEvents: false,
+  taskSendSentEvent: false,
+  revokeExpires: 3 * 86_400,
+  tracing: { enabled: true, links: false },
 } as const;
 
 /** Everything the internals read, validated and in milliseconds. */
@@ -105,6 +132,12 @@ export interface CompiledAppOptions {
   backend: BackendSettings;
   beatSchedule: Record<string, BeatEntry>;
   beat: Omit<BeatOptions, "holder">;
+  workerSendTaskEvents: boolean;
+  taskSendSentEvent: boolean;
+  revokeExpiresMs: number;
+  /** How long events stay in the events stream. */
+  eventsMaxAgeMs: number;
+  tracing: Required<TracingOptions>;
 }
 
 /** Reads the `CELERIAC_*` variables that override code. */
@@ -226,5 +259,13 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
     },
     beatSchedule: checkBeatSchedule(o.beatSchedule),
     beat: { ...o.beat },
+    workerSendTaskEvents: Boolean(o.workerSendTaskEvents ?? APP_DEFAULTS.workerSendTaskEvents),
+    taskSendSentEvent: Boolean(o.taskSendSentEvent ?? APP_DEFAULTS.taskSendSentEvent),
+    revokeExpiresMs: seconds(o.revokeExpires ?? APP_DEFAULTS.revokeExpires, "revokeExpires", { min: 1 })! * 1000,
+    eventsMaxAgeMs: seconds(b.eventsMaxAge, "broker.eventsMaxAge", { min: 1 })! * 1000,
+    tracing: {
+      enabled: Boolean(o.tracing?.enabled ?? APP_DEFAULTS.tracing.enabled),
+      links: Boolean(o.tracing?.links ?? APP_DEFAULTS.tracing.links),
+    },
   };
 }

@@ -15,6 +15,7 @@ import {
   type TaskMessage,
 } from "./protocol/message.ts";
 import { currentTask } from "./context.ts";
+import { activeTracer, tracePublish } from "./tracing.ts";
 import { checkQueueName } from "./options.ts";
 import { InvalidArgumentError } from "./errors.ts";
 
@@ -71,6 +72,8 @@ export interface ProducerDeps {
   origin: string;
   /** The options of a task registered in this app, for routing by name. */
   taskOptions(name: string): CompiledTaskOptions | undefined;
+  /** Called after each message the broker stored (the `task-sent` event); absent when not wanted. */
+  sent?(m: TaskMessage, queue: string): void;
 }
 
 function epochMs(v: Date | number, field: string): number {
@@ -167,10 +170,15 @@ export class Producer {
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
     if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
     const msgId = opts.msgId ?? msgIdFor(m.id, m.retries);
-    if (m.eta !== undefined && m.eta > Date.now()) {
-      await broker.publishDelayed(queue, encodeTaskMessage(m), msgId, m.eta);
-    } else {
-      await broker.publish(queue, encodeTaskMessage(m), msgId);
-    }
+    // Traced: a PRODUCER span around the publish, its context injected before encoding.
+    if (activeTracer()) await tracePublish(m, queue, () => this.#send(broker, queue, m, msgId));
+    else await this.#send(broker, queue, m, msgId);
+    this.#deps.sent?.(m, queue);
+  }
+
+  #send(broker: Broker, queue: string, m: TaskMessage, msgId: string): Promise<unknown> {
+    return m.eta !== undefined && m.eta > Date.now()
+      ? broker.publishDelayed(queue, encodeTaskMessage(m), msgId, m.eta)
+      : broker.publish(queue, encodeTaskMessage(m), msgId);
   }
 }

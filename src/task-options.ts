@@ -3,6 +3,7 @@
  */
 import { ConfigError } from "./errors.ts";
 import { checkQueueName, type CompiledAppOptions } from "./options.ts";
+import { parseRate, type Rate } from "./rate.ts";
 
 /** An error class or an error name, for `autoretryFor` / `dontAutoretryFor`. */
 export type ErrorMatcher = string | (abstract new (...args: never[]) => Error);
@@ -41,6 +42,8 @@ export interface TaskOptions {
   softTimeLimit?: number;
   /** Default expiry of calls, seconds after sending. @default none */
   expires?: number;
+  /** At most this many starts per worker: `"10/s"`, `"100/m"`, `"5/h"` or a number per second. @default none */
+  rateLimit?: string | number;
 }
 
 /** What the worker and the producer read. */
@@ -61,6 +64,7 @@ export interface CompiledTaskOptions {
   timeLimitMs: number | undefined;
   softTimeLimitMs: number | undefined;
   expiresMs: number | undefined;
+  rateLimit: Rate | null;
 }
 
 /** Task defaults that do not depend on the app. */
@@ -126,6 +130,7 @@ export function compileTaskOptions(
     timeLimitMs: optSeconds(o.timeLimit, f("timeLimit")),
     softTimeLimitMs: optSeconds(o.softTimeLimit, f("softTimeLimit")),
     expiresMs: optSeconds(o.expires, f("expires")),
+    rateLimit: parseRate(o.rateLimit, f("rateLimit")),
   };
 }
 

@@ -8,6 +8,7 @@ import { loadApp } from "../load-app.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { type Beat, type Celeriac, createLogger, type MissedPolicy, parseLogLevel } from "../../src/mod.ts";
 import { onSignals, writeStderr } from "../../src/runtime/mod.ts";
+import { startTracing } from "../otel.ts";
 
 /** Options shared by `beat` and `worker -B`. */
 export const BEAT_OPTIONS = {
@@ -60,6 +61,7 @@ ${GLOBAL_HELP}`,
     const app = await loadApp(flags, "beat", { required: true });
     app.log = createLogger(level, { process: "Beat" });
     const beat = beatFromFlags(app, values);
+    const stopTracing = await startTracing("beat");
     writeStderr(`connecting to the broker at ${app.config.brokerUrl.replace(/\/\/[^@/]*@/, "//***@")}...\n`);
     await app.broker();
     out(`celeriac beat: app ${app.name}, ${beat.entries.length} entr${beat.entries.length === 1 ? "y" : "ies"}\n${describeSchedule(beat).join("\n")}`);
@@ -74,6 +76,7 @@ ${GLOBAL_HELP}`,
     await done;
     off();
     await app.close();
+    await stopTracing();
     return Exit.OK;
   },
 };

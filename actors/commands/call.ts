@@ -7,6 +7,7 @@ import { loadApp } from "../load-app.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { TaskError, TimeoutError } from "../../src/mod.ts";
 import { writeStderr } from "../../src/runtime/mod.ts";
+import { startTracing } from "../otel.ts";
 
 export const callCommand: Command = {
   name: "call",
@@ -60,6 +61,7 @@ Example:
     }
     const timeout = numberOption("timeout", values.timeout);
     const app = await loadApp(flags, "call");
+    const stopTracing = await startTracing("call");
     try {
       const r = await app.sendTask(name, args, {
         kwargs: kwargs as Record<string, unknown> | undefined,
@@ -92,6 +94,7 @@ Example:
       }
     } finally {
       await app.close();
+      await stopTracing();
     }
   },
 };

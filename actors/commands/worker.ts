@@ -10,6 +10,7 @@ import { createLogger, parseLogLevel } from "../../src/mod.ts";
 import { hostname, onSignals, writeStderr } from "../../src/runtime/mod.ts";
 import { DEFAULT_GRACE_SECONDS } from "../contract.ts";
 import { BEAT_OPTIONS, beatFromFlags, describeSchedule } from "./beat.ts";
+import { startTracing } from "../otel.ts";
 
 /** Expands Celery's node-name placeholders: %h host, %n short host, %d domain. */
 export function expandNodeName(name: string): string {
@@ -33,14 +34,18 @@ Options:
   -P, --pool <pool>         execution pool: async (default)
   -n, --hostname <name>     worker name, %h = host name (default celeriac@%h)
   --grace <seconds>         warm-shutdown grace period (default ${DEFAULT_GRACE_SECONDS})
-  -E, --events              send task events (monitoring)
+  -E, --events              send task events (celeriac events, monitors)
+  --health-port <port>      serve /livez, /readyz and /metrics on this port (default: off)
   -B, --beat                also run the beat scheduler in this worker (see celeriac beat --help
                             for --lease-ttl, --catch-up, --missed)
 
 ${GLOBAL_HELP}
 
+Tracing: with OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER) set, spans are exported over
+OTLP/HTTP (on Deno: set OTEL_DENO=true). See docs/operations.md.
+
 Example:
-  celeriac worker -A ./tasks.ts -c 8 -Q celery -l info`,
+  celeriac worker -A ./tasks.ts -c 8 -Q celery -l info -E --health-port 9808`,
   options: {
     queues: { type: "string", short: "Q" },
     concurrency: { type: "string", short: "c" },
@@ -48,6 +53,7 @@ Example:
     hostname: { type: "string", short: "n" },
     grace: { type: "string" },
     events: { type: "boolean", short: "E" },
+    "health-port": { type: "string" },
     beat: { type: "boolean", short: "B" },
     ...BEAT_OPTIONS,
   },
@@ -58,18 +64,26 @@ Example:
     app.log = createLogger(level, { process: "MainProcess" });
     const concurrency = numberOption("concurrency", values.concurrency);
     const grace = numberOption("grace", values.grace);
+    const healthPort = numberOption("health-port", values["health-port"]);
+    if (healthPort !== undefined && (!Number.isInteger(healthPort) || healthPort < 0 || healthPort > 65535)) {
+      throw new CliError(Exit.USAGE, `--health-port: expected a port number, got ${values["health-port"]}`);
+    }
     const worker = app.worker({
       queues: typeof values.queues === "string" ? values.queues.split(",").map((q) => q.trim()).filter(Boolean) : undefined,
       concurrency,
       pool: values.pool as "async" | undefined,
       hostname: typeof values.hostname === "string" ? expandNodeName(values.hostname) : undefined,
       gracePeriod: grace ?? DEFAULT_GRACE_SECONDS,
+      ...(values.events ? { events: true } : {}),
+      ...(healthPort !== undefined ? { healthPort } : {}),
     });
+    // Before anything connects, so the first publish is already traced.
+    const stopTracing = await startTracing("worker");
     const cfg = app.config;
     writeStderr(`connecting to the broker at ${redact(cfg.brokerUrl)} and results at ${redact(cfg.resultBackend)}...\n`);
     await app.connect();
     out(banner(app, worker, (await app.broker()).description, (await app.backend()).description, {
-      events: Boolean(values.events),
+      events: Boolean(values.events) || app.config.workerSendTaskEvents,
       beat: Boolean(values.beat),
     }));
     const beat = values.beat ? beatFromFlags(app, values) : null;
@@ -88,12 +102,18 @@ Example:
       }
     });
     worker.events.on("error", (err) => app.log.debug(`background: ${err.message}`));
+    // A remote `control shutdown` stops the worker without a signal.
+    worker.events.on("state", (s) => {
+      if (s === "stopped" && signals === 0) void Promise.resolve(beat?.stop()).then(resolveDone, resolveDone);
+    });
     await worker.start();
     beat?.start();
+    if (worker.healthPort !== null) writeStderr(`health: http://0.0.0.0:${worker.healthPort}/livez /readyz /metrics\n`);
     writeStderr(`${worker.hostname} ready.\n`);
     await done;
     off();
     await app.close();
+    await stopTracing();
     return Exit.OK;
   },
 };

@@ -22,6 +22,7 @@ import type {
   PublishReceipt,
   QueueConsumer,
   QueueStats,
+  StoredEvent,
 } from "./types.ts";
 import { Header, type WireMessage } from "../protocol/message.ts";
 import type { Names } from "../names.ts";
@@ -199,7 +200,7 @@ function subjectMatches(pattern: string[], subject: string): boolean {
 
 /** Returns a handle on the process-wide memory broker for this URL and app name. */
 export function memoryBroker(url: string, names: Names, settings: BrokerSettings): Broker {
-  return sharedHandle(`broker|${url}|${names.prefix}`, () => new MemoryBroker(settings));
+  return sharedHandle(`broker|${url}|${names.prefix}`, () => new MemoryBroker(settings, names));
 }
 
 /** The in-process broker. Obtain it through {@link memoryBroker}. */
@@ -218,9 +219,13 @@ export class MemoryBroker implements Broker {
   #delayed: { dueMs: number; queue: string; message: WireMessage; msgId: string }[] = [];
   #delayedIds = new Map<string, number>();
   #kvs = new Map<string, MemoryKv>();
+  /** The events stream: subjects it keeps and for how long (null until ensured). */
+  #events: { patterns: string[][]; maxAgeMs: number; log: StoredEvent[] } | null = null;
+  #names: Names | null;
 
-  constructor(settings: BrokerSettings) {
+  constructor(settings: BrokerSettings, names: Names | null = null) {
     this.settings = settings;
+    this.#names = names;
   }
 
   #queue(name: string): MemoryQueue {
@@ -300,6 +305,28 @@ export class MemoryBroker implements Broker {
     return Promise.resolve({ messages: this.#delayed.length, bytes });
   }
 
+  ensureEventStream(maxAgeMs: number): Promise<void> {
+    this.#check();
+    if (this.#names && !this.#events) {
+      const patterns = [this.#names.eventSubjects, this.#names.heartbeatSubjects].map((p) => p.split("."));
+      this.#events = { patterns, maxAgeMs, log: [] };
+    }
+    return Promise.resolve();
+  }
+
+  readEvents(sinceMs: number, limit = 10_000): Promise<StoredEvent[]> {
+    const log = this.#events?.log ?? [];
+    return Promise.resolve(log.filter((e) => e.time.getTime() >= sinceMs).slice(0, limit));
+  }
+
+  #keepEvent(subject: string, data: Uint8Array): void {
+    const ev = this.#events;
+    if (!ev || !ev.patterns.some((p) => subjectMatches(p, subject))) return;
+    const now = Date.now();
+    ev.log.push({ subject, data: data.slice(), time: new Date(now) });
+    while (ev.log.length > 0 && ev.log[0]!.time.getTime() < now - ev.maxAgeMs) ev.log.shift();
+  }
+
   kv(bucket: string, opts: KvOptions = {}): Promise<KeyValueStore> {
     this.#check();
     let kv = this.#kvs.get(bucket);
@@ -355,6 +382,7 @@ export class MemoryBroker implements Broker {
 
   notify(subject: string, data: Uint8Array): void {
     if (this.#closed) return;
+    if (this.#events) this.#keepEvent(subject, data);
     const groups = new Map<string, Subscriber[]>();
     for (const s of this.#subs) {
       if (!subjectMatches(s.pattern, subject)) continue;

@@ -161,6 +161,14 @@ export interface MoveHooks {
   beforePurge?(bucket: string): void;
 }
 
+/** An event read back from the events stream. */
+export interface StoredEvent {
+  subject: string;
+  data: Uint8Array;
+  /** When the broker stored it. */
+  time: Date;
+}
+
 /** Connection state changes reported to listeners. */
 export type BrokerStatus = "disconnected" | "reconnected";
 
@@ -190,6 +198,13 @@ export interface Broker {
   moveDue(nowMs: number, hooks?: MoveHooks): Promise<MoveReport>;
   /** How many delayed messages wait, and the bytes they take. */
   delayedStats(): Promise<{ messages: number; bytes: number }>;
+  /**
+   * Creates (or checks) the stream that keeps events and heartbeats for `maxAgeMs`, so a monitor
+   * started late sees recent history. Events are still sent with {@link notify}.
+   */
+  ensureEventStream(maxAgeMs: number): Promise<void>;
+  /** Events stored since `sinceMs` (epoch ms), oldest first, at most `limit`. */
+  readEvents(sinceMs: number, limit?: number): Promise<StoredEvent[]>;
   /** Opens (creating if needed) a key-value bucket. */
   kv(bucket: string, opts?: KvOptions): Promise<KeyValueStore>;
   /** Starts consuming a queue (after {@link ensureQueue}). */

@@ -2,6 +2,7 @@
  * The context a bound task receives. A class (not an object of closures): one is made per task,
  * and its methods and lazy parts cost nothing until a task uses them.
  */
+import type { Context } from "@opentelemetry/api";
 import type { ResultBackend } from "../backend/types.ts";
 import type { Logger } from "../log.ts";
 import type { TaskMessage } from "../protocol/message.ts";
@@ -73,6 +74,10 @@ export class RunningTask implements TaskContext {
   }
   get signal(): AbortSignal {
     return this.#job.abort.signal;
+  }
+  /** The task's CONSUMER span context when traced (tasks it sends hang from it). */
+  get traceContext(): Context | undefined {
+    return this.#job.trace?.context;
   }
   get log(): Logger {
     this.#log ??= this.#deps.log.child(`${this.#m.task}[${this.#m.id}]`);

@@ -24,6 +24,13 @@ export interface ExecutorDeps {
   onReceived(job: Job): void;
   /** Called when the handler begins. */
   onStarted(job: Job): void;
+  /** True if the task was revoked (remote control): it is recorded REVOKED and never runs. */
+  isRevoked(id: string): boolean;
+  /**
+   * Admission (rate limits): null to run now, or a promise of null (run, after waiting) or of the
+   * outcome that replaces running (deferred, revoked while waiting).
+   */
+  admit(job: Job, task: Task): Promise<Outcome | null> | null;
 }
 
 function deadline(ms: number, make: () => Error): { promise: Promise<never>; cancel(): void } {
@@ -85,8 +92,14 @@ export class Executor {
     if (message.expires !== undefined && message.expires <= Date.now()) {
       return { kind: "revoked", reason: "expired" };
     }
+    if (this.#deps.isRevoked(message.id)) return { kind: "revoked", reason: "revoked" };
     this.#deps.onReceived(job);
     if (task.options.trackStarted) this.#track(job, State.RECEIVED);
+    const admitted = this.#deps.admit(job, task);
+    if (admitted) {
+      const instead = await admitted;
+      if (instead) return instead;
+    }
     return this.#run(job, task, message);
   }
 

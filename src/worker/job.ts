@@ -6,6 +6,7 @@ import type { TaskMessage } from "../protocol/message.ts";
 import type { Task } from "../task.ts";
 import type { Retry } from "../errors.ts";
 import type { ResultRecord } from "../protocol/result.ts";
+import type { ProcessTrace } from "../tracing.ts";
 
 /** How a delivery ended. The settle step turns it into acks, results and follow-up messages. */
 export type Outcome =
@@ -33,6 +34,12 @@ export interface Job {
   abandoned: boolean;
   /** Ids of tasks the handler sent (null until it sends one). */
   children: string[] | null;
+  /** Revoked with terminate while running: already settled as REVOKED, its own outcome is dropped. */
+  terminated: boolean;
+  /** Waiting for its rate limit's token (Celery's "reserved"). */
+  held: boolean;
+  /** The CONSUMER span, when traced. */
+  trace: ProcessTrace | null;
 }
 
 /** Creates the job for a delivery. */
@@ -47,6 +54,9 @@ export function newJob(delivery: Delivery): Job {
     abort: new LazyAbort(),
     abandoned: false,
     children: null,
+    terminated: false,
+    held: false,
+    trace: null,
   };
 }
 

@@ -27,6 +27,14 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Take part in moving due delayed tasks (ETA, countdown, retry delays) to their queues. @default true */
   mover?: boolean;
+  /** Send task events (the CLI's `-E`). @default the app's workerSendTaskEvents */
+  events?: boolean;
+  /** Seconds between heartbeats. @default 2 */
+  heartbeatInterval?: number;
+  /** Serve /livez, /readyz and /metrics on this port (0 = any free port). @default off */
+  healthPort?: number;
+  /** Address the health server binds. @default "0.0.0.0" */
+  healthHost?: string;
 }
 
 /** What the worker reads. */
@@ -37,10 +45,15 @@ export interface CompiledWorkerOptions {
   hostname: string;
   gracePeriodMs: number;
   mover: boolean;
+  /** null = the app's setting. */
+  events: boolean | null;
+  heartbeatMs: number;
+  healthPort: number | null;
+  healthHost: string;
 }
 
 /** Defaults, defined once. */
-export const WORKER_DEFAULTS = { concurrency: 16, pool: "async", gracePeriod: 30 } as const;
+export const WORKER_DEFAULTS = { concurrency: 16, pool: "async", gracePeriod: 30, heartbeatInterval: 2, healthHost: "0.0.0.0" } as const;
 
 /** Validates worker options; `defaultQueue` comes from the app. */
 export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): CompiledWorkerOptions {
@@ -68,5 +81,22 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   if (typeof hostname !== "string" || hostname.trim() === "" || /\s/.test(hostname)) {
     throw new ConfigError("hostname", `must be a name without spaces, got ${JSON.stringify(hostname)}`);
   }
-  return { queues, concurrency, pool, hostname, gracePeriodMs: grace * 1000, mover: o.mover ?? true };
+  const beat = o.heartbeatInterval ?? WORKER_DEFAULTS.heartbeatInterval;
+  if (typeof beat !== "number" || !(beat >= 0.05)) throw new ConfigError("heartbeatInterval", "must be seconds ≥ 0.05");
+  const port = o.healthPort ?? null;
+  if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw new ConfigError("healthPort", `must be a port number 0-65535, got ${JSON.stringify(port)}`);
+  }
+  return {
+    queues,
+    concurrency,
+    pool,
+    hostname,
+    gracePeriodMs: grace * 1000,
+    mover: o.mover ?? true,
+    events: o.events ?? null,
+    heartbeatMs: beat * 1000,
+    healthPort: port,
+    healthHost: o.healthHost ?? WORKER_DEFAULTS.healthHost,
+  };
 }

@@ -54,6 +54,11 @@ export class SlotPool {
     return this.#total;
   }
 
+  /** Adds a queue at runtime (`add-consumer`); attach its consumer next. */
+  addQueue(queue: string): void {
+    if (!this.#queues.has(queue)) this.#queues.set(queue, { name: queue, sink: null, running: 0, credit: 0, idle: false });
+  }
+
   /** Attaches a queue's consumer and gives it its fair share of the free slots. */
   attach(queue: string, sink: CreditSink): void {
     const q = this.#queues.get(queue);
@@ -63,7 +68,10 @@ export class SlotPool {
     if (!this.#attached.includes(q)) this.#attached.push(q);
     const attached = this.#attached.length;
     const share = Math.max(1, Math.floor(this.#free / Math.max(1, this.#queues.size - attached + 1)));
-    this.#give(q, Math.min(share, this.#free));
+    // A queue added at runtime (add-consumer) may find every slot granted to the others' pulls,
+    // which cannot be taken back: it borrows one unit (free goes to -1) so it pulls at once; the
+    // books balance with the next finished task. At most one message over concurrency, once.
+    this.#give(q, this.#free > 0 ? Math.min(share, this.#free) : 1);
   }
 
   /** Detaches a queue's consumer; its credit is forgotten (the consumer handed it back). */

@@ -17,11 +17,22 @@ import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } 
 import { SlotPool } from "./slots.ts";
 import { Executor } from "./executor.ts";
 import { Settler } from "./settle.ts";
-import { queueActor } from "./consumer.ts";
+import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
+import { logSettled, settledTaskEvent, type TaskEvent, taskEvent } from "./report.ts";
 import { ClosedError } from "../errors.ts";
 import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
+import { activeTracer, withContext } from "../tracing.ts";
+import { endSpan, settleSpan, TracedBackend, traceDelivery } from "./traced.ts";
+import { Admission } from "./admission.ts";
+import { TaskObservers } from "./observe.ts";
+import { type RemoteWorker } from "./remote.ts";
+import { type Services, type ServicesHost, startServices } from "./services.ts";
+import { Revocations } from "./revocations.ts";
+import { checkQueueName } from "../options.ts";
+import { ConfigError } from "../errors.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
 const MOVER_LEASE_MS = 5_000;
@@ -48,20 +59,7 @@ export const WorkerState = {
 /** A lifecycle state. */
 export type WorkerState = typeof WorkerState[keyof typeof WorkerState];
 
-/** A task as the worker reports it. */
-export interface TaskEvent {
-  id: string;
-  name: string;
-  queue: string;
-  retries: number;
-  deliveryCount: number;
-  /** Set when the task ran. */
-  runtimeMs?: number;
-  /** The resulting state, when settled. */
-  state?: string;
-  /** Why it was rejected / revoked / failed, when it was. */
-  reason?: string;
-}
+export type { TaskEvent } from "./report.ts";
 
 /** Events a worker emits. Listeners cannot break the worker. */
 export interface WorkerEvents extends Record<string, unknown> {
@@ -97,6 +95,18 @@ export class Worker {
   #cutGrace: (() => void) | null = null;
   #processed = 0;
   #startedAt = 0;
+  #queues: QueueActors;
+  #connected = true;
+  #concurrency: number;
+  #revocations: Revocations;
+  #admission: Admission;
+  #obs = new TaskObservers();
+  #totals = new Map<string, number>();
+  #tracing: boolean;
+  #links: boolean;
+  #broker: Broker | null = null;
+  #services: Services | null = null;
+  #offStatus: (() => void) | null = null;
 
   constructor(host: WorkerHost, options: WorkerOptions = {}) {
     this.#host = host;
@@ -104,6 +114,27 @@ export class Worker {
     this.hostname = this.options.hostname;
     this.#emitter = new Emitter((err) => host.log.error("a worker event listener failed", err));
     this.#slots = new SlotPool(this.options.concurrency, this.options.queues);
+    this.#queues = new QueueActors(this.options.queues, {
+      slots: this.#slots,
+      log: host.log,
+      dispatch: (d) => this.#dispatch(d),
+      exhausted: (ex) => void this.#settler!.exhausted(ex),
+      report: (err) => this.#report(err),
+    });
+    this.#concurrency = this.options.concurrency;
+    this.#revocations = new Revocations({
+      config: host.config,
+      log: host.log,
+      settle: (job, outcome) => this.#settler!.settle(job, outcome),
+      release: (job) => this.#release(job),
+    });
+    const revoked = this.#revocations.ids;
+    this.#admission = new Admission({
+      maxHeld: () => Math.max(1, Math.floor(this.#concurrency / 4)),
+      isRevoked: (job) => job.terminated || revoked.has(job.message!.id),
+    });
+    this.#tracing = host.config.tracing.enabled;
+    this.#links = host.config.tracing.links;
   }
 
   /** The current lifecycle state. */
@@ -126,21 +157,29 @@ export class Worker {
     return this.#processed;
   }
 
+  /** Queues consumed now. */
+  get queues(): readonly string[] {
+    return this.#queues.queues;
+  }
+
+  /** Slots now (pool-grow / pool-shrink change it). */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /** Whether task events are being sent. */
+  get taskEvents(): boolean {
+    return this.#obs.taskEvents;
+  }
+
+  /** The health server's port, once started with `healthPort`. */
+  get healthPort(): number | null {
+    return this.#services?.healthPort ?? null;
+  }
+
   #setState(s: WorkerState): void {
     this.#state = s;
     this.#emitter.emit("state", s);
-  }
-
-  #event(job: Job, extra: Partial<TaskEvent> = {}): TaskEvent {
-    const m = job.message;
-    return {
-      id: m?.id ?? job.delivery.header("id") ?? "",
-      name: m?.task ?? job.delivery.header("task") ?? "",
-      queue: job.queue,
-      retries: m?.retries ?? 0,
-      deliveryCount: job.delivery.deliveryCount,
-      ...extra,
-    };
   }
 
   /** Connects, provisions every queue, and resolves once all queues are consuming. */
@@ -150,32 +189,15 @@ export class Worker {
     const log = this.#host.log;
     try {
       const [broker, backend] = await Promise.all([this.#host.broker(), this.#host.backend()]);
-      for (const q of this.options.queues) await broker.ensureQueue(q);
+      this.#broker = broker;
+      for (const q of this.#queues.queues) await broker.ensureQueue(q);
       const cfg = this.#host.config;
-      this.#executor = new Executor({
-        tasks: this.#host.tasks,
-        backend,
-        hostname: this.hostname,
-        log,
-        resultExtended: cfg.resultExtended,
-        onReceived: (job) => {
-          if (job.task && !job.task.options.acksLate) job.delivery.ack();
-          if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", this.#event(job));
-        },
-        onStarted: (job) => {
-          if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", this.#event(job));
-        },
-      });
-      this.#settler = new Settler({
-        broker,
-        backend,
-        producer: this.#host.producer,
-        hostname: this.hostname,
-        log,
-        resultExtended: cfg.resultExtended,
-        onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
-      });
-      await this.#startActors(broker);
+      // Mingle: revocations made while this worker was not running still hold.
+      await this.#revocations.sync(broker);
+      this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
+      this.#pipeline(broker, backend);
+      await this.#queues.start(broker);
+      this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
         this.#actors.push(supervise("mover", moverActor({
           broker,
@@ -191,35 +213,45 @@ export class Worker {
       this.#setState(WorkerState.RUNNING);
     } catch (err) {
       this.#setState(WorkerState.FAILED);
-      await Promise.all(this.#actors.map((a) => a.stop()));
+      this.#offStatus?.();
+      await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
+      await this.#services?.stop();
       throw err;
     }
   }
 
-  async #startActors(broker: Broker): Promise<void> {
-    const ready = new Map<string, () => void>();
-    const firstBound = this.options.queues.map((q) => new Promise<void>((r) => ready.set(q, r)));
-    let firstCrash: ((err: unknown) => void) | null = null;
-    const crashedEarly = new Promise<never>((_, reject) => (firstCrash = reject));
-    crashedEarly.catch(() => {});
-    for (const queue of this.options.queues) {
-      const actor = supervise(`queue ${queue}`, queueActor(queue, {
-        broker,
-        slots: this.#slots,
-        dispatch: (d) => this.#dispatch(d),
-        exhausted: (ex) => void this.#settler!.exhausted(ex),
-        report: (err) => this.#report(err),
-        ready: (q) => ready.get(q)?.(),
-      }), {
-        onCrash: (err, delay) => {
-          if (this.#state === WorkerState.STARTING) firstCrash?.(err);
-          this.#report(err as Error);
-          this.#host.log.warn(`queue ${queue} consumer stopped (${(err as Error).message}); restarting in ${delay}ms`);
-        },
-      });
-      this.#actors.push(actor);
-    }
-    await Promise.race([Promise.all(firstBound), crashedEarly]);
+  /** The executor and the settler: one delivery to its outcome, the outcome to its consequences. */
+  #pipeline(broker: Broker, backend: ResultBackend): void {
+    const cfg = this.#host.config;
+    const log = this.#host.log;
+    this.#executor = new Executor({
+      tasks: this.#host.tasks,
+      backend,
+      hostname: this.hostname,
+      log,
+      resultExtended: cfg.resultExtended,
+      onReceived: (job) => {
+        if (job.task && !job.task.options.acksLate) job.delivery.ack();
+        if (this.#obs.observed) this.#obs.received(job);
+        if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", taskEvent(job));
+      },
+      onStarted: (job) => {
+        if (this.#obs.observed) this.#obs.started(job);
+        if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
+      },
+      isRevoked: (id) => this.#revocations.ids.has(id),
+      admit: (job, task) => this.#admission.admit(job, task),
+    });
+    this.#settler = new Settler({
+      broker,
+      // Result writes become child spans of the task's span when traced.
+      backend: this.#tracing ? new TracedBackend(backend) : backend,
+      producer: this.#host.producer,
+      hostname: this.hostname,
+      log,
+      resultExtended: cfg.resultExtended,
+      onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
+    });
   }
 
   /** Sends in-progress signals for tasks running longer than a third of ack_wait. */
@@ -236,45 +268,57 @@ export class Worker {
   }
 
   #dispatch(delivery: Delivery): void {
+    const tracer = this.#tracing ? activeTracer() : null;
+    if (tracer !== null) {
+      this.#dispatchTraced(tracer, delivery);
+      return;
+    }
     const job = newJob(delivery);
     this.#inFlight.add(job);
     void this.#process(job);
   }
 
+  /** Runs the job inside its CONSUMER span, so what the task (and settle) sends is its child. */
+  #dispatchTraced(tracer: Tracer, delivery: Delivery): void {
+    const t = traceDelivery(tracer, delivery, this.#host.config.names.durable(delivery.queue), this.#links);
+    const job = newJob(t.delivery);
+    job.trace = t.trace;
+    this.#inFlight.add(job);
+    void withContext(t.trace.context, () => this.#process(job));
+  }
+
   async #process(job: Job): Promise<void> {
     try {
       const outcome = await this.#executor!.execute(job);
-      await this.#settler!.settle(job, outcome);
+      // A terminated task was settled as REVOKED already; what it did after is dropped.
+      if (!job.terminated) await this.#settler!.settle(job, outcome);
     } catch (err) {
       // execute and settle do not throw; if they ever do, the message is redelivered.
       this.#host.log.error("unexpected error while processing a message", err);
     } finally {
-      this.#inFlight.delete(job);
-      this.#slots.finished(job.queue);
-      if (this.#inFlight.size === 0) this.#idle?.();
+      this.#release(job);
+      if (job.trace) {
+        endSpan(job);
+        job.trace = null;
+      }
     }
+  }
+
+  /** Frees a job's slot, once (a terminated job is released before its handler returns). */
+  #release(job: Job): void {
+    if (!this.#inFlight.delete(job)) return;
+    this.#slots.finished(job.queue);
+    if (this.#inFlight.size === 0) this.#idle?.();
   }
 
   #onSettled(job: Job, outcome: Outcome, state: string | null): void {
     this.#processed++;
-    const log = this.#host.log;
-    const runtime = "runtimeMs" in outcome ? outcome.runtimeMs : undefined;
-    const m = job.message;
-    if (outcome.kind === "success") {
-      if (log.enabledFor("info")) log.info(`Task ${m?.task}[${m?.id}] succeeded in ${((runtime ?? 0) / 1000).toFixed(6)}s`);
-    } else if (outcome.kind === "failure" && state === "FAILURE") {
-      log.error(`Task ${m?.task}[${m?.id}] raised`, outcome.error);
-    } else if (outcome.kind === "revoked" && log.enabledFor("info")) {
-      log.info(`Task ${m?.task}[${m?.id}] revoked: ${outcome.reason}`);
-    }
-    if (this.#emitter.has("task-settled")) {
-      const reason = outcome.kind === "reject" || outcome.kind === "revoked"
-        ? outcome.reason
-        : outcome.kind === "failure"
-        ? String((outcome.error as Error)?.message ?? outcome.error)
-        : undefined;
-      this.#emitter.emit("task-settled", this.#event(job, { state: state ?? outcome.kind, runtimeMs: runtime, reason }));
-    }
+    const name = job.message?.task;
+    if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);
+    if (job.trace) settleSpan(job, outcome, state);
+    if (this.#obs.observed) this.#obs.settled(job, outcome, state);
+    logSettled(this.#host.log, job, outcome, state);
+    if (this.#emitter.has("task-settled")) this.#emitter.emit("task-settled", settledTaskEvent(job, outcome, state));
   }
 
   /**
@@ -298,7 +342,7 @@ export class Worker {
     }
     this.#setState(WorkerState.DRAINING);
     this.#slots.close();
-    await Promise.all(this.#actors.map((a) => a.stop()));
+    await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
     if (this.#inFlight.size > 0) {
       this.#host.log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
       const idle = new Promise<void>((r) => (this.#idle = r));
@@ -318,7 +362,74 @@ export class Worker {
     }
     this.#inFlight.clear();
     if (this.#ticker) clearInterval(this.#ticker);
+    this.#offStatus?.();
+    // Heartbeats and control last through the grace period; worker-offline is the last word.
+    await this.#services?.stop();
     this.#setState(WorkerState.STOPPED);
+  }
+
+  #onBrokerStatus(s: "disconnected" | "reconnected"): void {
+    this.#connected = s === "reconnected";
+    if (s !== "reconnected" || !this.#broker) return;
+    const metrics = this.#services?.metrics;
+    if (metrics) metrics.reconnects++;
+    // A revoke broadcast while we were cut off was lost; its KV entry was not.
+    this.#revocations.sync(this.#broker).catch((err) => this.#report(err as Error));
+  }
+
+  async #addConsumer(queue: string): Promise<void> {
+    checkQueueName(queue, "queue");
+    if (this.#state !== WorkerState.RUNNING) throw new ClosedError(`worker ${this.hostname} (${this.#state})`);
+    const n = this.#queues.queues.length + 1;
+    if (this.#concurrency < n) throw new ConfigError("queue", `${this.#concurrency} slots cannot serve ${n} queues; pool-grow first`);
+    await this.#queues.add(this.#broker!, queue);
+  }
+
+  #remote(): RemoteWorker {
+    const names = this.#host.config.names;
+    return {
+      hostname: this.hostname,
+      pid: pid(),
+      tasks: this.#host.tasks,
+      totals: this.#totals,
+      revoked: this.#revocations.ids,
+      admission: this.#admission,
+      transport: this.#broker?.description ?? "",
+      concurrency: () => this.#concurrency,
+      active: () => this.#inFlight.size,
+      processed: () => this.#processed,
+      uptime: () => this.uptime,
+      clock: () => this.#services?.clock ?? 0,
+      peers: () => this.#services?.peers() ?? {},
+      jobs: () => this.#inFlight,
+      queues: () => [...this.#queues.queues],
+      durable: (q) => names.durable(q),
+      revoke: (ids, terminate) => this.#revocations.revoke(ids, terminate, this.#inFlight),
+      shutdown: () => void this.stop(),
+      resize: (n) => {
+        this.#slots.resize(n);
+        this.#concurrency = n;
+      },
+      addConsumer: (q) => this.#addConsumer(q),
+      cancelConsumer: (q) => this.#queues.cancel(q),
+      setEvents: (on) => this.#obs.setTaskEvents(on),
+    };
+  }
+
+  #servicesHost(broker: Broker): ServicesHost {
+    const cfg = this.#host.config;
+    return {
+      broker,
+      config: cfg,
+      options: this.options,
+      log: this.#host.log,
+      remote: this.#remote(),
+      observers: this.#obs,
+      events: this.options.events ?? cfg.workerSendTaskEvents,
+      report: (err: Error) => this.#report(err),
+      live: () => this.#state !== WorkerState.FAILED && this.#state !== WorkerState.STOPPED,
+      ready: () => ({ connected: this.#connected, running: this.#state === WorkerState.RUNNING, unbound: this.#queues.unbound() }),
+    };
   }
 
   /** Seconds since start. */

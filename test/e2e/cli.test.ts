@@ -71,7 +71,7 @@ describe("cli", () => {
   });
 
   it("every command has --help; usage errors exit 64 naming the problem", async () => {
-    for (const cmd of ["worker", "call", "result", "purge"]) {
+    for (const cmd of ["worker", "call", "result", "purge", "inspect", "control", "status", "events"]) {
       const h = await runCli([cmd, "--help"]);
       assert.equal(h.code, 0, `${cmd} --help: ${h.output}`);
       assert.match(h.output, new RegExp(`Usage: celeriac ${cmd}`));

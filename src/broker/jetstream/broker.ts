@@ -5,7 +5,13 @@
  * Dead letters: stream `<P>_DLQ` (Limits). Core subjects carry notices, events and control.
  */
 import { headers as natsHeaders, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { type JetStreamManager, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import {
+  type JetStreamManager,
+  jetstreamManager,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
 import type {
   Broker,
   BrokerSettings,
@@ -20,6 +26,7 @@ import type {
   PublishReceipt,
   QueueConsumer,
   QueueStats,
+  StoredEvent,
 } from "../types.ts";
 import { Header, type WireMessage } from "../../protocol/message.ts";
 import type { Names } from "../../names.ts";
@@ -30,6 +37,7 @@ import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
 import { AckedPublisher, type PublishFailure } from "./publisher.ts";
 import { DelayedTasks } from "./delayed.ts";
 import { openKv } from "./kv.ts";
+import { readEvents } from "./events.ts";
 
 /** Options of the JetStream adapter beyond the broker settings. */
 export interface JetStreamBrokerOptions {
@@ -256,6 +264,27 @@ export class JetStreamBroker implements Broker {
   async delayedStats(): Promise<{ messages: number; bytes: number }> {
     await this.connect();
     return await this.#delayed!.stats();
+  }
+
+  async ensureEventStream(maxAgeMs: number): Promise<void> {
+    await this.connect();
+    const name = this.#names.eventsStream;
+    await this.#ensureStreamOnce(name, () =>
+      ensureStream(this.#conn.jsm, {
+        name,
+        subjects: [this.#names.eventSubjects, this.#names.heartbeatSubjects],
+        retention: RetentionPolicy.Limits,
+        // Events may be lost (DESIGN.md): memory storage keeps them cheap for the server.
+        storage: StorageType.Memory,
+        replicas: this.#settings.replicas,
+        maxAgeMs,
+        description: `celeriac ${this.#names.prefix}: recent events and heartbeats`,
+      }));
+  }
+
+  async readEvents(sinceMs: number, limit = 10_000): Promise<StoredEvent[]> {
+    await this.connect();
+    return await readEvents(this.#conn.nc, this.#names.eventsStream, sinceMs, limit);
   }
 
   async kv(bucket: string, opts: KvOptions = {}): Promise<KeyValueStore> {

@@ -1,0 +1,53 @@
+/**
+ * Wires an OpenTelemetry SDK for the CLI when the standard variables ask for one
+ * (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_TRACES_EXPORTER`). The library itself only uses
+ * `@opentelemetry/api`; this is the one place that loads an SDK.
+ *
+ * - Node: `@opentelemetry/sdk-node` with the OTLP/HTTP trace exporter (or whatever
+ *   `OTEL_TRACES_EXPORTER` names), traces only; flushed on shutdown.
+ * - Deno: its built-in OpenTelemetry (`OTEL_DENO=true`) registers itself behind the same API, so
+ *   there is nothing to load; without that variable we say how to turn it on.
+ */
+import { ENV } from "./contract.ts";
+import { env, isDeno, writeStderr } from "../src/runtime/mod.ts";
+
+/** Flushes and stops what {@link startTracing} started. */
+export type StopTracing = () => Promise<void>;
+
+const nothing: StopTracing = () => Promise.resolve();
+
+/** How long shutdown waits for the last spans to be exported. */
+const FLUSH_TIMEOUT_MS = 5_000;
+
+/** Starts tracing for a CLI role (`worker`, `beat`, `call`) if the environment asks for it. */
+export async function startTracing(role: string): Promise<StopTracing> {
+  const endpoint = env(ENV.OTEL_ENDPOINT) ?? env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const exporter = env(ENV.OTEL_TRACES_EXPORTER);
+  if ((!endpoint && !exporter) || exporter === "none") return nothing;
+  if (isDeno) {
+    if (env("OTEL_DENO") !== "true") {
+      writeStderr("tracing: on Deno, traces come from Deno's built-in OpenTelemetry; set OTEL_DENO=true to export them\n");
+    }
+    return nothing;
+  }
+  const { NodeSDK } = await import("@opentelemetry/sdk-node");
+  const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+  const sdk = new NodeSDK({
+    serviceName: env(ENV.OTEL_SERVICE_NAME) ?? `celeriac-${role}`,
+    // Traces only: the worker serves its metrics on /metrics, and logs go to stderr.
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+    // An exporter named in OTEL_TRACES_EXPORTER is the SDK's to build; otherwise OTLP over HTTP.
+    ...(exporter ? {} : { traceExporter: new OTLPTraceExporter() }),
+  });
+  sdk.start();
+  return async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      sdk.shutdown().catch((err: Error) => writeStderr(`tracing: export on shutdown failed: ${err.message}\n`)),
+      new Promise<void>((r) => (timer = setTimeout(r, FLUSH_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * Rate limits, per worker and per task name (Celery's `rate_limit`, a token bucket of capacity
+ * one), and how they meet the credit-based pull.
+ *
+ * A pulled message holds a slot: `running + credit ≤ concurrency`. A task that must wait for its
+ * token may keep that slot only briefly, so the slot keeps pulling other work:
+ * - if its token is due within {@link HOLD_MAX_MS} and fewer than a quarter of the slots are
+ *   already waiting, it waits in the worker (it shows in `inspect reserved`; RECEIVED is written
+ *   if the task tracks it);
+ * - otherwise it goes back to the broker's delayed store with an ETA at its token's time (the
+ *   `defer` outcome: republished with a fresh dedup id, then acked — no delivery attempt is spent,
+ *   unlike a delayed nak, which would also keep counting against max_ack_pending), and its slot
+ *   is free at once.
+ */
+import type { Task } from "../task.ts";
+import type { Rate } from "../rate.ts";
+import { TokenBucket } from "../rate.ts";
+import type { Job, Outcome } from "./job.ts";
+
+/** Longest a rate-limited task waits inside the worker, holding its slot. */
+export const HOLD_MAX_MS = 1_000;
+
+/** The worker's rate limiter. */
+export class Admission {
+  #buckets = new Map<string, TokenBucket>();
+  /** Limits set by remote control, by task name (null = no limit), overriding the task's own. */
+  #overrides = new Map<string, Rate | null>();
+  #held = 0;
+  #maxHeld: () => number;
+  #isRevoked: (job: Job) => boolean;
+
+  constructor(opts: { maxHeld: () => number; isRevoked: (job: Job) => boolean }) {
+    this.#maxHeld = opts.maxHeld;
+    this.#isRevoked = opts.isRevoked;
+  }
+
+  /** The limit in force for `task`. */
+  rateOf(task: Task): Rate | null {
+    return this.#overrides.size > 0 && this.#overrides.has(task.name) ? this.#overrides.get(task.name)! : task.options.rateLimit;
+  }
+
+  /** Sets (or, with null, removes) the limit of a task on this worker. */
+  setRate(taskName: string, rate: Rate | null): void {
+    this.#overrides.set(taskName, rate);
+    this.#buckets.delete(taskName);
+  }
+
+  /** Tasks waiting for a token now. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /** The executor's admission hook: null = run now (the common case, no allocation). */
+  admit(job: Job, task: Task): Promise<Outcome | null> | null {
+    const rate = this.rateOf(task);
+    if (!rate) return null;
+    let bucket = this.#buckets.get(task.name);
+    if (!bucket) this.#buckets.set(task.name, bucket = new TokenBucket(rate));
+    const now = Date.now();
+    const wait = bucket.reserve(now);
+    if (wait <= 0) return null;
+    if (wait > HOLD_MAX_MS || this.#held >= this.#maxHeld()) {
+      bucket.unreserve();
+      // Back to the delayed store until its token would be due; the slot pulls other work.
+      job.message!.eta = now + wait;
+      return Promise.resolve({ kind: "defer", etaMs: now + wait });
+    }
+    return this.#hold(job, wait);
+  }
+
+  async #hold(job: Job, ms: number): Promise<Outcome | null> {
+    this.#held++;
+    job.held = true;
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+    } finally {
+      this.#held--;
+      job.held = false;
+    }
+    return this.#isRevoked(job) ? { kind: "revoked", reason: "revoked" } : null;
+  }
+}

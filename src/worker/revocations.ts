@@ -1,0 +1,75 @@
+/**
+ * Revocations on a worker: the ids it refuses (synced from KV `<p>_revoked` at start and after a
+ * reconnection, added by the control broadcast), and terminate — abort a running task's
+ * `ctx.signal`, record REVOKED, free its slot at once.
+ */
+import type { Broker } from "../broker/types.ts";
+import type { CompiledAppOptions } from "../options.ts";
+import type { Logger } from "../log.ts";
+import { RevokedIds } from "../control/revoked.ts";
+import { TaskRevokedError } from "../errors.ts";
+import { withContext } from "../tracing.ts";
+import { endSpan } from "./traced.ts";
+import type { Job, Outcome } from "./job.ts";
+
+/** What revocations need from their worker. */
+export interface RevocationsDeps {
+  config: CompiledAppOptions;
+  log: Logger;
+  /** Settles a job (the worker's Settler). */
+  settle(job: Job, outcome: Outcome): Promise<void>;
+  /** Frees a job's slot (idempotent). */
+  release(job: Job): void;
+}
+
+/** A worker's revocations. */
+export class Revocations {
+  /** Ids this worker refuses. */
+  readonly ids: RevokedIds;
+  #deps: RevocationsDeps;
+
+  constructor(deps: RevocationsDeps) {
+    this.#deps = deps;
+    this.ids = new RevokedIds(deps.config.revokeExpiresMs);
+  }
+
+  /** Loads what KV holds (Celery's mingle, and again after a reconnection). */
+  async sync(broker: Broker): Promise<void> {
+    const cfg = this.#deps.config;
+    const kv = await broker.kv(cfg.names.revokedBucket, { ttlMs: cfg.revokeExpiresMs });
+    const n = await this.ids.load(kv);
+    if (n > 0) this.#deps.log.info(`synced ${n} revoked task id(s)`);
+  }
+
+  /** Revokes `ids` here; with `terminate`, aborts their running copies. Returns those ids. */
+  revoke(ids: string[], terminate: boolean, inFlight: Iterable<Job>): string[] {
+    for (const id of ids) this.ids.add(id);
+    if (!terminate) return [];
+    const hit: string[] = [];
+    for (const job of inFlight) {
+      if (!job.message || job.terminated || !ids.includes(job.message.id)) continue;
+      hit.push(job.message.id);
+      void this.#terminate(job);
+    }
+    return hit;
+  }
+
+  /**
+   * The handler may still be running JavaScript (the async pool cannot kill it): the job is
+   * marked so whatever it returns is dropped, and its slot is freed now.
+   */
+  async #terminate(job: Job): Promise<void> {
+    job.terminated = true;
+    job.abort.abort(new TaskRevokedError(job.message!.id, "terminated"));
+    const settle = () => this.#deps.settle(job, { kind: "revoked", reason: "terminated" });
+    try {
+      await (job.trace ? withContext(job.trace.context, settle) : settle());
+    } finally {
+      this.#deps.release(job);
+      if (job.trace) {
+        endSpan(job);
+        job.trace = null;
+      }
+    }
+  }
+}
