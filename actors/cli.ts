@@ -10,6 +10,7 @@ import { resultCommand } from "./commands/result.ts";
 import { purgeCommand } from "./commands/purge.ts";
 import { beatCommand } from "./commands/beat.ts";
 import { dlqCommand } from "./commands/dlq.ts";
+import { monitorCommand } from "./commands/monitor.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { controlCommand } from "./commands/control.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -27,6 +28,7 @@ const COMMANDS: Command[] = [
   controlCommand,
   statusCommand,
   eventsCommand,
+  monitorCommand,
   dlqCommand,
 ];
 

@@ -18,11 +18,15 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-/** Serves GET requests on `host:port` with `route(path)`; resolves once listening. */
-export function serveHttp(port: number, host: string, route: (path: string) => Promise<HttpReply>): Promise<HttpServerHandle> {
+/** Serves GET requests on `host:port` with `route(path, query)`; resolves once listening. */
+export function serveHttp(
+  port: number,
+  host: string,
+  route: (path: string, query: URLSearchParams) => Promise<HttpReply>,
+): Promise<HttpServerHandle> {
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0]!;
-    route(path).then((r) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    route(url.pathname, url.searchParams).then((r) => {
       res.writeHead(r.status, { "content-type": r.contentType ?? "text/plain; charset=utf-8", "cache-control": "no-store" });
       res.end(r.body);
     }, (err: Error) => {
