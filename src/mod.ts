@@ -27,6 +27,7 @@ export {
   ClosedError,
   ConfigError,
   DecodeError,
+  EncodeError,
   ErrorCode,
   InvalidArgumentError,
   KvConflictError,
