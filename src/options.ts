@@ -11,6 +11,18 @@ import type { BrokerSettings } from "./broker/types.ts";
 import type { BackendSettings } from "./backend/types.ts";
 import { SerializerName } from "./protocol/codec.ts";
 import { type BeatEntry, type BeatOptions, checkBeatSchedule } from "./schedule/beat.ts";
+import {
+  type BackendOptions,
+  type BackendSecurity,
+  type BrokerSecurity,
+  compileBackendSecurity,
+  compileBrokerSecurity,
+  compileSigning,
+  type CompiledSigning,
+  type NatsAuth,
+  type SigningOptions,
+  type TlsFiles,
+} from "./security/options.ts";
 
 /** Where a task goes: by exact name or glob (`emails.*`), or a function. */
 export type TaskRoutes =
@@ -33,6 +45,10 @@ export interface BrokerOptions {
   replicas?: number;
   /** Seconds a publish keeps retrying through a broker outage before it fails. @default 30 */
   publishTimeout?: number;
+  /** Credentials (one kind); env `CELERIAC_NATS_*` replaces them. See docs/security.md. @default none */
+  auth?: NatsAuth;
+  /** TLS files (CA, client certificate and key); env `CELERIAC_NATS_TLS_CA`, `_CERT`, `_KEY`. Setting any turns TLS on. @default none */
+  tls?: TlsFiles;
 }
 
 /** Options of `new Celeriac(...)`. */
@@ -65,6 +81,10 @@ export interface CeleriacOptions {
   beatSchedule?: Record<string, BeatEntry>;
   /** Beat tuning (lease, catch-up window, missed-fire policy). */
   beat?: Omit<BeatOptions, "holder">;
+  /** Result backend credentials and TLS files. See docs/security.md. @default {} */
+  backend?: BackendOptions;
+  /** Message signing (opt-in, producers and workers). See docs/security.md. @default off */
+  signing?: SigningOptions;
 }
 
 /** Defaults, defined once. */
@@ -105,6 +125,8 @@ export interface CompiledAppOptions {
   backend: BackendSettings;
   beatSchedule: Record<string, BeatEntry>;
   beat: Omit<BeatOptions, "holder">;
+  /** Credentials, TLS and signing, checked for shape (files are read at connect / first use). */
+  security: { broker: BrokerSecurity; backend: BackendSecurity; signing: CompiledSigning | null };
 }
 
 /** Reads the `CELERIAC_*` variables that override code. */
@@ -200,6 +222,14 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
   const b = { ...APP_DEFAULTS.broker, ...o.broker };
   const maxDeliver = integer(b.maxDeliver, "broker.maxDeliver", -1);
   if (maxDeliver === 0) throw new ConfigError("broker.maxDeliver", "must be -1 (unlimited) or ≥ 1");
+  const memoryBroker = brokerUrl.startsWith("memory://");
+  const memoryBackend = resultBackend.startsWith("memory://");
+  const urlHasCredentials = !memoryBroker && brokerUrl.split(",").some((p) => new URL(p.trim()).username !== "");
+  const security = {
+    broker: compileBrokerSecurity(o.broker, env, urlHasCredentials),
+    backend: compileBackendSecurity(o.backend, env, memoryBackend ? null : new URL(resultBackend)),
+    signing: compileSigning(o.signing, env),
+  };
   return {
     name,
     names: namesFor(name),
@@ -226,5 +256,6 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
     },
     beatSchedule: checkBeatSchedule(o.beatSchedule),
     beat: { ...o.beat },
+    security,
   };
 }
