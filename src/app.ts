@@ -23,6 +23,7 @@ import { applySignature, ensureIds, nodeOf } from "./canvas/apply.ts";
 import { handleOf } from "./canvas/group-result.ts";
 import { registerBuiltins } from "./canvas/builtins.ts";
 import { asRecord } from "./protocol/result.ts";
+import { loadSigning, type MessageSigning } from "./security/load.ts";
 
 const APP_BRAND = Symbol.for("celeriac.app");
 
@@ -44,6 +45,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
   #producer: Producer;
   #clientId = crypto.randomUUID().replace(/-/g, "");
   #closed = false;
+  #signing: MessageSigning | null | undefined;
   #role = "client";
   /** The app's logger (the CLI sets its level with `-l`). */
   log: Logger = createLogger("warning");
@@ -59,6 +61,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
       published: (id) => this.hub().published(id),
       origin: hostname(),
       taskOptions: (name) => this.#tasks.get(name)?.options,
+      signer: () => this.signing()?.signer ?? null,
     });
     registerBuiltins(this);
   }
@@ -94,6 +97,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
     });
     this.#options = merged;
     this.#config = compiled;
+    this.#signing = undefined;
     if (opts.role) this.#role = opts.role;
   }
 
@@ -186,6 +190,18 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
     return new Worker(this, options);
   }
 
+  /**
+   * @internal The keys this app signs and checks task messages with; null when signing is off.
+   * Reads key files on the first call (a missing or bad file throws ConfigError naming its option).
+   */
+  signing(): MessageSigning | null {
+    if (this.#signing === undefined) {
+      const c = this.config.security.signing;
+      this.#signing = c ? loadSigning(c) : null;
+    }
+    return this.#signing;
+  }
+
   /** The connected broker. */
   broker(): Promise<Broker> {
     if (this.#closed) return Promise.reject(new ClosedError("app"));
@@ -226,8 +242,9 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost 
     return this.#hub;
   }
 
-  /** Connects broker and backend now (otherwise they connect on first use). */
+  /** Loads signing keys and connects broker and backend now (otherwise on first use). */
   async connect(): Promise<void> {
+    this.signing();
     await Promise.all([this.broker(), this.backend()]);
   }
 

@@ -17,6 +17,7 @@ import {
 import { currentTask } from "./context.ts";
 import { checkQueueName } from "./options.ts";
 import { InvalidArgumentError } from "./errors.ts";
+import type { Signer } from "./security/signing.ts";
 
 /** Options of `applyAsync` and `sendTask`. Durations in seconds. */
 export interface ApplyOptions {
@@ -71,6 +72,8 @@ export interface ProducerDeps {
   origin: string;
   /** The options of a task registered in this app, for routing by name. */
   taskOptions(name: string): CompiledTaskOptions | undefined;
+  /** The key to sign messages with, or null when this app does not sign (reads key files once). */
+  signer(): Signer | null;
 }
 
 function epochMs(v: Date | number, field: string): number {
@@ -167,10 +170,17 @@ export class Producer {
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
     if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
     const msgId = opts.msgId ?? msgIdFor(m.id, m.retries);
+    const wire = encodeTaskMessage(m);
+    const signer = this.#deps.signer();
+    if (signer) {
+      // The broker sends `msgId` as Nats-Msg-Id; the signature covers the header as it will travel.
+      wire.headers[Header.MSG_ID] = msgId;
+      signer.sign(wire);
+    }
     if (m.eta !== undefined && m.eta > Date.now()) {
-      await broker.publishDelayed(queue, encodeTaskMessage(m), msgId, m.eta);
+      await broker.publishDelayed(queue, wire, msgId, m.eta);
     } else {
-      await broker.publish(queue, encodeTaskMessage(m), msgId);
+      await broker.publish(queue, wire, msgId);
     }
   }
 }

@@ -27,6 +27,12 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Take part in moving due delayed tasks (ETA, countdown, retry delays) to their queues. @default true */
   mover?: boolean;
+  /**
+   * Largest message body this worker decodes, in bytes; a larger one is dead-lettered ("oversized")
+   * without being decoded. NATS's own `max_payload` (1 MB by default) bounds publishes too.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
 }
 
 /** What the worker reads. */
@@ -37,10 +43,11 @@ export interface CompiledWorkerOptions {
   hostname: string;
   gracePeriodMs: number;
   mover: boolean;
+  maxMessageBytes: number;
 }
 
 /** Defaults, defined once. */
-export const WORKER_DEFAULTS = { concurrency: 16, pool: "async", gracePeriod: 30 } as const;
+export const WORKER_DEFAULTS = { concurrency: 16, pool: "async", gracePeriod: 30, maxMessageBytes: 1_048_576 } as const;
 
 /** Validates worker options; `defaultQueue` comes from the app. */
 export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): CompiledWorkerOptions {
@@ -68,5 +75,9 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   if (typeof hostname !== "string" || hostname.trim() === "" || /\s/.test(hostname)) {
     throw new ConfigError("hostname", `must be a name without spaces, got ${JSON.stringify(hostname)}`);
   }
-  return { queues, concurrency, pool, hostname, gracePeriodMs: grace * 1000, mover: o.mover ?? true };
+  const maxMessageBytes = o.maxMessageBytes ?? WORKER_DEFAULTS.maxMessageBytes;
+  if (typeof maxMessageBytes !== "number" || !Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) {
+    throw new ConfigError("maxMessageBytes", `must be an integer ≥ 1024 (bytes), got ${JSON.stringify(maxMessageBytes)}`);
+  }
+  return { queues, concurrency, pool, hostname, gracePeriodMs: grace * 1000, mover: o.mover ?? true, maxMessageBytes };
 }

@@ -19,7 +19,8 @@ import { Executor } from "./executor.ts";
 import { Settler } from "./settle.ts";
 import { queueActor } from "./consumer.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
-import { ClosedError } from "../errors.ts";
+import { ClosedError, ConfigError } from "../errors.ts";
+import type { MessageSigning } from "../security/load.ts";
 import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
 
@@ -34,6 +35,8 @@ export interface WorkerHost {
   readonly producer: Producer;
   readonly tasks: ReadonlyMap<string, Task>;
   readonly log: Logger;
+  /** Signing keys (read on first call); null when signing is off. */
+  signing(): MessageSigning | null;
 }
 
 /** Lifecycle states. */
@@ -149,6 +152,14 @@ export class Worker {
     this.#setState(WorkerState.STARTING);
     const log = this.#host.log;
     try {
+      const signing = this.#host.signing();
+      if (signing?.require && !signing.signer) {
+        throw new ConfigError(
+          "signing.require",
+          "this worker checks signatures but has no key to sign the retries, deferred tasks and canvas follow-ups it publishes " +
+            "(other workers would dead-letter them); set signing.hmacKey or signing.ed25519Seed (CELERIAC_SIGNING_KEY / CELERIAC_SIGNING_SEED)",
+        );
+      }
       const [broker, backend] = await Promise.all([this.#host.broker(), this.#host.backend()]);
       for (const q of this.options.queues) await broker.ensureQueue(q);
       const cfg = this.#host.config;
@@ -165,6 +176,8 @@ export class Worker {
         onStarted: (job) => {
           if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", this.#event(job));
         },
+        signing,
+        maxMessageBytes: this.options.maxMessageBytes,
       });
       this.#settler = new Settler({
         broker,
