@@ -9,10 +9,11 @@ import { callCommand } from "./commands/call.ts";
 import { resultCommand } from "./commands/result.ts";
 import { purgeCommand } from "./commands/purge.ts";
 import { beatCommand } from "./commands/beat.ts";
+import { keygenCommand } from "./commands/keygen.ts";
 import { CeleriacError, ErrorCode } from "../src/mod.ts";
 import { args, exit, writeStderr } from "../src/runtime/mod.ts";
 
-const COMMANDS: Command[] = [workerCommand, beatCommand, callCommand, resultCommand, purgeCommand];
+const COMMANDS: Command[] = [workerCommand, beatCommand, callCommand, resultCommand, purgeCommand, keygenCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

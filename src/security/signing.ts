@@ -27,7 +27,7 @@
  */
 import { createHash, createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, timingSafeEqual, verify } from "node:crypto";
 import { Header, type WireMessage } from "../protocol/message.ts";
-import { decodePublicKey, decodeSeed, encodePublicKey } from "./nkey.ts";
+import { decodePublicKey, decodeSeed, encodePublicKey, encodeSeed } from "./nkey.ts";
 
 /** Signature algorithms. */
 export const SigAlg = { HS256: "hs256", ED25519: "ed25519" } as const;
@@ -200,4 +200,17 @@ export class Verifier {
     }
     return { kind: "bad", reason: `unknown signature algorithm "${alg.slice(0, 20)}"` };
   }
+}
+
+/** A new Ed25519 user nkey: the seed (secret) and its public key. */
+export function generateEd25519Key(): { seed: string; publicKey: string } {
+  const seed = encodeSeed("U", crypto.getRandomValues(new Uint8Array(32)));
+  return { seed, publicKey: ed25519Signer(seed).keyId };
+}
+
+/** A new HMAC key: 32 random bytes, base64 (44 characters). */
+export function generateHmacKey(): string {
+  let s = "";
+  for (const b of crypto.getRandomValues(new Uint8Array(32))) s += String.fromCharCode(b);
+  return btoa(s);
 }

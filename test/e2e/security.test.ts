@@ -59,6 +59,11 @@ describe("security, deployed", () => {
     const badSeed = await runCli(["worker", "-A", TASKS], { env: env({ CELERIAC_SIGNING_SEED: "SUnope" }), timeoutMs: 30_000 });
     assert.equal(badSeed.code, 78, badSeed.output);
     assert.match(badSeed.output, /CELERIAC_SIGNING_SEED: is not a usable nkey seed/);
+    const keygen = await runCli(["keygen", "--json"]);
+    assert.equal(keygen.code, 0, keygen.output);
+    const made = JSON.parse(keygen.output.trim().split("\n").pop()!) as { seed: string; publicKey: string };
+    assert.match(made.seed, /^SU[A-Z2-7]{56}$/);
+    assert.match(made.publicKey, /^U[A-Z2-7]{55}$/);
   });
 
   it("a Deno worker configured by environment runs what a Node producer signed, and rejects what nobody signed", async () => {

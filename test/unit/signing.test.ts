@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { nkeys } from "@nats-io/transport-node";
 import { decodePublicKey, decodeSeed, encodePublicKey, encodeSeed, NkeyFormatError } from "../../src/security/nkey.ts";
-import { canonicalHeaders, ed25519Signer, hmacKeyId, hmacSigner, Verifier } from "../../src/security/signing.ts";
+import { canonicalHeaders, ed25519Signer, generateEd25519Key, generateHmacKey, hmacKeyId, hmacSigner, Verifier } from "../../src/security/signing.ts";
 import { encodeTaskMessage, Header, type WireMessage } from "../../src/protocol/message.ts";
 
 const enc = new TextEncoder();
@@ -45,6 +45,15 @@ describe("nkey codec", () => {
     const data = new Uint8Array([...canonicalHeaders("ed25519", kid!, m.headers), ...m.body]);
     const raw = Uint8Array.from(atob(sig!.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
     assert.ok(nkeys.fromPublic(kp.getPublicKey()).verify(data, raw));
+  });
+
+  it("generated keys are ordinary nkeys; generated HMAC keys are 32 random bytes", () => {
+    const k = generateEd25519Key();
+    assert.equal(nkeys.fromSeed(enc.encode(k.seed)).getPublicKey(), k.publicKey);
+    assert.match(k.publicKey, /^U[A-Z2-7]{55}$/);
+    const h = generateHmacKey();
+    assert.equal(atob(h).length, 32);
+    assert.notEqual(h, generateHmacKey());
   });
 
   it("refuses broken keys with a reason", () => {
