@@ -159,7 +159,7 @@ export class RedisBackend implements ResultBackend {
       const hint = reply === "NOAUTH"
         ? "the server requires a password: put it in the URL (redis://:pass@host or redis://user:pass@host) or set backend.password (CELERIAC_REDIS_PASSWORD)"
         : reply === "NOPERM"
-        ? "the ACL user lacks a permission celeriac needs (+@all on its key prefix, or at least +@read +@write +@scripting +hello +info)"
+        ? "the ACL user lacks a permission celeriac needs (simplest: +@all on ~<resultKeyPrefix>*)"
         : "check the user and password in resultBackend (redis://user:pass@host) or backend.username / backend.password (CELERIAC_REDIS_USER / _PASSWORD)";
       return new CeleriacError(ErrorCode.AUTH, `authentication failed at ${where} (the server said: ${err.message}); ${hint}`, { cause: err });
     }
