@@ -29,11 +29,28 @@ export interface TlsFiles {
  * (`nats://user:pass@host`, `nats://token@host`) work too, but not together with these.
  */
 export type NatsAuth =
-  | { user: string; pass: string }
-  | { token: string }
-  | { nkeySeed: string }
-  | { nkeySeedFile: string }
-  | { credsFile: string };
+  | {
+    /** User name (`authorization { users = [ { user, password } ] }`). Env `CELERIAC_NATS_USER`. */
+    user: string;
+    /** Its password. Env `CELERIAC_NATS_PASSWORD`. */
+    pass: string;
+  }
+  | {
+    /** The server's token (`authorization { token }`). Env `CELERIAC_NATS_TOKEN`. */
+    token: string;
+  }
+  | {
+    /** A user nkey seed (`SU…`) the server knows by its public key. Env `CELERIAC_NATS_NKEY_SEED`. */
+    nkeySeed: string;
+  }
+  | {
+    /** A file holding the nkey seed; read again at every reconnect. Env `CELERIAC_NATS_NKEY_SEED_FILE`. */
+    nkeySeedFile: string;
+  }
+  | {
+    /** A `.creds` file (user JWT + seed, operator mode); read again at every reconnect. Env `CELERIAC_NATS_CREDS`. */
+    credsFile: string;
+  };
 
 /** Result backend (Redis) connection security. */
 export interface BackendOptions {
