@@ -6,6 +6,7 @@ import { out } from "../command.ts";
 import { generateEd25519Key, generateHmacKey } from "../../src/security/signing.ts";
 import { Exit } from "../exit-codes.ts";
 
+/** `celeriac keygen`. */
 export const keygenCommand: Command = {
   name: "keygen",
   summary: "make a signing key (Ed25519 nkey or HMAC)",

@@ -86,6 +86,9 @@ export interface SigningOptions {
   require?: boolean;
 }
 
+/** Signing defaults, defined once: off, nothing trusted, nothing required. */
+export const SIGNING_DEFAULTS = { hmacPreviousKeys: [] as string[], trustedKeys: [] as string[], require: false } as const;
+
 /** A secret given inline or as a file, with the name of where it came from (for errors). */
 export interface SecretSource {
   value?: string;
@@ -281,13 +284,13 @@ export function compileSigning(o: SigningOptions | undefined, env: EnvReader): C
   if (hmac?.value !== undefined) checkHmacKey(hmac.value, hmac.field);
   if (ed?.value !== undefined) checkSeed(ed.value, ed.field);
   const prevEnv = env("CELERIAC_SIGNING_PREVIOUS_KEYS");
-  const previous = prevEnv !== undefined ? list(prevEnv) : s.hmacPreviousKeys ?? [];
+  const previous = prevEnv !== undefined ? list(prevEnv) : s.hmacPreviousKeys ?? SIGNING_DEFAULTS.hmacPreviousKeys;
   const prevField = prevEnv !== undefined ? "CELERIAC_SIGNING_PREVIOUS_KEYS" : "signing.hmacPreviousKeys";
   if (!Array.isArray(previous)) throw new ConfigError(prevField, "must be a list of keys");
   previous.forEach((k, i) => checkHmacKey(str(k, `${prevField}[${i}]`), `${prevField}[${i}]`));
   if (previous.length > 0 && !hmac) throw new ConfigError(prevField, "previous HMAC keys need a current one (signing.hmacKey)");
   const trustedEnv = env("CELERIAC_SIGNING_TRUSTED_KEYS");
-  const trusted = trustedEnv !== undefined ? list(trustedEnv) : s.trustedKeys ?? [];
+  const trusted = trustedEnv !== undefined ? list(trustedEnv) : s.trustedKeys ?? SIGNING_DEFAULTS.trustedKeys;
   const trustedField = trustedEnv !== undefined ? "CELERIAC_SIGNING_TRUSTED_KEYS" : "signing.trustedKeys";
   if (!Array.isArray(trusted)) throw new ConfigError(trustedField, "must be a list of public nkeys (U…)");
   trusted.forEach((k, i) => {
@@ -298,7 +301,7 @@ export function compileSigning(o: SigningOptions | undefined, env: EnvReader): C
     }
   });
   const reqEnv = env("CELERIAC_SIGNING_REQUIRE");
-  let require = s.require ?? false;
+  let require: boolean = s.require ?? SIGNING_DEFAULTS.require;
   if (reqEnv !== undefined) {
     if (!/^(1|true|yes|0|false|no)$/i.test(reqEnv)) throw new ConfigError("CELERIAC_SIGNING_REQUIRE", `must be true or false, got "${reqEnv}"`);
     require = /^(1|true|yes)$/i.test(reqEnv);

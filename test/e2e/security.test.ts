@@ -78,6 +78,7 @@ describe("security, deployed", () => {
       CELERIAC_SIGNING_REQUIRE: "true",
     });
     const w = await spawnWorker(["-A", TASKS, "-c", "2"], { env: e, runtime: "deno" });
+    assert.match(w.output(), /\[security\]\n\.> broker: +auth userpass\n\.> signing: +signs ed25519 U[A-Z2-7]{55}; checks against 2 key\(s\); REQUIRED/);
     const common: CeleriacOptions = {
       name: e.CELERIAC_NAME,
       brokerUrl: nats.url,
