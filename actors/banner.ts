@@ -42,5 +42,21 @@ export function banner(app: Celeriac, worker: Worker, transport: string, results
   for (const q of o.queues) lines.push(`                .> ${q.padEnd(16)} stream=${cfg.names.streamFor(q)} durable=${cfg.names.durable(q)}`);
   lines.push("", "[tasks]");
   for (const name of [...app.tasks.keys()].filter((n) => !n.startsWith("celery.")).sort()) lines.push(`  . ${name}`);
+  lines.push(...security(app));
   return lines.join("\n") + "\n";
+}
+
+/** What protects this worker's connections and messages (no secrets, only their kinds and key ids). */
+function security(app: Celeriac): string[] {
+  const sec = app.config.security;
+  const signing = app.signing();
+  const out: string[] = [];
+  if (sec.broker.auth.kind !== "none" || sec.broker.tls) {
+    out.push(`.> broker:      ${[sec.broker.auth.kind !== "none" ? `auth ${sec.broker.auth.kind}` : "", sec.broker.tls ? "TLS files" : ""].filter(Boolean).join(", ")}`);
+  }
+  if (signing) {
+    const own = signing.signer ? `signs ${signing.signer.alg} ${signing.signer.keyId}` : "does not sign";
+    out.push(`.> signing:     ${own}; checks against ${signing.verifier.size} key(s); ${signing.require ? "REQUIRED" : "not required (unsigned messages run)"}`);
+  }
+  return out.length ? ["", "[security]", ...out] : [];
 }

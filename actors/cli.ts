@@ -10,6 +10,7 @@ import { resultCommand } from "./commands/result.ts";
 import { purgeCommand } from "./commands/purge.ts";
 import { beatCommand } from "./commands/beat.ts";
 import { dlqCommand } from "./commands/dlq.ts";
+import { keygenCommand } from "./commands/keygen.ts";
 import { monitorCommand } from "./commands/monitor.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { controlCommand } from "./commands/control.ts";
@@ -30,6 +31,7 @@ const COMMANDS: Command[] = [
   eventsCommand,
   monitorCommand,
   dlqCommand,
+  keygenCommand,
 ];
 
 function usage(): string {
@@ -46,7 +48,9 @@ Celery for TypeScript, on NATS JetStream and Redis.`;
 function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (err instanceof CeleriacError) {
-    if (err.code === ErrorCode.CONFIG && /cannot (connect|reach)/.test(err.message)) return Exit.UNAVAILABLE;
+    if (err.code === ErrorCode.UNAVAILABLE) return Exit.UNAVAILABLE;
+    // Wrong credentials or certificates are configuration: retrying will not fix them.
+    if (err.code === ErrorCode.AUTH || err.code === ErrorCode.TLS) return Exit.CONFIG;
     if (err.code === ErrorCode.CONFIG || err.code === ErrorCode.PROVISIONING) return Exit.CONFIG;
     if (err.code === ErrorCode.INVALID_ARGUMENT) return Exit.USAGE;
     if (err.code === ErrorCode.TIMEOUT) return Exit.TEMPFAIL;

@@ -9,7 +9,7 @@ export const Exit = {
   UNAVAILABLE: 69,
   /** Timed out waiting (a result, a reply). */
   TEMPFAIL: 75,
-  /** Bad configuration (options, URLs, the -A module). */
+  /** Bad configuration (options, URLs, the -A module), or credentials / certificates refused. */
   CONFIG: 78,
 } as const;
 

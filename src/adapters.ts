@@ -18,12 +18,18 @@ export function isMemoryUrl(url: string): boolean {
 /** Builds the broker adapter for the app's broker URL. */
 export function createBroker(cfg: CompiledAppOptions, connectionName: string): Broker {
   if (isMemoryUrl(cfg.brokerUrl)) return memoryBroker(cfg.brokerUrl, cfg.names, cfg.broker);
-  return new JetStreamBroker({ url: cfg.brokerUrl, names: cfg.names, settings: cfg.broker, connectionName });
+  return new JetStreamBroker({
+    url: cfg.brokerUrl,
+    names: cfg.names,
+    settings: cfg.broker,
+    connectionName,
+    security: cfg.security.broker,
+  });
 }
 
 /** Builds the result backend adapter for the app's backend URL. */
 export function createBackend(cfg: CompiledAppOptions): ResultBackend {
   if (isMemoryUrl(cfg.resultBackend)) return memoryBackend(cfg.resultBackend, cfg.names.prefix, cfg.backend);
-  return new RedisBackend(cfg.resultBackend, cfg.backend);
+  return new RedisBackend(cfg.resultBackend, cfg.backend, cfg.security.backend);
 }
 

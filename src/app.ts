@@ -28,6 +28,7 @@ import { EventDispatcher } from "./events/dispatcher.ts";
 import { TaskEventType } from "./events/event.ts";
 import { callFields } from "./events/task-events.ts";
 import type { TaskMessage } from "./protocol/message.ts";
+import { loadSigning, type MessageSigning } from "./security/load.ts";
 
 const APP_BRAND = Symbol.for("celeriac.app");
 
@@ -49,6 +50,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   #producer: Producer;
   #clientId = crypto.randomUUID().replace(/-/g, "");
   #closed = false;
+  #signing: MessageSigning | null | undefined;
   #role = "client";
   #control: Control | null = null;
   #sentEvents: EventDispatcher | null = null;
@@ -67,6 +69,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       origin: hostname(),
       taskOptions: (name) => this.#tasks.get(name)?.options,
       sent: (m, queue) => this.#sent(m, queue),
+      signer: () => this.signing()?.signer ?? null,
     });
     registerBuiltins(this);
   }
@@ -129,6 +132,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     });
     this.#options = merged;
     this.#config = compiled;
+    this.#signing = undefined;
     if (opts.role) this.#role = opts.role;
   }
 
@@ -223,6 +227,18 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     return new Worker(this, options);
   }
 
+  /**
+   * @internal The keys this app signs and checks task messages with; null when signing is off.
+   * Reads key files on the first call (a missing or bad file throws ConfigError naming its option).
+   */
+  signing(): MessageSigning | null {
+    if (this.#signing === undefined) {
+      const c = this.config.security.signing;
+      this.#signing = c ? loadSigning(c) : null;
+    }
+    return this.#signing;
+  }
+
   /** The connected broker. */
   broker(): Promise<Broker> {
     if (this.#closed) return Promise.reject(new ClosedError("app"));
@@ -263,8 +279,9 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     return this.#hub;
   }
 
-  /** Connects broker and backend now (otherwise they connect on first use). */
+  /** Loads signing keys and connects broker and backend now (otherwise on first use). */
   async connect(): Promise<void> {
+    this.signing();
     await Promise.all([this.broker(), this.backend()]);
   }
 

@@ -24,6 +24,14 @@ export const ErrorCode = {
   SOFT_TIME_LIMIT: "ERR_SOFT_TIME_LIMIT_EXCEEDED",
   WORKER_LOST: "ERR_WORKER_LOST",
   KV_CONFLICT: "ERR_KV_CONFLICT",
+  /** The broker or backend does not answer (not running, wrong host or port). */
+  UNAVAILABLE: "ERR_UNAVAILABLE",
+  /** The broker or backend refused our credentials. */
+  AUTH: "ERR_AUTH",
+  /** A TLS handshake or certificate check failed. */
+  TLS: "ERR_TLS",
+  /** A value cannot be encoded for the wire (too deep, a cycle, a RegExp). */
+  ENCODE: "ERR_ENCODE",
 } as const;
 
 /** One of the stable error codes. */
@@ -91,6 +99,14 @@ export class DecodeError extends CeleriacError {
   override name = "DecodeError";
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(ErrorCode.DECODE, message, options);
+  }
+}
+
+/** A value cannot be sent: receivers would refuse it (too deep, a cycle, a RegExp). */
+export class EncodeError extends CeleriacError {
+  override name = "EncodeError";
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(ErrorCode.ENCODE, message, options);
   }
 }
 

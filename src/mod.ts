@@ -4,6 +4,7 @@
  */
 export { Celeriac } from "./app.ts";
 export type { BrokerOptions, CeleriacOptions, TaskRoutes, TracingOptions } from "./options.ts";
+export type { BackendOptions, NatsAuth, SigningOptions, TlsFiles } from "./security/options.ts";
 export { Task } from "./task.ts";
 export type { BoundHandler, PlainHandler } from "./task.ts";
 export type { ErrorMatcher, TaskOptions } from "./task-options.ts";
@@ -27,6 +28,7 @@ export {
   ClosedError,
   ConfigError,
   DecodeError,
+  EncodeError,
   ErrorCode,
   InvalidArgumentError,
   KvConflictError,

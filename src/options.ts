@@ -11,6 +11,18 @@ import type { BrokerSettings } from "./broker/types.ts";
 import type { BackendSettings } from "./backend/types.ts";
 import { SerializerName } from "./protocol/codec.ts";
 import { type BeatEntry, type BeatOptions, checkBeatSchedule } from "./schedule/beat.ts";
+import {
+  type BackendOptions,
+  type BackendSecurity,
+  type BrokerSecurity,
+  compileBackendSecurity,
+  compileBrokerSecurity,
+  compileSigning,
+  type CompiledSigning,
+  type NatsAuth,
+  type SigningOptions,
+  type TlsFiles,
+} from "./security/options.ts";
 
 /** Where a task goes: by exact name or glob (`emails.*`), or a function. */
 export type TaskRoutes =
@@ -35,6 +47,10 @@ export interface BrokerOptions {
   publishTimeout?: number;
   /** Seconds events are kept in `<P>_EVENTS`, so a monitor started late sees recent history. @default 600 */
   eventsMaxAge?: number;
+  /** Credentials (one kind); env `CELERIAC_NATS_*` replaces them. See docs/security.md. @default none */
+  auth?: NatsAuth;
+  /** TLS files (CA, client certificate and key); env `CELERIAC_NATS_TLS_CA`, `_CERT`, `_KEY`. Setting any turns TLS on. @default none */
+  tls?: TlsFiles;
 }
 
 /** Tracing (OpenTelemetry, through the globally registered tracer provider). */
@@ -87,6 +103,10 @@ export interface CeleriacOptions {
   revokeExpires?: number;
   /** OpenTelemetry tracing. */
   tracing?: TracingOptions;
+  /** Result backend credentials and TLS files. See docs/security.md. @default {} */
+  backend?: BackendOptions;
+  /** Message signing (opt-in, producers and workers). See docs/security.md. @default off */
+  signing?: SigningOptions;
 }
 
 /** Defaults, defined once. */
@@ -138,6 +158,8 @@ export interface CompiledAppOptions {
   /** How long events stay in the events stream. */
   eventsMaxAgeMs: number;
   tracing: Required<TracingOptions>;
+  /** Credentials, TLS and signing, checked for shape (files are read at connect / first use). */
+  security: { broker: BrokerSecurity; backend: BackendSecurity; signing: CompiledSigning | null };
 }
 
 /** Reads the `CELERIAC_*` variables that override code. */
@@ -233,6 +255,14 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
   const b = { ...APP_DEFAULTS.broker, ...o.broker };
   const maxDeliver = integer(b.maxDeliver, "broker.maxDeliver", -1);
   if (maxDeliver === 0) throw new ConfigError("broker.maxDeliver", "must be -1 (unlimited) or ≥ 1");
+  const memoryBroker = brokerUrl.startsWith("memory://");
+  const memoryBackend = resultBackend.startsWith("memory://");
+  const urlHasCredentials = !memoryBroker && brokerUrl.split(",").some((p) => new URL(p.trim()).username !== "");
+  const security = {
+    broker: compileBrokerSecurity(o.broker, env, urlHasCredentials),
+    backend: compileBackendSecurity(o.backend, env, memoryBackend ? null : new URL(resultBackend)),
+    signing: compileSigning(o.signing, env),
+  };
   return {
     name,
     names: namesFor(name),
@@ -267,5 +297,6 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
       enabled: Boolean(o.tracing?.enabled ?? APP_DEFAULTS.tracing.enabled),
       links: Boolean(o.tracing?.links ?? APP_DEFAULTS.tracing.links),
     },
+    security,
   };
 }

@@ -18,6 +18,7 @@ import { currentTask } from "./context.ts";
 import { activeTracer, tracePublish } from "./tracing.ts";
 import { checkQueueName } from "./options.ts";
 import { InvalidArgumentError } from "./errors.ts";
+import type { Signer } from "./security/signing.ts";
 
 /** Options of `applyAsync` and `sendTask`. Durations in seconds. */
 export interface ApplyOptions {
@@ -74,6 +75,8 @@ export interface ProducerDeps {
   taskOptions(name: string): CompiledTaskOptions | undefined;
   /** Called after each message the broker stored (the `task-sent` event); absent when not wanted. */
   sent?(m: TaskMessage, queue: string): void;
+  /** The key to sign messages with, or null when this app does not sign (reads key files once). */
+  signer(): Signer | null;
 }
 
 function epochMs(v: Date | number, field: string): number {
@@ -170,15 +173,23 @@ export class Producer {
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
     if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
     const msgId = opts.msgId ?? msgIdFor(m.id, m.retries);
-    // Traced: a PRODUCER span around the publish, its context injected before encoding.
+    // Traced: a PRODUCER span around the publish, its context injected before encoding (and so
+    // before signing: the signature covers the trace headers as they travel).
     if (activeTracer()) await tracePublish(m, queue, () => this.#send(broker, queue, m, msgId));
     else await this.#send(broker, queue, m, msgId);
     this.#deps.sent?.(m, queue);
   }
 
   #send(broker: Broker, queue: string, m: TaskMessage, msgId: string): Promise<unknown> {
+    const wire = encodeTaskMessage(m);
+    const signer = this.#deps.signer();
+    if (signer) {
+      // The broker sends `msgId` as Nats-Msg-Id; the signature covers the header as it will travel.
+      wire.headers[Header.MSG_ID] = msgId;
+      signer.sign(wire);
+    }
     return m.eta !== undefined && m.eta > Date.now()
-      ? broker.publishDelayed(queue, encodeTaskMessage(m), msgId, m.eta)
-      : broker.publish(queue, encodeTaskMessage(m), msgId);
+      ? broker.publishDelayed(queue, wire, msgId, m.eta)
+      : broker.publish(queue, wire, msgId);
   }
 }

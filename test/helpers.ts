@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import process from "node:process";
@@ -175,14 +175,37 @@ async function managed(cmd: string, args: () => string[], port: number, dir: str
   return server;
 }
 
+/** Options of a private server: extra command-line arguments, and (nats-server) a config file's text. */
+export interface PrivateServerOptions {
+  args?: string[];
+  /** nats-server configuration (authorization, operator, …), written to a file and passed with -c. */
+  config?: string;
+  /** TLS files: nats-server gets --tls/--tlscert/--tlskey (+ --tlscacert --tlsverify with `verify`); redis-server serves TLS only. */
+  tls?: { cert: string; key: string; ca: string; verify?: boolean };
+}
+
+function serverOptions(o: string[] | PrivateServerOptions): PrivateServerOptions {
+  return Array.isArray(o) ? { args: o } : o;
+}
+
 /** Starts a private nats-server with JetStream (and monitoring) on free ports. */
-export async function privateNats(extraArgs: string[] = []): Promise<PrivateServer> {
+export async function privateNats(opts: string[] | PrivateServerOptions = []): Promise<PrivateServer> {
+  const o = serverOptions(opts);
   const port = await freePort();
   const monitorPort = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), "celeriac-nats-"));
+  const extra = [...(o.args ?? [])];
+  if (o.config !== undefined) {
+    writeFileSync(path.join(dir, "server.conf"), o.config);
+    extra.unshift("-c", path.join(dir, "server.conf"));
+  }
+  if (o.tls) {
+    extra.push("--tls", "--tlscert", o.tls.cert, "--tlskey", o.tls.key);
+    if (o.tls.verify) extra.push("--tlscacert", o.tls.ca, "--tlsverify");
+  }
   return await managed(
     "nats-server",
-    () => ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-js", "-sd", dir, ...extraArgs],
+    () => ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-js", "-sd", dir, ...extra],
     port,
     dir,
     `nats://127.0.0.1:${port}`,
@@ -190,16 +213,21 @@ export async function privateNats(extraArgs: string[] = []): Promise<PrivateServ
   );
 }
 
-/** Starts a private redis-server on a free port (no persistence). */
-export async function privateRedis(extraArgs: string[] = []): Promise<PrivateServer> {
+/** Starts a private redis-server on a free port (no persistence); with `tls`, TLS only (rediss://). */
+export async function privateRedis(opts: string[] | PrivateServerOptions = []): Promise<PrivateServer> {
+  const o = serverOptions(opts);
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), "celeriac-redis-"));
+  const ports = o.tls
+    ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", o.tls.cert, "--tls-key-file", o.tls.key,
+      "--tls-ca-cert-file", o.tls.ca, "--tls-auth-clients", o.tls.verify === false ? "no" : "yes"]
+    : ["--port", String(port)];
   return await managed(
     "redis-server",
-    () => ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs],
+    () => ["--bind", "127.0.0.1", ...ports, "--save", "", "--appendonly", "no", "--dir", dir, ...(o.args ?? [])],
     port,
     dir,
-    `redis://127.0.0.1:${port}/0`,
+    `${o.tls ? "rediss" : "redis"}://127.0.0.1:${port}/0`,
   );
 }
 

@@ -11,6 +11,8 @@ import { asRecord, type ResultRecord } from "../protocol/result.ts";
 import { pack, type Serializer, serializerFor, type SerializerName, unpack } from "../protocol/codec.ts";
 import { CeleriacError, ConfigError, ErrorCode } from "../errors.ts";
 import { nodeBuffer } from "../runtime/mod.ts";
+import type { BackendSecurity } from "../security/options.ts";
+import { checkTlsFiles, isTlsFailure } from "../security/load.ts";
 
 /**
  * The write guard: ARGV[1] value, ARGV[2] ttl in ms (0 = none). A record always starts with its
@@ -92,13 +94,23 @@ export class RedisBackend implements ResultBackend {
   #serializer: Serializer;
   #settings: BackendSettings;
   #connecting: Promise<void> | null = null;
+  #security: BackendSecurity;
+  /** The last error ioredis reported: connect() itself only says "Connection is closed." */
+  #lastError: Error | null = null;
 
-  constructor(url: string, settings: BackendSettings) {
+  /** Reads the TLS files now (the backend is built when first used): a bad path fails at start. */
+  constructor(url: string, settings: BackendSettings, security: BackendSecurity = { tls: null }) {
     const u = checkRedisUrl(url, "resultBackend");
     this.description = `${u.protocol}//${u.host}${u.pathname || "/0"}`;
     this.#settings = settings;
+    this.#security = security;
     this.#serializer = serializerFor(settings.serializer);
+    const tls = security.tls ? checkTlsFiles(security.tls) : undefined;
     this.#redis = new Redis(url, {
+      ...(security.username !== undefined ? { username: security.username } : {}),
+      ...(security.password !== undefined ? { password: security.password } : {}),
+      // rediss:// alone turns TLS on with the system's CAs; the files add a private CA / client cert.
+      ...(tls ? { tls } : {}),
       lazyConnect: true,
       // Many small writes from many tasks in the same tick become one round trip.
       enableAutoPipelining: true,
@@ -108,8 +120,10 @@ export class RedisBackend implements ResultBackend {
       retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
       connectionName: "celeriac",
     }) as GuardedRedis;
-    this.#redis.on("error", () => {
-      // ioredis reports every failed reconnect here; callers see command failures instead.
+    this.#redis.on("error", (err: Error) => {
+      // ioredis reports every failed reconnect here; callers see command failures instead. The
+      // last one explains a failed connect (WRONGPASS, a certificate) better than connect() does.
+      this.#lastError = err;
     });
     this.#redis.defineCommand("celeriacStore", { numberOfKeys: 1, lua: storeUnlessSuccess(settings.serializer) });
     this.#redis.defineCommand("celeriacChordJoin", { numberOfKeys: 1, lua: CHORD_JOIN });
@@ -123,20 +137,45 @@ export class RedisBackend implements ResultBackend {
   connect(): Promise<void> {
     this.#connecting ??= (async () => {
       if (this.#redis.status === "ready") return;
+      this.#lastError = null;
       try {
         await this.#redis.connect();
       } catch (err) {
         this.#connecting = null;
+        // Stops ioredis reconnecting in the background: wrong credentials would loop forever.
         this.#redis.disconnect();
-        throw new CeleriacError(
-          ErrorCode.CONFIG,
-          `cannot reach the result backend at ${this.description}: ${(err as Error).message}. ` +
-            `Is Redis running? (start one with: redis-server --port 6379)`,
-          { cause: err },
-        );
+        throw this.#connectError(this.#lastError ?? (err as Error));
       }
     })();
     return this.#connecting;
+  }
+
+  #connectError(err: Error): CeleriacError {
+    const where = `the result backend at ${this.description}`;
+    // Redis error replies begin with an error code word (WRONGPASS, NOAUTH, NOPERM): the protocol's
+    // own codes, which ioredis keeps at the start of the message.
+    const reply = /^(WRONGPASS|NOAUTH|NOPERM)\b/.exec(err.message)?.[1];
+    if (reply) {
+      const hint = reply === "NOAUTH"
+        ? "the server requires a password: put it in the URL (redis://:pass@host or redis://user:pass@host) or set backend.password (CELERIAC_REDIS_PASSWORD)"
+        : reply === "NOPERM"
+        ? "the ACL user lacks a permission celeriac needs (simplest: +@all on ~<resultKeyPrefix>*)"
+        : "check the user and password in resultBackend (redis://user:pass@host) or backend.username / backend.password (CELERIAC_REDIS_USER / _PASSWORD)";
+      return new CeleriacError(ErrorCode.AUTH, `authentication failed at ${where} (the server said: ${err.message}); ${hint}`, { cause: err });
+    }
+    const tls = this.#security.tls;
+    if (isTlsFailure(err)) {
+      return new CeleriacError(
+        ErrorCode.TLS,
+        `TLS with ${where} failed: ${err.message}; ` +
+          (tls?.ca ? `check that ${tls.field}.ca (${tls.ca}) is the CA that signed the server's certificate` : "if the server's certificate comes from a private CA, set backend.tls.ca (or CELERIAC_REDIS_TLS_CA)"),
+        { cause: err },
+      );
+    }
+    const handshake = this.description.startsWith("rediss:") && (err as { code?: string }).code === "ECONNRESET"
+      ? " The server closed the connection during the TLS handshake: if it verifies clients (tls-auth-clients), set backend.tls.cert / backend.tls.key."
+      : " Is Redis running? (start one with: redis-server --port 6379)";
+    return new CeleriacError(ErrorCode.UNAVAILABLE, `cannot reach ${where}: ${err.message}.${handshake}`, { cause: err });
   }
 
   #decode(bytes: Uint8Array | null): ResultRecord | null {

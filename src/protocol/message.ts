@@ -40,6 +40,8 @@ export const Header = {
   MOVED: "celeriac-moved",
   /** Set on canvas follow-ups a worker publishes: run only if no result exists yet. */
   ONCE: "celeriac-once",
+  /** The signature, when signing is on: `<alg>;<key id>;<signature>` (src/security/signing.ts). */
+  SIG: "celeriac-sig",
 } as const;
 
 /** The only content type this version reads. */

@@ -8,6 +8,7 @@
 import process from "node:process";
 import os from "node:os";
 import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
 
 /** True when running under Deno. */
 export const isDeno: boolean = "Deno" in globalThis;
@@ -108,4 +109,12 @@ export function stdoutIsTTY(): boolean {
  */
 export function nodeBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Reads a text file (key files, certificates, `.creds`), synchronously: it runs once at start.
+ * Throws the runtime's error (with its `code`, e.g. ENOENT, EACCES) for the caller to word.
+ */
+export function readTextFile(path: string): string {
+  return readFileSync(path, "utf8");
 }

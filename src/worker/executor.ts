@@ -12,6 +12,7 @@ import { currentTask } from "../context.ts";
 import { DecodeError, ErrorCode, hasCode, type Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors.ts";
 import { RunningTask } from "./context.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
+import type { MessageSigning } from "../security/load.ts";
 
 /** What the executor needs from its worker. */
 export interface ExecutorDeps {
@@ -31,6 +32,10 @@ export interface ExecutorDeps {
    * outcome that replaces running (deferred, revoked while waiting).
    */
   admit(job: Job, task: Task): Promise<Outcome | null> | null;
+  /** Signature checks; null when signing is off. */
+  signing: MessageSigning | null;
+  /** Bodies larger than this are dead-lettered undecoded. */
+  maxMessageBytes: number;
 }
 
 function deadline(ms: number, make: () => Error): { promise: Promise<never>; cancel(): void } {
@@ -57,12 +62,24 @@ export class Executor {
   /** Runs a job to its outcome. Never throws. */
   async execute(job: Job): Promise<Outcome> {
     let message: TaskMessage;
+    const d = job.delivery;
+    // Size and signature come before decoding: a worker that requires signatures never parses
+    // a body nobody it trusts has vouched for.
+    if (d.body.length > this.#deps.maxMessageBytes) {
+      return { kind: "reject", reason: `oversized message: ${d.body.length} bytes, over this worker's maxMessageBytes (${this.#deps.maxMessageBytes})`, requeue: false };
+    }
+    const verdict = this.#deps.signing ? this.#checkSignature(job, this.#deps.signing) : null;
+    if (typeof verdict === "string") return { kind: "reject", reason: verdict, requeue: false };
     try {
-      const d = job.delivery;
       const all = d.headerCount() > BASE_HEADER_COUNT ? () => d.headers() : undefined;
       message = decodeTaskMessage((n) => d.header(n), d.body, all);
     } catch (err) {
       return { kind: "reject", reason: (err as DecodeError).message, requeue: false };
+    }
+    // The signature covers the body's queue, not the subject: a signed message copied onto another
+    // queue (by someone who may publish there) is refused rather than run by that queue's workers.
+    if (verdict === true && message.queue !== undefined && message.queue !== job.queue) {
+      return { kind: "reject", reason: `signed for queue "${message.queue}" but delivered on queue "${job.queue}"`, requeue: false };
     }
     job.message = message;
     const task = this.#deps.tasks.get(message.task);
@@ -79,7 +96,6 @@ export class Executor {
     if (message.eta !== undefined && message.eta > Date.now()) return { kind: "defer", etaMs: message.eta };
     // A redelivery, or a copy the delayed-task mover may have published twice: run it only if no
     // result or later attempt exists yet.
-    const d = job.delivery;
     if (d.deliveryCount > 1 || d.header(Header.MOVED) !== undefined || d.header(Header.ONCE) !== undefined) {
       try {
         const done = await this.#alreadyDone(message);
@@ -101,6 +117,22 @@ export class Executor {
       if (instead) return instead;
     }
     return this.#run(job, task, message);
+  }
+
+  /** True if verified, false if accepted unverified, or the dead-letter reason. */
+  #checkSignature(job: Job, signing: MessageSigning): boolean | string {
+    const v = signing.verifier.check(job.delivery.headers(), job.delivery.body);
+    switch (v.kind) {
+      case "verified":
+        return true;
+      case "bad":
+        return `bad signature: ${v.reason}`;
+      case "unknown-key":
+        // Without `require` an unknown key proves nothing either way: accepted like an unsigned message.
+        return signing.require ? `untrusted signature: ${v.reason}` : false;
+      case "unsigned":
+        return signing.require ? "unsigned message: this worker requires signed messages (signing.require)" : false;
+    }
   }
 
   /** On a redelivery, a ready result or a later attempt means this copy must not run again. */

@@ -35,6 +35,12 @@ export interface WorkerOptions {
   healthPort?: number;
   /** Address the health server binds. @default "0.0.0.0" */
   healthHost?: string;
+  /**
+   * Largest message body this worker decodes, in bytes; a larger one is dead-lettered ("oversized")
+   * without being decoded. NATS's own `max_payload` (1 MB by default) bounds publishes too.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
 }
 
 /** What the worker reads. */
@@ -50,10 +56,18 @@ export interface CompiledWorkerOptions {
   heartbeatMs: number;
   healthPort: number | null;
   healthHost: string;
+  maxMessageBytes: number;
 }
 
 /** Defaults, defined once. */
-export const WORKER_DEFAULTS = { concurrency: 16, pool: "async", gracePeriod: 30, heartbeatInterval: 2, healthHost: "0.0.0.0" } as const;
+export const WORKER_DEFAULTS = {
+  concurrency: 16,
+  pool: "async",
+  gracePeriod: 30,
+  heartbeatInterval: 2,
+  healthHost: "0.0.0.0",
+  maxMessageBytes: 1_048_576,
+} as const;
 
 /** Validates worker options; `defaultQueue` comes from the app. */
 export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): CompiledWorkerOptions {
@@ -81,6 +95,10 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   if (typeof hostname !== "string" || hostname.trim() === "" || /\s/.test(hostname)) {
     throw new ConfigError("hostname", `must be a name without spaces, got ${JSON.stringify(hostname)}`);
   }
+  const maxMessageBytes = o.maxMessageBytes ?? WORKER_DEFAULTS.maxMessageBytes;
+  if (typeof maxMessageBytes !== "number" || !Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) {
+    throw new ConfigError("maxMessageBytes", `must be an integer ≥ 1024 (bytes), got ${JSON.stringify(maxMessageBytes)}`);
+  }
   const beat = o.heartbeatInterval ?? WORKER_DEFAULTS.heartbeatInterval;
   if (typeof beat !== "number" || !(beat >= 0.05)) throw new ConfigError("heartbeatInterval", "must be seconds ≥ 0.05");
   const port = o.healthPort ?? null;
@@ -98,5 +116,6 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
     heartbeatMs: beat * 1000,
     healthPort: port,
     healthHost: o.healthHost ?? WORKER_DEFAULTS.healthHost,
+    maxMessageBytes,
   };
 }

@@ -12,7 +12,7 @@ import type { Logger } from "../log.ts";
 import { decodeTaskMessage, Header, type TaskMessage } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord, remoteErrorOf, type ResultRecord } from "../protocol/result.ts";
 import { isReady, State } from "../states.ts";
-import { ClosedError, describeError, type RemoteError, type Retry } from "../errors.ts";
+import { ClosedError, describeError, ErrorCode, hasCode, type RemoteError, type Retry } from "../errors.ts";
 import { afterFailure, afterSuccess, successChildren } from "./followups.ts";
 import { autoRetryFor, decideRetry } from "./retry-policy.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
@@ -46,9 +46,16 @@ export class Settler {
       let state: string | null;
       if (outcome.kind === "success") {
         // The common case, without the extra async layer of #apply.
-        await this.#final(job, State.SUCCESS, outcome.value, null, this.#onSuccess(job.message!, outcome.value));
-        job.delivery.ack();
-        state = State.SUCCESS;
+        try {
+          await this.#final(job, State.SUCCESS, outcome.value, null, this.#onSuccess(job.message!, outcome.value));
+          job.delivery.ack();
+          state = State.SUCCESS;
+        } catch (err) {
+          if (!hasCode(err, ErrorCode.ENCODE)) throw err;
+          // The value cannot be stored or sent on (too deep, a cycle, a RegExp): the task fails and
+          // says why, rather than its message coming back until maxDeliver.
+          state = await this.#apply(job, { kind: "failure", error: err, runtimeMs: outcome.runtimeMs });
+        }
       } else {
         state = await this.#apply(job, outcome);
       }
@@ -268,7 +275,8 @@ export class Settler {
       try {
         return await op();
       } catch (err) {
-        if (job.abandoned) throw err;
+        // Retrying cannot make a value encodable.
+        if (job.abandoned || hasCode(err, ErrorCode.ENCODE)) throw err;
         const wait = Math.min(100 * 2 ** attempt, 5_000);
         if (attempt === 1 || attempt % 10 === 0) {
           this.#deps.log.warn(`${what} failed (${(err as Error).message}); retrying every ≤${wait / 1000}s`);

@@ -20,7 +20,8 @@ import { Settler } from "./settle.ts";
 import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
 import { logSettled, settledTaskEvent, type TaskEvent, taskEvent } from "./report.ts";
-import { ClosedError } from "../errors.ts";
+import { ClosedError, ConfigError } from "../errors.ts";
+import type { MessageSigning } from "../security/load.ts";
 import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
 import { activeTracer, withContext } from "../tracing.ts";
@@ -31,7 +32,6 @@ import { type RemoteWorker } from "./remote.ts";
 import { type Services, type ServicesHost, startServices } from "./services.ts";
 import { Revocations } from "./revocations.ts";
 import { checkQueueName } from "../options.ts";
-import { ConfigError } from "../errors.ts";
 import type { Tracer } from "@opentelemetry/api";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
@@ -45,6 +45,8 @@ export interface WorkerHost {
   readonly producer: Producer;
   readonly tasks: ReadonlyMap<string, Task>;
   readonly log: Logger;
+  /** Signing keys (read on first call); null when signing is off. */
+  signing(): MessageSigning | null;
 }
 
 /** Lifecycle states. */
@@ -188,6 +190,14 @@ export class Worker {
     this.#setState(WorkerState.STARTING);
     const log = this.#host.log;
     try {
+      const signing = this.#host.signing();
+      if (signing?.require && !signing.signer) {
+        throw new ConfigError(
+          "signing.require",
+          "this worker checks signatures but has no key to sign the retries, deferred tasks and canvas follow-ups it publishes " +
+            "(other workers would dead-letter them); set signing.hmacKey or signing.ed25519Seed (CELERIAC_SIGNING_KEY / CELERIAC_SIGNING_SEED)",
+        );
+      }
       const [broker, backend] = await Promise.all([this.#host.broker(), this.#host.backend()]);
       this.#broker = broker;
       for (const q of this.#queues.queues) await broker.ensureQueue(q);
@@ -195,7 +205,7 @@ export class Worker {
       // Mingle: revocations made while this worker was not running still hold.
       await this.#revocations.sync(broker);
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
-      this.#pipeline(broker, backend);
+      this.#pipeline(broker, backend, signing);
       await this.#queues.start(broker);
       this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
@@ -221,7 +231,7 @@ export class Worker {
   }
 
   /** The executor and the settler: one delivery to its outcome, the outcome to its consequences. */
-  #pipeline(broker: Broker, backend: ResultBackend): void {
+  #pipeline(broker: Broker, backend: ResultBackend, signing: MessageSigning | null): void {
     const cfg = this.#host.config;
     const log = this.#host.log;
     this.#executor = new Executor({
@@ -241,6 +251,8 @@ export class Worker {
       },
       isRevoked: (id) => this.#revocations.ids.has(id),
       admit: (job, task) => this.#admission.admit(job, task),
+      signing,
+      maxMessageBytes: this.options.maxMessageBytes,
     });
     this.#settler = new Settler({
       broker,

@@ -38,6 +38,7 @@ import { AckedPublisher, type PublishFailure } from "./publisher.ts";
 import { DelayedTasks } from "./delayed.ts";
 import { openKv } from "./kv.ts";
 import { readEvents } from "./events.ts";
+import type { BrokerSecurity } from "../../security/options.ts";
 
 /** Options of the JetStream adapter beyond the broker settings. */
 export interface JetStreamBrokerOptions {
@@ -47,6 +48,8 @@ export interface JetStreamBrokerOptions {
   /** Connection name shown by the server. */
   connectionName: string;
   puller?: Partial<PullerOptions>;
+  /** Credentials and TLS files (src/security/options.ts). */
+  security?: BrokerSecurity;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -59,6 +62,7 @@ export class JetStreamBroker implements Broker {
   #names: Names;
   #settings: BrokerSettings;
   #connectionName: string;
+  #security: BrokerSecurity | undefined;
   #pullerOptions: PullerOptions;
   #nc: NatsConnection | null = null;
   #publisher: AckedPublisher | null = null;
@@ -79,13 +83,14 @@ export class JetStreamBroker implements Broker {
     this.#names = opts.names;
     this.#settings = opts.settings;
     this.#connectionName = opts.connectionName;
+    this.#security = opts.security;
     this.#pullerOptions = { ...PULLER_DEFAULTS, ...opts.puller };
   }
 
   connect(): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError("broker"));
     this.#connecting ??= (async () => {
-      const nc = await connectNats(this.#url, { name: this.#connectionName, timeoutMs: 5_000 });
+      const nc = await connectNats(this.#url, { name: this.#connectionName, timeoutMs: 5_000, security: this.#security });
       this.#nc = nc;
       this.#publisher = new AckedPublisher(nc);
       this.#kvOpen.clear();
