@@ -147,10 +147,20 @@ export interface PrivateServer {
 async function managed(cmd: string, args: () => string[], port: number, dir: string, url: string, extra: { monitorPort?: number } = {}) {
   let child: ChildProcess | null = null;
   const start = async () => {
-    child = spawn(cmd, args(), { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    child.stderr?.on("data", (d) => (err += d));
-    await waitFor(() => portAnswers(port), { timeoutMs: 15_000, what: `${cmd} on port ${port} (${err.slice(-300)})` });
+    const c = spawn(cmd, args(), { stdio: ["ignore", "pipe", "pipe"] });
+    child = c;
+    let out = "";
+    c.stdout?.on("data", (d) => (out += d));
+    c.stderr?.on("data", (d) => (out += d));
+    // A loaded machine can be slow to start a server; a server that exits says why at once.
+    const deadline = Date.now() + 30_000;
+    while (!(await portAnswers(port))) {
+      if (c.exitCode !== null || c.signalCode !== null) {
+        throw new Error(`${cmd} exited (${c.exitCode ?? c.signalCode}) before listening on ${port}: ${out.slice(-800)}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${cmd} did not listen on ${port} within 30 s: ${out.slice(-800)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
   };
   const stop = async (opts: { hard?: boolean } = {}) => {
     const c = child;
