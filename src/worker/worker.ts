@@ -7,10 +7,6 @@
  */
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { ResultBackend } from "../backend/types.ts";
-import type { CompiledAppOptions } from "../options.ts";
-import type { Producer } from "../producer.ts";
-import type { Task } from "../task.ts";
-import type { Logger } from "../log.ts";
 import { Emitter, type Events } from "../emitter.ts";
 import { supervise, type Supervised } from "../actor.ts";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.ts";
@@ -33,51 +29,13 @@ import { type Services, type ServicesHost, startServices } from "./services.ts";
 import { Revocations } from "./revocations.ts";
 import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
+import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
 const MOVER_LEASE_MS = 5_000;
 
-/** What a worker needs from its app. */
-export interface WorkerHost {
-  readonly config: CompiledAppOptions;
-  broker(): Promise<Broker>;
-  backend(): Promise<ResultBackend>;
-  readonly producer: Producer;
-  readonly tasks: ReadonlyMap<string, Task>;
-  readonly log: Logger;
-  /** Signing keys (read on first call); null when signing is off. */
-  signing(): MessageSigning | null;
-}
-
-/** Lifecycle states. */
-export const WorkerState = {
-  CREATED: "created",
-  STARTING: "starting",
-  RUNNING: "running",
-  DRAINING: "draining",
-  STOPPED: "stopped",
-  FAILED: "failed",
-} as const;
-/** A lifecycle state. */
-export type WorkerState = typeof WorkerState[keyof typeof WorkerState];
-
-export type { TaskEvent } from "./report.ts";
-
-/** Events a worker emits. Listeners cannot break the worker. */
-export interface WorkerEvents extends Record<string, unknown> {
-  state: WorkerState;
-  /** Background trouble (broker hiccups, failed writes that will be retried). */
-  error: Error;
-  "task-received": TaskEvent;
-  "task-started": TaskEvent;
-  "task-settled": TaskEvent;
-}
-
-/** Options of {@link Worker.stop}. */
-export interface StopOptions {
-  /** Seconds running tasks get to finish; default the worker's grace period, 0 = cold. */
-  grace?: number;
-}
+export { WorkerState };
+export type { StopOptions, TaskEvent, WorkerEvents, WorkerHost } from "./types.ts";
 
 /** A worker. Create it with `app.worker(...)`. */
 export class Worker {

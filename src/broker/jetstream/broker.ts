@@ -4,11 +4,10 @@
  * Queued tasks: stream `<P>_TASKS` (WorkQueue, file) with one durable pull consumer per queue.
  * Dead letters: stream `<P>_DLQ` (Limits). Core subjects carry notices, events and control.
  */
-import { headers as natsHeaders, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import {
   type JetStreamManager,
   jetstreamManager,
-  JetStreamApiError,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
@@ -18,7 +17,6 @@ import type {
   BrokerStatus,
   ConsumeHandlers,
   DeadLetter,
-  ExhaustedMessage,
   KeyValueStore,
   KvOptions,
   MoveHooks,
@@ -37,6 +35,7 @@ import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
 import { AckedPublisher, type PublishFailure } from "./publisher.ts";
 import { DelayedTasks } from "./delayed.ts";
 import { openKv } from "./kv.ts";
+import { readDeadLetters, watchExhausted } from "./dead-letters.ts";
 import { readEvents } from "./events.ts";
 import type { BrokerSecurity } from "../../security/options.ts";
 
@@ -316,7 +315,13 @@ export class JetStreamBroker implements Broker {
     const stream = this.#names.streamFor(queue);
     const durable = this.#names.durable(queue);
     const puller = new Puller(nc, { queue, stream, durable }, handlers, this.#pullerOptions);
-    const advisories = this.#watchExhausted(queue, stream, durable, handlers);
+    const advisories = watchExhausted(nc, this.#conn.jsm, {
+      queue,
+      stream,
+      durable,
+      prefix: this.#names.prefix,
+      maxDeliver: this.#settings.maxDeliver,
+    }, handlers);
     return {
       grant: (n) => puller.grant(n),
       stop: async () => {
@@ -324,53 +329,6 @@ export class JetStreamBroker implements Broker {
         await puller.stop();
       },
     };
-  }
-
-  /**
-   * A message that reached max_deliver stays in the stream, undelivered (FACTS.md 7); the server
-   * announces it once on an advisory subject. A queue group makes exactly one worker handle it.
-   */
-  #watchExhausted(queue: string, stream: string, durable: string, handlers: ConsumeHandlers): Subscription {
-    const { nc, jsm } = this.#conn;
-    const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${durable}`;
-    return nc.subscribe(subject, {
-      queue: `${this.#names.prefix}_exhausted`,
-      callback: (_err, msg) => {
-        void (async () => {
-          let adv: { stream_seq?: number; deliveries?: number };
-          try {
-            adv = msg.json();
-          } catch {
-            return;
-          }
-          const seq = Number(adv.stream_seq);
-          if (!Number.isFinite(seq)) return;
-          let message: WireMessage | null = null;
-          try {
-            const stored = await jsm.streams.getMessage(stream, { seq });
-            if (stored) {
-              const h: Record<string, string> = {};
-              if (stored.header) for (const [k, v] of stored.header) h[k] = v[0] ?? "";
-              message = { headers: h, body: stored.data };
-            }
-          } catch {
-            message = null;
-          }
-          const exhausted: ExhaustedMessage = {
-            queue,
-            seq,
-            deliveries: Number(adv.deliveries) || this.#settings.maxDeliver,
-            message,
-            remove: async () => {
-              await jsm.streams.deleteMessage(stream, seq).catch((err: unknown) => {
-                if (!(err instanceof JetStreamApiError)) throw err; // already gone is fine
-              });
-            },
-          };
-          handlers.onExhausted(exhausted);
-        })().catch((err) => handlers.onError(err as Error));
-      },
-    });
   }
 
   async deadLetter(queue: string, message: WireMessage, reason: string, dedupKey: string): Promise<void> {
@@ -384,26 +342,7 @@ export class JetStreamBroker implements Broker {
 
   async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     await this.#ensureDlq();
-    const { jsm } = this.#conn;
-    const limit = opts.limit ?? 100;
-    const info = await jsm.streams.info(this.#names.dlqStream);
-    const out: DeadLetter[] = [];
-    const want = opts.queue ? this.#names.dlqSubject(opts.queue) : null;
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
-      const m = await jsm.streams.getMessage(this.#names.dlqStream, { seq }).catch(() => null);
-      if (!m || (want && m.subject !== want)) continue;
-      const h: Record<string, string> = {};
-      if (m.header) for (const [k, v] of m.header) h[k] = v[0] ?? "";
-      out.push({
-        seq,
-        queue: m.subject.slice(this.#names.dlqSubject("").length),
-        reason: h[Header.DLQ_REASON] ?? "",
-        headers: h,
-        body: m.data,
-        time: m.time,
-      });
-    }
-    return out;
+    return await readDeadLetters(this.#conn.jsm, this.#names, opts);
   }
 
   async purgeDeadLetters(queue?: string): Promise<number> {
