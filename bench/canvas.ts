@@ -9,13 +9,10 @@
  * `npm run bench:canvas` or `node --import tsx bench/canvas.ts [--n 10000] [--m 1000] [--runs 3]`
  */
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Redis } from "ioredis";
 import { chain, chord } from "celeriac";
-import { benchApp } from "./celeriac-app.ts";
+import { benchApp, removeBenchApp } from "./celeriac-app.ts";
 import { openDriver } from "./drivers.ts";
-import { median, NATS_URL, progress, REDIS_URL, spawnWorker } from "./lib.ts";
+import { median, progress, spawnWorker } from "./lib.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string" }, m: { type: "string" }, runs: { type: "string" } } });
 const N = Number(values.n ?? 10_000);
@@ -69,18 +66,7 @@ async function celeriacRun(run: number): Promise<Omit<Sample, "raw">> {
   } finally {
     await worker.stop().catch(() => worker.kill());
     await app.close();
-    const nc = await connect({ servers: NATS_URL });
-    const jsm = await jetstreamManager(nc);
-    for await (const s of jsm.streams.names()) if (s.startsWith(name.toUpperCase()) || s.startsWith(`KV_${name}`)) await jsm.streams.delete(s);
-    await nc.close();
-    const redis = new Redis(REDIS_URL);
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${name}-*`, "COUNT", 5000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== "0");
-    redis.disconnect();
+    await removeBenchApp(name);
   }
 }
 

@@ -2,6 +2,9 @@
  * The benchmark's celeriac app, defined once for both sides (the caller in bench/run.ts and the
  * worker in bench/celeriac-worker.ts), the way a user shares a tasks module with `-A`.
  */
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Redis } from "ioredis";
 import { Celeriac } from "celeriac";
 import "./tracing.ts"; // BENCH_TRACE=1 registers a tracer provider (caller and worker alike)
 import { NATS_URL, REDIS_URL } from "./lib.ts";
@@ -17,4 +20,22 @@ export function benchApp(name: string) {
   /** A chain step: adds one to its input. */
   const inc = app.task("inc", (n: number) => n + 1);
   return { app, noop, stamp, count, inc };
+}
+
+/** Deletes what a run of the app named `name` left: its streams, KV buckets and result keys. */
+export async function removeBenchApp(name: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  for await (const s of jsm.streams.names()) {
+    if (s.startsWith(name.toUpperCase()) || s.startsWith(`KV_${name}`)) await jsm.streams.delete(s);
+  }
+  await nc.close();
+  const redis = new Redis(REDIS_URL);
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${name}-*`, "COUNT", 5000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== "0");
+  redis.disconnect();
 }

@@ -9,12 +9,9 @@
  */
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
-import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Redis } from "ioredis";
 import type { AsyncResult } from "celeriac";
-import { benchApp } from "./celeriac-app.ts";
-import { NATS_URL, percentile, progress, REDIS_URL, spawnWorker } from "./lib.ts";
+import { benchApp, removeBenchApp } from "./celeriac-app.ts";
+import { percentile, progress, spawnWorker } from "./lib.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string" }, window: { type: "string" }, lead: { type: "string" } } });
 const N = Number(values.n ?? 100_000);
@@ -91,18 +88,5 @@ try {
   if (sampler) clearInterval(sampler);
   await worker.stop().catch(() => worker.kill());
   await app.close();
-  const nc = await connect({ servers: NATS_URL });
-  const jsm = await jetstreamManager(nc);
-  for await (const s of jsm.streams.names()) {
-    if (s.startsWith(name.toUpperCase()) || s.startsWith(`KV_${name}`)) await jsm.streams.delete(s);
-  }
-  await nc.close();
-  const redis = new Redis(REDIS_URL);
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${name}-*`, "COUNT", 5000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== "0");
-  redis.disconnect();
+  await removeBenchApp(name);
 }

@@ -6,6 +6,19 @@
 /** A role's body: runs until `signal` aborts (then resolves) or fails (then rejects). */
 export type ActorBody = (signal: AbortSignal) => Promise<void>;
 
+/** Waits `ms`, or less if `signal` aborts first; never rejects. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** Options of {@link supervise}. */
 export interface SuperviseOptions {
   /** First restart delay. @default 200 */

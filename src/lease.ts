@@ -10,6 +10,7 @@
 import type { KeyValueStore } from "./broker/types.ts";
 import { ErrorCode, hasCode } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { sleep } from "./actor.ts";
 
 /** Options of a lease. */
 export interface LeaseOptions {
@@ -89,7 +90,7 @@ export class Lease {
         }
       }
       if (this.#revision !== null && !this.held) this.#set(null);
-      await this.#sleep(this.#revision !== null ? renewEvery : retryEvery, signal);
+      await sleep(this.#revision !== null ? renewEvery : retryEvery, signal);
     }
   }
 
@@ -98,17 +99,5 @@ export class Lease {
     if (this.#revision === null) return;
     this.#set(null);
     await this.#kv.delete(this.#key).catch(() => {});
-  }
-
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
   }
 }

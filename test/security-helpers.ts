@@ -8,7 +8,40 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import assert from "node:assert/strict";
 import { nkeys } from "@nats-io/transport-node";
+import { type Celeriac, CeleriacError } from "celeriac";
+
+/** A worker of `app` runs one task and its result comes back: the connections work end to end. */
+export async function roundTrip(app: Celeriac): Promise<void> {
+  const mul = app.task("mul", (x: number, y: number) => x * y);
+  const w = app.worker({ concurrency: 2 });
+  await w.start();
+  try {
+    assert.equal(await (await mul.delay(4, 5)).get({ timeout: 10 }), 20);
+  } finally {
+    await w.stop();
+  }
+}
+
+/**
+ * `attempt` (connecting with the wrong settings) fails within a generous deadline, not a hang, with
+ * a CeleriacError of `code`; returns the error.
+ */
+export async function failsWith(attempt: () => Promise<unknown>, code: string, what: string): Promise<CeleriacError> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} hung for 15 s`)), 15_000)));
+  try {
+    await Promise.race([attempt(), hang]);
+  } catch (err) {
+    assert.ok(err instanceof CeleriacError, `expected a CeleriacError, got ${err}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.fail(`${what} succeeded with the wrong settings`);
+}
 
 /** True if the openssl command line tool is installed (the TLS tests need it). */
 export const hasOpenssl: boolean = (() => {

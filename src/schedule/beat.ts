@@ -17,7 +17,7 @@ import type { AsyncResult } from "../result.ts";
 import type { Logger } from "../log.ts";
 import type { Schedule } from "./schedules.ts";
 import { Emitter, type Events } from "../emitter.ts";
-import { supervise, type Supervised } from "../actor.ts";
+import { sleep, supervise, type Supervised } from "../actor.ts";
 import { Lease } from "../lease.ts";
 import { ConfigError } from "../errors.ts";
 
@@ -107,18 +107,6 @@ function lastKey(entry: string): string {
   return `last.${btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
 }
 
-function sleepUntil(t: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, Math.max(0, t - Date.now()));
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** The periodic-task scheduler. */
 export class Beat {
   #host: BeatHost;
@@ -193,12 +181,12 @@ export class Beat {
       while (!signal.aborted) {
         if (!lease.held) {
           last = null; // a future term reads the store afresh: another leader may have fired meanwhile
-          await sleepUntil(Date.now() + 100, signal);
+          await sleep(100, signal);
           continue;
         }
         last ??= await this.#load(store);
         const wakeAt = await this.#tick(store, lease, last);
-        await sleepUntil(Math.min(wakeAt, Date.now() + 500), signal);
+        await sleep(Math.min(wakeAt - Date.now(), 500), signal);
       }
     } finally {
       this.#leader = false;

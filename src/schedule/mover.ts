@@ -8,7 +8,7 @@
 import type { Broker } from "../broker/types.ts";
 import type { Names } from "../names.ts";
 import type { Logger } from "../log.ts";
-import type { ActorBody } from "../actor.ts";
+import { type ActorBody, sleep } from "../actor.ts";
 import { Lease } from "../lease.ts";
 
 /** Passes run on these boundaries (the broker's due-time buckets are as wide). */
@@ -23,18 +23,6 @@ export interface MoverDeps {
   leaseMs: number;
   /** Reports a failed pass; the mover tries again next tick. */
   report(err: Error): void;
-}
-
-function sleepUntil(t: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, Math.max(0, t - Date.now()));
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Builds the mover actor's body. */
@@ -59,7 +47,7 @@ export function moverActor(deps: MoverDeps): ActorBody {
           }
         }
         // Wake just after the next bucket boundary, when another bucket has fully passed.
-        await sleepUntil((Math.floor(Date.now() / TICK_MS) + 1) * TICK_MS + 5, signal);
+        await sleep((Math.floor(Date.now() / TICK_MS) + 1) * TICK_MS + 5 - Date.now(), signal);
       }
     } finally {
       await election;

@@ -7,7 +7,7 @@
  */
 import type { Broker, KeyValueStore } from "../broker/types.ts";
 import type { Names } from "../names.ts";
-import type { ActorBody } from "../actor.ts";
+import { type ActorBody, sleep } from "../actor.ts";
 import type { EventDispatcher } from "../events/dispatcher.ts";
 import { WorkerEventType } from "../events/event.ts";
 import { revokedKey } from "../control/revoked.ts";
@@ -63,18 +63,6 @@ const encoder = new TextEncoder();
 /** The registry key of a worker (names like `w1@host` hold characters KV keys may not). */
 export function registryKey(hostname: string): string {
   return revokedKey(hostname);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Builds the heartbeat actor's body. */

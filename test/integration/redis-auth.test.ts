@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Celeriac, type CeleriacOptions, CeleriacError, ConfigError, ErrorCode, silentLogger } from "celeriac";
 import { isDeno, privateNats, privateRedis, type PrivateServer, uniqueName } from "../helpers.ts";
-import { type Certs, hasOpenssl, makeCerts } from "../security-helpers.ts";
+import { type Certs, failsWith, hasOpenssl, makeCerts, roundTrip as checkRoundTrip } from "../security-helpers.ts";
 
 let nats: PrivateServer;
 const apps: Celeriac[] = [];
@@ -20,32 +20,13 @@ function app(resultBackend: string, opts: CeleriacOptions = {}): Celeriac {
 }
 
 async function roundTrip(resultBackend: string, opts: CeleriacOptions = {}): Promise<void> {
-  const a = app(resultBackend, opts);
-  a.task("mul", (x: number, y: number) => x * y);
-  const w = a.worker({ concurrency: 2 });
-  await w.start();
-  try {
-    assert.equal(await (await a.sendTask("mul", [4, 5])).get({ timeout: 10 }), 20);
-  } finally {
-    await w.stop();
-  }
+  await checkRoundTrip(app(resultBackend, opts));
 }
 
-/** The backend refuses within a generous deadline (ioredis would otherwise keep reconnecting). */
-async function refused(resultBackend: string, opts: CeleriacOptions, code: string): Promise<CeleriacError> {
+/** Connecting fails fast with `code`; returns the error. */
+function refused(resultBackend: string, opts: CeleriacOptions, code: string): Promise<CeleriacError> {
   const a = app(resultBackend, opts);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("backend() hung for 15 s")), 15_000)));
-  try {
-    await Promise.race([a.backend(), hang]);
-  } catch (err) {
-    assert.ok(err instanceof CeleriacError, `expected a CeleriacError, got ${err}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  } finally {
-    clearTimeout(timer);
-  }
-  assert.fail("the backend connected with the wrong credentials");
+  return failsWith(() => a.backend(), code, "backend()");
 }
 
 before(async () => {
