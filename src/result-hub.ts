@@ -160,7 +160,8 @@ export class ResultHub {
       }
       this.#ensureTick();
     });
-    if (!sure) await this.#checkBackend([id]);
+    // Not awaited: `p` must have its handler before the timer can reject it.
+    if (!sure) void this.#checkBackend([id]);
     return await p;
   }
 
