@@ -1,7 +1,8 @@
 /**
  * In-process result backend for unit tests and the one-process demo. Keeps the same promises as
  * Redis: expiry, and a stored SUCCESS is never replaced. Values are copied through the serializer
- * so callers see what they would see from Redis (no shared object references).
+ * so callers see what they would see from Redis (no shared object references). Chord and stored
+ * chain state expires like records (a chain's TTL renews on each read), swept at most once a second.
  */
 import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
@@ -15,13 +16,20 @@ interface Entry {
   expiresAt: number | null;
 }
 
+interface ChordState {
+  results: Map<number, Uint8Array>;
+  failed: string | null;
+  expiresAt: number | null;
+}
+
 /** Results in this process's memory. */
 export class MemoryBackend implements ResultBackend {
   readonly kind = "memory";
   readonly description = "memory://";
   #entries = new Map<string, Entry>();
-  #chords = new Map<string, { results: Map<number, Uint8Array>; failed: string | null }>();
-  #chains = new Map<string, Uint8Array[]>();
+  #chords = new Map<string, ChordState>();
+  #chains = new Map<string, { steps: Uint8Array[]; expiresAt: number | null }>();
+  #sweptAt = 0;
   #serializer: Serializer;
   #settings: BackendSettings;
 
@@ -59,9 +67,24 @@ export class MemoryBackend implements ResultBackend {
   storeEncoded(taskId: string, status: string, bytes: Uint8Array): Promise<StoreOutcome> {
     const cur = this.#live(taskId);
     if (cur?.status === State.SUCCESS) return Promise.resolve("kept-success");
-    const ttl = this.#settings.resultExpiresMs;
-    this.#entries.set(taskId, { bytes: bytes.slice(), status, expiresAt: ttl === null ? null : Date.now() + ttl });
+    this.#entries.set(taskId, { bytes: bytes.slice(), status, expiresAt: this.#expiry() });
+    this.#sweep();
     return Promise.resolve("stored");
+  }
+
+  #expiry(): number | null {
+    const ttl = this.#settings.resultExpiresMs;
+    return ttl === null ? null : Date.now() + ttl;
+  }
+
+  /** Drops whatever has expired (Redis does this by itself). */
+  #sweep(): void {
+    const now = Date.now();
+    if (now - this.#sweptAt < 1000) return;
+    this.#sweptAt = now;
+    for (const map of [this.#entries, this.#chords, this.#chains] as Map<string, { expiresAt: number | null }>[]) {
+      for (const [k, v] of map) if (v.expiresAt !== null && v.expiresAt <= now) map.delete(k);
+    }
   }
 
   encode(record: ResultRecord): Uint8Array {
@@ -90,18 +113,27 @@ export class MemoryBackend implements ResultBackend {
 
   chainSave(steps: unknown[]): Promise<string> {
     const id = crypto.randomUUID();
-    this.#chains.set(id, steps.map((s) => pack(s)));
+    this.#chains.set(id, { steps: steps.map((s) => pack(s)), expiresAt: this.#expiry() });
+    this.#sweep();
     return Promise.resolve(id);
   }
 
   chainLoad(id: string, from: number, count: number): Promise<unknown[]> {
-    const steps = this.#chains.get(id) ?? [];
-    return Promise.resolve(steps.slice(from, from + count).map((b) => unpack(b)));
+    const chain = this.#chains.get(id);
+    if (!chain || (chain.expiresAt !== null && chain.expiresAt <= Date.now())) {
+      this.#chains.delete(id);
+      return Promise.resolve([]);
+    }
+    chain.expiresAt = this.#expiry();
+    return Promise.resolve(chain.steps.slice(from, from + count).map((b) => unpack(b)));
   }
 
-  #chord(groupId: string): { results: Map<number, Uint8Array>; failed: string | null } {
+  #chord(groupId: string): ChordState {
     let c = this.#chords.get(groupId);
-    if (!c) this.#chords.set(groupId, c = { results: new Map(), failed: null });
+    if (c && c.expiresAt !== null && c.expiresAt <= Date.now()) c = undefined;
+    if (!c) this.#chords.set(groupId, c = { results: new Map(), failed: null, expiresAt: null });
+    c.expiresAt = this.#expiry();
+    this.#sweep();
     return c;
   }
 

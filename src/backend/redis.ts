@@ -244,7 +244,18 @@ export class RedisBackend implements ResultBackend {
   async chainLoad(id: string, from: number, count: number): Promise<unknown[]> {
     if (this.#redis.status !== "ready") await this.connect();
     const fields = Array.from({ length: count }, (_, i) => String(from + i));
-    const values = await this.#redis.hmgetBuffer(this.#chainKey(id), ...fields);
+    const key = this.#chainKey(id);
+    const ttl = this.#settings.resultExpiresMs;
+    let values: (Buffer | null)[];
+    if (ttl) {
+      // Each read renews the TTL: a chain may run longer than resultExpires, one step at a time.
+      const replies = await this.#redis.multi().hmgetBuffer(key, ...fields).pexpire(key, ttl).exec();
+      const [err, got] = replies?.[0] ?? [new Error("the transaction was discarded"), null];
+      if (err) throw err;
+      values = got as (Buffer | null)[];
+    } else {
+      values = await this.#redis.hmgetBuffer(key, ...fields);
+    }
     return values.filter((v): v is Buffer => v !== null).map((v) => unpack(v));
   }
 

@@ -75,6 +75,25 @@ for (const [kind, make] of adapters) {
       await short.close();
     });
 
+    it("stored chain steps live on while read, and expire once no longer read", async () => {
+      const short = make(`${prefix}chain-`, { ttlMs: 400 });
+      await short.connect();
+      const id = await short.chainSave([{ step: 0 }, { step: 1 }, { step: 2 }]);
+      assert.deepEqual(await short.chainLoad(id, 1, 2), [{ step: 1 }, { step: 2 }]);
+      // Keep reading for three TTLs: each read renews the TTL, as a long chain's steps are read.
+      const until = Date.now() + 1_200;
+      while (Date.now() < until) {
+        assert.deepEqual(await short.chainLoad(id, 0, 1), [{ step: 0 }], "a chain being read expired");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Reading the chain would renew it, so watch a record stored after the last read instead:
+      // once that record has expired, the chain (same TTL, renewed earlier) must have too.
+      await short.store(makeRecord("chain-witness", State.SUCCESS, 1));
+      await waitFor(async () => (await short.get("chain-witness")) === null, { what: "the witness record's expiry", timeoutMs: 5_000 });
+      assert.deepEqual(await short.chainLoad(id, 0, 3), [], "an unread chain outlived its TTL");
+      await short.close();
+    });
+
     it("with JSON the stored SUCCESS guard holds too", async () => {
       const j = make(`${prefix}json-`, { serializer: "json" });
       await j.connect();
