@@ -42,8 +42,12 @@ export interface Names {
   readonly revokedBucket: string;
   readonly beatBucket: string;
   readonly workersBucket: string;
-  /** Leases (beat leader, delayed-task mover); the bucket's TTL frees a dead holder's lease. */
+  /**
+   * Leases; the bucket's TTL frees a dead holder's lease, so each lease with its own TTL has its
+   * own bucket: the delayed-task mover's (`mover`, TTL 5 s) and beat's leader lease (`leaseTtl`).
+   */
   readonly locksBucket: string;
+  readonly beatLockBucket: string;
 }
 
 /** Builds the names of app `prefix` (already validated against {@link NAME_PATTERN}). */
@@ -72,6 +76,7 @@ export function namesFor(prefix: string): Names {
     beatBucket: `${prefix}_beat`,
     workersBucket: `${prefix}_workers`,
     locksBucket: `${prefix}_locks`,
+    beatLockBucket: `${prefix}_beat_lock`,
   };
 }
 

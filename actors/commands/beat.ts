@@ -72,7 +72,7 @@ ${GLOBAL_HELP}`,
       void beat.stop().then(resolveDone, resolveDone);
     });
     beat.start();
-    writeStderr(`beat ready. waiting for the leader lease (${app.config.names.locksBucket}/beat)...\n`);
+    writeStderr(`beat ready. waiting for the leader lease (${app.config.names.beatLockBucket}/beat)...\n`);
     await done;
     off();
     await app.close();

@@ -21,6 +21,11 @@ export class MemoryKv implements KeyValueStore {
     this.#ttlMs = opts.ttlMs;
   }
 
+  /** As JetStream's bucket: opened again with another TTL, the bucket takes the new one. */
+  reopen(opts: KvOptions): void {
+    if (opts.ttlMs !== undefined) this.#ttlMs = opts.ttlMs;
+  }
+
   #live(key: string): Entry | undefined {
     const e = this.#entries.get(key);
     if (e && this.#ttlMs !== undefined && e.writtenAt + this.#ttlMs <= Date.now()) {

@@ -180,6 +180,7 @@ export class MemoryBroker implements Broker {
     this.#check();
     let kv = this.#kvs.get(bucket);
     if (!kv) this.#kvs.set(bucket, kv = new MemoryKv(opts));
+    else kv.reopen(opts);
     return Promise.resolve(kv);
   }
 

@@ -1,5 +1,5 @@
 /**
- * Beat: fires periodic tasks. Several replicas may run; one leads through a lease (`<p>_locks`,
+ * Beat: fires periodic tasks. Several replicas may run; one leads through a lease (`<p>_beat_lock`,
  * key `beat`), the others wait to take over. Each fire is published with the task id — and so the
  * message id — `beat:<entry>:<fire time>`, so even two leaders at once fire each occurrence once.
  *
@@ -164,7 +164,7 @@ export class Beat {
   async #run(signal: AbortSignal): Promise<void> {
     const broker = await this.#host.broker();
     const names = this.#host.config.names;
-    const locks = await broker.kv(names.locksBucket, { ttlMs: this.#leaseMs });
+    const locks = await broker.kv(names.beatLockBucket, { ttlMs: this.#leaseMs });
     const store = await broker.kv(names.beatBucket);
     const lease = new Lease(locks, "beat", {
       ttlMs: this.#leaseMs,

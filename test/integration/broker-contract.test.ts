@@ -259,6 +259,18 @@ for (const [kind, make] of adapters) {
       await kv.create("lease", enc("d")); // a deleted key can be created again
     });
 
+    it("key-value: a bucket opened again with another TTL takes the new TTL", async () => {
+      const bucket = `${name}_kvttl`;
+      const long = await broker.kv(bucket, { ttlMs: 600_000 });
+      await long.create("k", new TextEncoder().encode("v"));
+      const short = await broker.kv(bucket, { ttlMs: 300 });
+      assert.ok(await short.get("k"), "reopening kept the key");
+      await waitFor(async () => (await short.get("k")) === null && (await long.get("k")) === null, {
+        what: "the key to expire under the new TTL",
+        timeoutMs: 5_000,
+      });
+    });
+
     it("core notify reaches subscribers, wildcards match, a queue group gets one copy", async () => {
       const subj = `${name}.reply.${uniqueName("x")}`;
       const got: string[] = [];

@@ -293,15 +293,17 @@ export class JetStreamBroker implements Broker {
 
   async kv(bucket: string, opts: KvOptions = {}): Promise<KeyValueStore> {
     await this.connect();
-    let p = this.#kvOpen.get(bucket);
+    // Keyed with the TTL too: opening a bucket with another TTL applies it (see openKv).
+    const key = `${bucket}:${opts.ttlMs ?? ""}`;
+    let p = this.#kvOpen.get(key);
     if (!p) {
       p = openKv(this.#conn.nc, bucket, opts, this.#settings.replicas).catch((err) => {
-        this.#kvOpen.delete(bucket);
+        this.#kvOpen.delete(key);
         throw new BrokerError(ErrorCode.PROVISIONING, `opening key-value bucket ${bucket} failed: ${(err as Error).message}`, {
           cause: err,
         });
       });
-      this.#kvOpen.set(bucket, p);
+      this.#kvOpen.set(key, p);
     }
     return await p;
   }

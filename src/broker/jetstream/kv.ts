@@ -3,7 +3,7 @@
  * on) surface as KvConflictError; JetStream reports them as API error 10071 (FACTS.md 10).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import { JetStreamApiError, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { KeyValueStore, KvOptions, KvValue } from "../types.ts";
 import { KvConflictError } from "../../errors.ts";
@@ -14,7 +14,11 @@ function conflict(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
 }
 
-/** Opens or creates bucket `name` (file storage, one value per key). */
+/**
+ * Opens or creates bucket `name` (file storage, one value per key). An existing bucket keeps its
+ * config when opened, so one whose TTL differs from `opts.ttlMs` (the setting changed since it was
+ * created) gets the new TTL here: a lease or revocation must not outlive what was configured.
+ */
 export async function openKv(nc: NatsConnection, name: string, opts: KvOptions, replicas: number): Promise<KeyValueStore> {
   const kv: KV = await new Kvm(nc).create(name, {
     history: 1,
@@ -22,6 +26,17 @@ export async function openKv(nc: NatsConnection, name: string, opts: KvOptions, 
     replicas,
     ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
   });
+  if (opts.ttlMs) {
+    const status = await kv.status();
+    if (status.ttl !== opts.ttlMs) {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.update(status.streamInfo.config.name, {
+        max_age: opts.ttlMs * 1_000_000,
+        // JetStream refuses a duplicate window longer than max_age (KV's default window is 2 min).
+        duplicate_window: Math.min(opts.ttlMs, 120_000) * 1_000_000,
+      });
+    }
+  }
   return {
     async get(key: string): Promise<KvValue | null> {
       const e = await kv.get(key);
