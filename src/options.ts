@@ -250,6 +250,10 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
   const expires = seconds(o.resultExpires === undefined ? APP_DEFAULTS.resultExpires : o.resultExpires, "resultExpires", {
     allowNull: true,
   });
+  // Redis refuses an expiry of 0 ms; "never expire" is null.
+  if (expires !== null && expires * 1000 < 1) {
+    throw new ConfigError("resultExpires", `must be null (keep forever) or at least 0.001 seconds, got ${expires}`);
+  }
   const keyPrefix = o.resultKeyPrefix ?? APP_DEFAULTS.resultKeyPrefix;
   if (typeof keyPrefix !== "string") throw new ConfigError("resultKeyPrefix", "must be a string");
   const b = { ...APP_DEFAULTS.broker, ...o.broker };
@@ -285,7 +289,7 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
     backend: {
       keyPrefix,
       serializer,
-      resultExpiresMs: expires === null ? null : expires * 1000,
+      resultExpiresMs: expires === null ? null : Math.ceil(expires * 1000),
     },
     beatSchedule: checkBeatSchedule(o.beatSchedule),
     beat: { ...o.beat },

@@ -17,18 +17,25 @@ export interface ResultSource {
 
 /** Options of {@link AsyncResult.get}. */
 export interface GetOptions {
-  /** Seconds to wait; throws TimeoutError after. @default wait forever */
+  /** Seconds to wait (at most 2^31 − 1 ms); throws TimeoutError after. `Infinity` or omitted: wait forever. */
   timeout?: number;
   /** Rethrow a task failure as TaskError. @default true */
   propagate?: boolean;
 }
 
+/** Timers take at most 2^31 − 1 ms; a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 function timeoutMs(timeout: number | undefined): number | null {
-  if (timeout === undefined) return null;
+  if (timeout === undefined || timeout === Infinity) return null;
   if (typeof timeout !== "number" || !(timeout >= 0)) {
     throw new InvalidArgumentError("timeout", `must be a number of seconds ≥ 0, got ${JSON.stringify(timeout)}`);
   }
-  return timeout * 1000;
+  const ms = timeout * 1000;
+  if (ms > MAX_TIMEOUT_MS) {
+    throw new InvalidArgumentError("timeout", `must be at most ${MAX_TIMEOUT_MS / 1000} seconds (about 24.8 days), or omitted to wait forever; got ${timeout}`);
+  }
+  return ms;
 }
 
 /** The outcome of a task, by id. */

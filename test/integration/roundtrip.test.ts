@@ -203,5 +203,8 @@ describe("round trip", () => {
     await assert.rejects(t.app.sendTask("add", [1], { headers: { id: "x" } }), /headers: header "id" is reserved/);
     await assert.rejects(t.app.sendTask("add", "nope" as never), /args: must be an array/);
     await assert.rejects(t.app.AsyncResult("x").get({ timeout: -1 }), /timeout/);
+    // A timer longer than 2^31 − 1 ms would fire at once: refused, while Infinity waits forever.
+    await assert.rejects(t.app.AsyncResult("x").get({ timeout: 30 * 86_400 }), /timeout: must be at most/);
+    assert.equal(await (await t.app.sendTask("early")).get({ timeout: Infinity }), "early");
   });
 });

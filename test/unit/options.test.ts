@@ -23,6 +23,7 @@ describe("options", () => {
     assert.equal(fieldOf(() => new Celeriac({ name: "has space" })), "name");
     assert.equal(fieldOf(() => new Celeriac({ defaultQueue: "a.b" })), "defaultQueue");
     assert.equal(fieldOf(() => new Celeriac({ resultExpires: -1 })), "resultExpires");
+    assert.equal(fieldOf(() => new Celeriac({ resultExpires: 0 })), "resultExpires");
     assert.equal(fieldOf(() => new Celeriac({ broker: { ackWait: 0 } })), "broker.ackWait");
     assert.equal(fieldOf(() => new Celeriac({ broker: { maxDeliver: 0 } })), "broker.maxDeliver");
     assert.equal(fieldOf(() => new Celeriac({ taskRoutes: { "a.*": { queue: "bad queue" } } })), 'taskRoutes["a.*"].queue');
@@ -64,6 +65,7 @@ describe("options", () => {
     assert.equal(c.backend.resultExpiresMs, 10_000);
     assert.equal(c.broker.ackWaitMs, 2_000);
     assert.equal(compileAppOptions({ resultExpires: null }).backend.resultExpiresMs, null);
+    assert.equal(compileAppOptions({ resultExpires: 0.0015 }).backend.resultExpiresMs, 2, "whole milliseconds, rounded up");
   });
 
   it("routes by exact name, then glob, then nothing", () => {
