@@ -1,3 +1,5 @@
+import { NAME_PATTERN } from "../src/names.ts";
+
 /** Exit codes scripts can rely on (BSD sysexits, as Celery uses). */
 export const Exit = {
   OK: 0,
@@ -12,6 +14,14 @@ export const Exit = {
   /** Bad configuration (options, URLs, the -A module), or credentials / certificates refused. */
   CONFIG: 78,
 } as const;
+
+/** Checks a queue name given on the command line (a wildcard would be a subject filter). */
+export function usageQueue(queue: string): string {
+  if (!NAME_PATTERN.test(queue)) {
+    throw new CliError(Exit.USAGE, `invalid queue name ${JSON.stringify(queue)}: use letters, digits, "_" and "-"`);
+  }
+  return queue;
+}
 
 /** An error that ends the CLI with a given code and message (no stack). */
 export class CliError extends Error {

@@ -3,6 +3,8 @@
  * Nothing else builds subjects, stream names or keys.
  */
 
+import { ConfigError } from "./errors.ts";
+
 /** App names and queue names: they become subject tokens, stream and durable names. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 
@@ -83,4 +85,12 @@ export function namesFor(prefix: string): Names {
 /** Makes a worker name (`w1@host.example`) safe as one subject token. */
 export function subjectToken(s: string): string {
   return s.replace(/[.*>\s]/g, "_");
+}
+
+/** Checks a queue name; throws ConfigError naming `field`. */
+export function checkQueueName(queue: unknown, field: string): string {
+  if (typeof queue !== "string" || !NAME_PATTERN.test(queue)) {
+    throw new ConfigError(field, `invalid queue name ${JSON.stringify(queue)}: use letters, digits, "_" and "-"`);
+  }
+  return queue;
 }

@@ -6,7 +6,9 @@
  * Precedence, as in Celery: command-line flags > environment (`CELERIAC_*`) > code > defaults.
  */
 import { ConfigError } from "./errors.ts";
-import { NAME_PATTERN, type Names, namesFor } from "./names.ts";
+import { checkQueueName, NAME_PATTERN, type Names, namesFor } from "./names.ts";
+
+export { checkQueueName };
 import type { BrokerSettings } from "./broker/types.ts";
 import type { BackendSettings } from "./backend/types.ts";
 import { SerializerName } from "./protocol/codec.ts";
@@ -164,14 +166,6 @@ export interface CompiledAppOptions {
 
 /** Reads the `CELERIAC_*` variables that override code. */
 export type EnvReader = (name: string) => string | undefined;
-
-/** Checks a queue name; throws ConfigError naming `field`. */
-export function checkQueueName(queue: unknown, field: string): string {
-  if (typeof queue !== "string" || !NAME_PATTERN.test(queue)) {
-    throw new ConfigError(field, `invalid queue name ${JSON.stringify(queue)}: use letters, digits, "_" and "-"`);
-  }
-  return queue;
-}
 
 function seconds(v: unknown, field: string, opts: { min?: number; allowNull?: boolean } = {}): number | null {
   if (v === null && opts.allowNull) return null;

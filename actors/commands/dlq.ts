@@ -4,7 +4,7 @@
 import type { Command } from "../command.ts";
 import { GLOBAL_HELP, numberOption, out, render } from "../command.ts";
 import { loadApp } from "../load-app.ts";
-import { CliError, Exit } from "../exit-codes.ts";
+import { CliError, Exit, usageQueue } from "../exit-codes.ts";
 import { matches, replay, viewOf } from "../../src/dead-letters.ts";
 import process from "node:process";
 
@@ -40,7 +40,7 @@ ${GLOBAL_HELP}`,
     if (!action || !["list", "replay", "purge"].includes(action)) {
       throw new CliError(Exit.USAGE, "dlq: say list, replay or purge (celeriac dlq --help)");
     }
-    const queue = values.queue as string | undefined;
+    const queue = values.queue === undefined ? undefined : usageQueue(values.queue as string);
     const app = await loadApp(flags, "dlq");
     try {
       const broker = await app.broker();

@@ -6,7 +6,7 @@ import process from "node:process";
 import type { Command } from "../command.ts";
 import { GLOBAL_HELP, out } from "../command.ts";
 import { loadApp } from "../load-app.ts";
-import { CliError, Exit } from "../exit-codes.ts";
+import { CliError, Exit, usageQueue } from "../exit-codes.ts";
 
 export const purgeCommand: Command = {
   name: "purge",
@@ -31,6 +31,8 @@ ${GLOBAL_HELP}`,
       const queues = typeof values.queues === "string"
         ? values.queues.split(",").map((q) => q.trim()).filter(Boolean)
         : [app.config.defaultQueue];
+      // Before asking: a wildcard such as ">" would purge every queue.
+      queues.forEach((q) => usageQueue(q));
       if (!values.force) {
         if (!process.stdin.isTTY) throw new CliError(Exit.USAGE, "purge: refusing to purge without a terminal to confirm; add -f");
         const rl = createInterface({ input: process.stdin, output: process.stderr });

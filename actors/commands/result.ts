@@ -15,8 +15,8 @@ export const resultCommand: Command = {
   help: `Usage: celeriac result <task-id> [options]
 
 Prints the result of a finished task, or its state if it has not finished.
-Exit code: 0 for SUCCESS (or, without --wait, any state), 1 for FAILURE/REVOKED/REJECTED,
-75 if --wait timed out.
+Exit code: 0 for SUCCESS or a state that is not final yet (PENDING, STARTED, RETRY...), 1 for
+FAILURE/REVOKED/REJECTED, 75 if --wait timed out.
 
 Options:
   --wait                    wait until the task is ready

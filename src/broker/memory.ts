@@ -24,7 +24,7 @@ import type {
   StoredEvent,
 } from "./types.ts";
 import { Header, type WireMessage } from "../protocol/message.ts";
-import type { Names } from "../names.ts";
+import { checkQueueName, type Names } from "../names.ts";
 import { ClosedError } from "../errors.ts";
 import { sharedHandle } from "../shared-handle.ts";
 import { MemoryKv } from "./memory-kv.ts";
@@ -201,15 +201,17 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
-  listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+  async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    if (opts.queue !== undefined) checkQueueName(opts.queue, "queue");
     const all = this.#dlq.filter((d) => !opts.queue || d.queue === opts.queue);
-    return Promise.resolve(all.slice(0, opts.limit ?? 100));
+    return all.slice(0, opts.limit ?? 100);
   }
 
-  purgeDeadLetters(queue?: string): Promise<number> {
+  async purgeDeadLetters(queue?: string): Promise<number> {
+    if (queue !== undefined) checkQueueName(queue, "queue");
     const before = this.#dlq.length;
     this.#dlq = this.#dlq.filter((d) => queue !== undefined && d.queue !== queue);
-    return Promise.resolve(before - this.#dlq.length);
+    return before - this.#dlq.length;
   }
 
   deleteDeadLetter(seq: number): Promise<void> {
@@ -217,11 +219,12 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
-  purge(queue: string): Promise<number> {
+  async purge(queue: string): Promise<number> {
+    checkQueueName(queue, "queue");
     const q = this.#queue(queue);
     const n = q.ready.length;
     q.ready = [];
-    return Promise.resolve(n);
+    return n;
   }
 
   queueStats(queue: string): Promise<QueueStats> {

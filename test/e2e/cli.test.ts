@@ -68,6 +68,15 @@ describe("cli", () => {
     const r = await runCli(["purge", "-Q", "nobody_consumes", "-f"], { env: c.env });
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /purged 3 messages from nobody_consumes/);
+    // A wildcard would be a subject filter over every queue: refused before anything is purged.
+    await c.app.sendTask("add", [1, 1], { queue: "nobody_consumes" });
+    for (const args of [["purge", "-Q", ">", "-f"], ["dlq", "purge", "-Q", "*", "-f"]]) {
+      const bad = await runCli(args, { env: c.env });
+      assert.equal(bad.code, 64, bad.output);
+      assert.match(bad.output, /invalid queue name/);
+    }
+    const rest = await runCli(["purge", "-Q", "nobody_consumes", "-f"], { env: c.env });
+    assert.match(rest.output, /purged 1 message from nobody_consumes/, "the wildcard purged nothing");
   });
 
   it("every command has --help; usage errors exit 64 naming the problem", async () => {

@@ -259,6 +259,14 @@ for (const [kind, make] of adapters) {
       await kv.create("lease", enc("d")); // a deleted key can be created again
     });
 
+    it("purging refuses a queue name that would be a wildcard subject filter", async () => {
+      for (const bad of [">", "*", "a.b"]) {
+        await assert.rejects(broker.purge(bad), /queue/, `purge(${bad})`);
+        await assert.rejects(broker.purgeDeadLetters(bad), /queue/, `purgeDeadLetters(${bad})`);
+        await assert.rejects(broker.listDeadLetters({ queue: bad }), /queue/, `listDeadLetters(${bad})`);
+      }
+    });
+
     it("key-value: a bucket opened again with another TTL takes the new TTL", async () => {
       const bucket = `${name}_kvttl`;
       const long = await broker.kv(bucket, { ttlMs: 600_000 });

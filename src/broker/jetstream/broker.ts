@@ -27,7 +27,7 @@ import type {
   StoredEvent,
 } from "../types.ts";
 import { Header, type WireMessage } from "../../protocol/message.ts";
-import type { Names } from "../../names.ts";
+import { checkQueueName, type Names } from "../../names.ts";
 import { BrokerError, ClosedError, ErrorCode } from "../../errors.ts";
 import { connectNats, type NatsUrl, parseNatsUrl } from "./connect.ts";
 import { ensureConsumer, ensureStream } from "./provision.ts";
@@ -343,11 +343,14 @@ export class JetStreamBroker implements Broker {
   }
 
   async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    if (opts.queue !== undefined) checkQueueName(opts.queue, "queue");
     await this.#ensureDlq();
     return await readDeadLetters(this.#conn.jsm, this.#names, opts);
   }
 
   async purgeDeadLetters(queue?: string): Promise<number> {
+    // A name is a subject filter here: "*" or ">" would purge every queue's dead letters.
+    if (queue !== undefined) checkQueueName(queue, "queue");
     await this.#ensureDlq();
     const r = await this.#conn.jsm.streams.purge(
       this.#names.dlqStream,
@@ -362,6 +365,7 @@ export class JetStreamBroker implements Broker {
   }
 
   async purge(queue: string): Promise<number> {
+    checkQueueName(queue, "queue"); // a subject filter: "*" or ">" would purge every queue
     await this.ensurePublishable(queue);
     const r = await this.#conn.jsm.streams.purge(this.#names.streamFor(queue), {
       filter: this.#names.taskSubject(queue),
