@@ -45,6 +45,8 @@ export const ENV = {
   SIGNING_SEED_FILE: "CELERIAC_SIGNING_SEED_FILE",
   SIGNING_TRUSTED_KEYS: "CELERIAC_SIGNING_TRUSTED_KEYS",
   SIGNING_REQUIRE: "CELERIAC_SIGNING_REQUIRE",
+  /** The monitor's `--basic-auth` (user:password[,user2:password2]). */
+  MONITOR_BASIC_AUTH: "CELERIAC_MONITOR_BASIC_AUTH",
   /** OpenTelemetry: where the CLI exports traces (OTLP/HTTP); unset means no exporter. */
   OTEL_ENDPOINT: "OTEL_EXPORTER_OTLP_ENDPOINT",
   OTEL_TRACES_EXPORTER: "OTEL_TRACES_EXPORTER",

@@ -5,22 +5,30 @@ import type { Command } from "../command.ts";
 import { GLOBAL_HELP, numberOption } from "../command.ts";
 import { loadApp } from "../load-app.ts";
 import { startMonitor } from "../monitor/server.ts";
-import { Exit } from "../exit-codes.ts";
-import { onSignals, writeStderr } from "../../src/runtime/mod.ts";
+import { CliError, Exit } from "../exit-codes.ts";
+import { ENV } from "../contract.ts";
+import { parseBasicAuth } from "../monitor/auth.ts";
+import { env, onSignals, writeStderr } from "../../src/runtime/mod.ts";
+
+const isLoopback = (address: string) => address === "localhost" || address === "::1" || address.startsWith("127.");
 
 export const monitorCommand: Command = {
   name: "monitor",
   summary: "serve the web dashboard",
-  help: `Usage: celeriac monitor [--port 5555] [--address 127.0.0.1] [-Q a,b]
+  help: `Usage: celeriac monitor [--port 5555] [--address 127.0.0.1] [--basic-auth user:pass] [-Q a,b]
 
 A web dashboard: workers (from their heartbeats), queues (waiting, in flight, consumers), and
 recent tasks with their states, arguments, results and errors. Tasks appear when workers send
 events (celeriac worker -E); on start the monitor reads the events stream's recent history.
-JSON under /api: workers, queues, tasks?state=&name=&limit=, task/<id>, summary.
+JSON under /api: workers, queues, tasks?state=&name=&limit=, task/<id>, summary. The page and
+the API show task arguments and results: bind to a non-loopback address only with --basic-auth
+(or behind a proxy that authenticates); /livez stays open for probes.
 
 Options:
   --port <port>             port to listen on (default 5555)
   --address <ip>            address to bind (default 127.0.0.1; 0.0.0.0 in a container)
+  --basic-auth <u:p[,...]>  require HTTP basic auth with one of these user:password pairs
+                            (or env ${ENV.MONITOR_BASIC_AUTH}, which keeps it out of ps)
   -Q, --queues <a,b>        queues to show even when no worker consumes them
   --max-tasks <n>           tasks kept in memory (default 10000)
 
@@ -30,18 +38,31 @@ ${GLOBAL_HELP}`,
     address: { type: "string" },
     queues: { type: "string", short: "Q" },
     "max-tasks": { type: "string" },
+    "basic-auth": { type: "string" },
   },
   async run({ values, flags }) {
+    const address = (values.address as string | undefined) ?? "127.0.0.1";
+    const authSpec = (values["basic-auth"] as string | undefined) ?? env(ENV.MONITOR_BASIC_AUTH);
+    let basicAuth: string[] | undefined;
+    try {
+      basicAuth = authSpec === undefined || authSpec === "" ? undefined : parseBasicAuth(authSpec, "--basic-auth");
+    } catch (err) {
+      throw new CliError(Exit.USAGE, (err as Error).message);
+    }
     const app = await loadApp(flags, "monitor");
     writeStderr(`connecting to the broker at ${app.config.brokerUrl.replace(/\/\/[^@/]*@/, "//***@")}...\n`);
     const monitor = await startMonitor(app, {
       port: numberOption("port", values.port) ?? 5555,
-      address: (values.address as string | undefined) ?? "127.0.0.1",
+      address,
+      basicAuth,
       queues: typeof values.queues === "string" ? values.queues.split(",").map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue],
       maxTasks: numberOption("max-tasks", values["max-tasks"]) ?? 10_000,
       historyMs: 10 * 60_000,
     });
-    writeStderr(`celeriac monitor for app ${app.name} on http://${(values.address as string | undefined) ?? "127.0.0.1"}:${monitor.port}/ ready.\n`);
+    if (!basicAuth && !isLoopback(address)) {
+      writeStderr(`warning: the monitor on ${address} shows task arguments and results to anyone who reaches it; add --basic-auth\n`);
+    }
+    writeStderr(`celeriac monitor for app ${app.name} on http://${address}:${monitor.port}/${basicAuth ? " (basic auth)" : ""} ready.\n`);
     await new Promise<void>((resolve) => {
       const off = onSignals(["SIGTERM", "SIGINT"], () => {
         off();

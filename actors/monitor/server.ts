@@ -8,6 +8,7 @@ import { TaskTable } from "../../src/monitor/task-table.ts";
 import { workerStatus } from "../../src/control/status.ts";
 import { type HttpReply, type HttpServerHandle, serveHttp } from "../../src/runtime/http.ts";
 import { PAGE } from "./page.ts";
+import { basicAuthGuard } from "./auth.ts";
 
 /** Options of the monitor. */
 export interface MonitorOptions {
@@ -19,6 +20,8 @@ export interface MonitorOptions {
   maxTasks: number;
   /** How far back the event history goes on start, ms. */
   historyMs: number;
+  /** `user:password` pairs; when given, everything but /livez needs one (HTTP basic auth). */
+  basicAuth?: string[];
 }
 
 /** A running monitor. */
@@ -71,7 +74,8 @@ export async function startMonitor(app: Celeriac, opts: MonitorOptions): Promise
     return { status: 404, body: "not found\n" };
   }
 
-  const server: HttpServerHandle = await serveHttp(opts.port, opts.address, route);
+  const guard = opts.basicAuth?.length ? basicAuthGuard(opts.basicAuth) : undefined;
+  const server: HttpServerHandle = await serveHttp(opts.port, opts.address, route, guard);
   return {
     port: server.port,
     tasks,

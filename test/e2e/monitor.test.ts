@@ -4,7 +4,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { freePort, runtimeCommand, spawnProc, spawnWorker, stopProc, waitFor } from "../helpers.ts";
+import { freePort, runCli, runtimeCommand, spawnProc, spawnWorker, stopProc, waitFor } from "../helpers.ts";
 import { cluster, TASKS } from "./e2e-helpers.ts";
 
 describe("monitor", () => {
@@ -50,5 +50,39 @@ describe("monitor", () => {
       await stopProc(w);
       await c.dispose();
     }
+  });
+
+  it("with basic auth, refuses requests without the right credentials and leaves /livez open", async () => {
+    const c = cluster();
+    const port = await freePort();
+    const [cmd, args] = runtimeCommand("node", "actors/cli.ts", ["monitor", "-A", TASKS, "--port", String(port)]);
+    const m = spawnProc(cmd, args, { ...c.env, CELERIAC_MONITOR_BASIC_AUTH: "ops:s3cr:et,viewer:pw" });
+    try {
+      await waitFor(() => /ready\.\s*$/m.test(m.output()), { what: `monitor ready (${m.output().slice(-300)})`, timeoutMs: 30_000 });
+      assert.match(m.output(), /\(basic auth\) ready/);
+      const status = async (path: string, user?: string) => {
+        const headers: Record<string, string> = user ? { authorization: `Basic ${btoa(user)}` } : {};
+        const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+        await r.body?.cancel();
+        return { code: r.status, challenge: r.headers.get("www-authenticate") };
+      };
+      const none = await status("/api/summary");
+      assert.equal(none.code, 401);
+      assert.match(none.challenge ?? "", /^Basic realm=/);
+      assert.equal((await status("/", "ops:wrong")).code, 401);
+      assert.equal((await status("/api/workers", "nobody:pw")).code, 401);
+      assert.equal((await status("/api/summary", "ops:s3cr:et")).code, 200, "a password may hold ':'");
+      assert.equal((await status("/", "viewer:pw")).code, 200);
+      assert.equal((await status("/livez")).code, 200, "probes need no credentials");
+    } finally {
+      await stopProc(m);
+      await c.dispose();
+    }
+  });
+
+  it("a malformed --basic-auth is a usage error that names the flag", async () => {
+    const r = await runCli(["monitor", "-A", TASKS, "--basic-auth", "justauser"]);
+    assert.equal(r.code, 64, r.output);
+    assert.match(r.output, /--basic-auth: "justauser" is not user:password/);
   });
 });
