@@ -18,17 +18,9 @@ import type { SignatureData, TaskMessage } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord } from "../protocol/result.ts";
 import type { RemoteError } from "../errors.ts";
 import { State } from "../states.ts";
-import {
-  applySignature,
-  bodyEmbedOf,
-  ensureIds,
-  expandChain,
-  type Membership,
-  nextStepId,
-  nodeOf,
-  type ResultNode,
-  takeNext,
-} from "../canvas/apply.ts";
+import { applySignature, bodyEmbedOf, type Membership } from "../canvas/apply.ts";
+import { expandChain, nextStepId, takeNext } from "../canvas/chain-store.ts";
+import { ensureIds, nodeOf, type ResultNode } from "../canvas/nodes.ts";
 
 /** What follow-ups need. The backend also keeps long chains' steps. */
 export interface FollowUpDeps {
