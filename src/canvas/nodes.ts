@@ -47,8 +47,11 @@ export function nodeOf(sig: SignatureData): ResultNode {
     case "group":
       return { kind: "group", id: sig.options.group_id as string, members: tasksOf(sig).map(nodeOf) };
     case "chord": {
+      // The header is the parent of the body's first task (a chain body keeps its own links).
       const body = nodeOf(bodyOf(sig));
-      body.parent = nodeOf(headerOf(sig));
+      let first = body;
+      while (first.parent) first = first.parent;
+      first.parent = nodeOf(headerOf(sig));
       return body;
     }
     default:
@@ -95,4 +98,54 @@ export function normalizeChain(steps: SignatureData[]): SignatureData[] {
     }
   }
   return out;
+}
+
+/** The task ids under a handle, earlier chain steps included: what a waiter on it waits for. */
+export function leafIds(node: ResultNode): string[] {
+  const own = node.kind === "task" ? [node.id] : node.members.flatMap(leafIds);
+  return node.parent ? [...leafIds(node.parent), ...own] : own;
+}
+
+/** Where a canvas's result notices go: the first `reply_to` among its tasks (all share one). */
+export function replyToOf(sig: SignatureData): string | undefined {
+  switch (sig.subtask_type) {
+    case "chain":
+    case "group":
+      for (const s of tasksOf(sig)) {
+        const r = replyToOf(s);
+        if (r) return r;
+      }
+      return undefined;
+    case "chord":
+      return replyToOf(bodyOf(sig)) ?? replyToOf(headerOf(sig));
+    default:
+      return sig.options.reply_to as string | undefined;
+  }
+}
+
+/** An errback, and the id of the handle it was attached to (the id it is called with). */
+export interface PendingErrback {
+  id: string;
+  errback: SignatureData;
+}
+
+/**
+ * The errbacks a signature fires when it fails before any of it ran (a chord body whose header
+ * failed): as if its first task failed. A task's own; a chain's own (once) and its first step's; a
+ * group's own (once) and every member's; a chord's own and its header's and body's.
+ */
+export function errbacksOf(sig: SignatureData): PendingErrback[] {
+  const own = ((sig.options.link_error as SignatureData[] | undefined) ?? []).map((errback) => ({ id: nodeOf(sig).id, errback }));
+  switch (sig.subtask_type) {
+    case "chain": {
+      const first = normalizeChain(tasksOf(sig))[0];
+      return first ? [...own, ...errbacksOf(first)] : own;
+    }
+    case "group":
+      return [...own, ...tasksOf(sig).flatMap(errbacksOf)];
+    case "chord":
+      return [...own, ...errbacksOf(headerOf(sig)), ...errbacksOf(bodyOf(sig))];
+    default:
+      return own;
+  }
 }

@@ -4,12 +4,14 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chain, chord, group, State, TaskError, type Worker } from "celeriac";
+import { type AsyncResult, chain, chord, group, type GroupResult, State, TaskError, type Worker } from "celeriac";
 import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
 
 class ExpectedError extends Error {
   override name = "ExpectedError";
 }
+
+const isChordError = (e: unknown) => e instanceof TaskError && e.remoteType === "ChordError";
 
 describe("canvas", () => {
   let t: TestApp;
@@ -272,5 +274,33 @@ describe("canvas", () => {
     const p = await spawn.delay();
     const childId = (await p.get({ timeout: 10 })) as string;
     assert.deepEqual((await p.children()).map((k) => k.id), [childId], "a task sent from a task is its child");
+  });
+
+  it("chord on error with a chain body: every body step FAILURE, the chain's errback once", async () => {
+    const { identity, fail, collect, echoError } = tasks;
+    const key = uniqueName("k");
+    const body = chain(collect.s(), collect.s());
+    body.linkError(echoError.s(key));
+    const r = await chord([identity.si(1), fail.s()], body).applyAsync();
+    await assert.rejects(r.get({ timeout: 10 }), isChordError);
+    const first = r.parent as AsyncResult<unknown>;
+    await assert.rejects(first.get({ timeout: 10 }), isChordError);
+    await waitFor(() => echoed(key).length >= 1, { what: "errback" });
+    await (first.parent as unknown as GroupResult).get({ timeout: 10, propagate: false });
+    assert.deepEqual(echoed(key), [`${r.id}:ChordError`], "once, with the id of the chain's handle");
+    assert.equal(runs.get(`collect:${first.id}`), undefined, "body not run");
+  });
+
+  it("chord on error with a group body: every member FAILURE, the group's errback once", async () => {
+    const { fail, collect, echoError } = tasks;
+    const key = uniqueName("k");
+    const body = group([collect.s(), collect.s()]);
+    body.linkError(echoError.s(key));
+    const r = await chord([fail.s()], body).applyAsync() as unknown as GroupResult;
+    await assert.rejects(r.get({ timeout: 10 }), isChordError);
+    for (const m of r.results) assert.equal(await m.failed(), true);
+    await waitFor(() => echoed(key).length >= 1, { what: "errback" });
+    await (r.parent as GroupResult).get({ timeout: 10, propagate: false });
+    assert.deepEqual(echoed(key), [`${r.id}:ChordError`]);
   });
 });
