@@ -18,7 +18,7 @@ import type { ApplyOptions, Producer } from "../producer.ts";
 import type { SignatureData } from "../protocol/message.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { type ChainStore, compactChain } from "./chain-store.ts";
-import { bodyOf, chordData, headerOf, normalizeChain, tasksOf } from "./nodes.ts";
+import { bodyOf, chordData, fixedId, headerOf, normalizeChain, tasksOf } from "./nodes.ts";
 
 /** A task's place in a group or chord. */
 export interface Membership {
@@ -116,13 +116,15 @@ async function applyChain(sig: SignatureData, ctx: ApplyContext): Promise<void> 
 
 async function applyGroup(sig: SignatureData, ctx: ApplyContext): Promise<void> {
   const links = (sig.options.link as SignatureData[] | undefined) ?? [];
+  const gid = sig.options.group_id as string;
   if (links.length > 0) {
-    // group.link(cb): the callback runs once, after the whole group (a chord in all but name).
-    const body = links.length === 1 ? links[0]! : groupData(links);
+    // group.link(cb): the callback runs once, after the whole group (a chord in all but name). Its id
+    // is fixed, as a chord body's is: two members completing the join at once publish it once.
+    const callbacks = links.map((cb, i) => fixedId(cb, `${gid}:link:${i}`));
+    const body = callbacks.length === 1 ? callbacks[0]! : groupData(callbacks, `${gid}:link`);
     const headerOnly = { ...sig, options: { ...sig.options, link: undefined } };
     return await applyChord(chordData(headerOnly, body), ctx);
   }
-  const gid = sig.options.group_id as string;
   const errbacks = (sig.options.link_error as SignatureData[] | undefined) ?? [];
   const members = tasksOf(sig);
   await Promise.all(members.map((member, i) => {
@@ -196,6 +198,6 @@ function setReplyTo(sig: SignatureData, replyTo: string): void {
   } else sig.options.reply_to ??= replyTo;
 }
 
-function groupData(tasks: SignatureData[]): SignatureData {
-  return { task: "celery.group", args: [], kwargs: { tasks }, options: { group_id: crypto.randomUUID() }, subtask_type: "group", immutable: false };
+function groupData(tasks: SignatureData[], groupId: string): SignatureData {
+  return { task: "celery.group", args: [], kwargs: { tasks }, options: { group_id: groupId }, subtask_type: "group", immutable: false };
 }

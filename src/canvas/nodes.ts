@@ -31,6 +31,17 @@ export function ensureIds(sig: SignatureData): void {
   }
 }
 
+/**
+ * A copy of a callback or errback with a fixed id (derived from its parent's) unless it has one,
+ * and ids for any parts it has: applied twice, it publishes the same ids.
+ */
+export function fixedId(sig: SignatureData, id: string): SignatureData {
+  const s = structuredClone(sig);
+  if (!s.subtask_type && s.options.task_id === undefined) s.options.task_id = id;
+  ensureIds(s);
+  return s;
+}
+
 /** The handle structure of a canvas whose ids are assigned. */
 export function nodeOf(sig: SignatureData): ResultNode {
   switch (sig.subtask_type) {

@@ -20,7 +20,7 @@ import type { RemoteError } from "../errors.ts";
 import { State } from "../states.ts";
 import { applySignature, bodyEmbedOf, type Membership } from "../canvas/apply.ts";
 import { expandChain, nextStepId, takeNext } from "../canvas/chain-store.ts";
-import { ensureIds, errbacksOf, leafIds, nodeOf, replyToOf } from "../canvas/nodes.ts";
+import { errbacksOf, fixedId, leafIds, nodeOf, replyToOf } from "../canvas/nodes.ts";
 
 /** What follow-ups need. The backend also keeps long chains' steps. */
 export interface FollowUpDeps {
@@ -33,14 +33,6 @@ export interface FollowUpDeps {
 export function membershipOf(m: TaskMessage): Membership | undefined {
   if (m.group === undefined || m.groupIndex === undefined) return undefined;
   return { group: m.group, groupIndex: m.groupIndex, chordSize: m.chordSize, chord: m.embed?.chord ?? undefined };
-}
-
-/** Gives a callback or errback a fixed id (derived from its parent's) unless it has one. */
-function fixedId(sig: SignatureData, id: string): SignatureData {
-  const s = structuredClone(sig);
-  if (!s.subtask_type && s.options.task_id === undefined) s.options.task_id = id;
-  ensureIds(s);
-  return s;
 }
 
 /** Ids of the tasks a success will send (for the record's `children`), in Celery's tuple form. */

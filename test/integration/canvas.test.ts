@@ -303,4 +303,23 @@ describe("canvas", () => {
     await (r.parent as GroupResult).get({ timeout: 10, propagate: false });
     assert.deepEqual(echoed(key), [`${r.id}:ChordError`]);
   });
+
+  it("group.link: each callback has the fixed id <groupId>:link:<i> and runs once", async () => {
+    const { sleepThen, echo, collect } = tasks;
+    const key = uniqueName("k");
+    const g = group([sleepThen.s(0, 1), sleepThen.s(0, 2)]);
+    g.link(echo.si("a", key));
+    g.link(echo.si("b", key));
+    const r = await g.applyAsync();
+    assert.equal(await t.app.AsyncResult(`${r.id}:link:0`).get({ timeout: 10 }), "a");
+    assert.equal(await t.app.AsyncResult(`${r.id}:link:1`).get({ timeout: 10 }), "b");
+    // Two members finishing together both see the join complete: the callback must still run once.
+    const groups = await Promise.all(Array.from({ length: 10 }, (_, i) => {
+      const h = group([sleepThen.s(50, i), sleepThen.s(50, -i)]);
+      h.link(collect.s());
+      return h.applyAsync();
+    }));
+    for (const h of groups) await t.app.AsyncResult(`${h.id}:link:0`).get({ timeout: 20 });
+    assert.deepEqual(groups.map((h) => runs.get(`collect:${h.id}:link:0`)), Array(10).fill(1));
+  });
 });
