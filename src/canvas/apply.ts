@@ -49,9 +49,17 @@ export interface ApplyContext {
   once?: boolean;
 }
 
-/** Group members, with nested groups flattened (a chord header's shape). */
+/**
+ * Group members, with nested groups flattened (a chord header's shape). A group's errbacks go to
+ * each of its members, as when the group is applied on its own: the failing member calls them.
+ */
 function flattenGroup(sig: SignatureData): SignatureData[] {
-  return tasksOf(sig).flatMap((m) => (m.subtask_type === "group" ? flattenGroup(m) : [m]));
+  const errbacks = (sig.options.link_error as SignatureData[] | undefined) ?? [];
+  return tasksOf(sig).flatMap((m) => {
+    const parts = m.subtask_type === "group" ? flattenGroup(m) : [m];
+    if (errbacks.length) for (const p of parts) addOption(p, "link_error", errbacks);
+    return parts;
+  });
 }
 
 /** Applies `sig` (ids already assigned). */

@@ -322,4 +322,24 @@ describe("canvas", () => {
     for (const h of groups) await t.app.AsyncResult(`${h.id}:link:0`).get({ timeout: 20 });
     assert.deepEqual(groups.map((h) => runs.get(`collect:${h.id}:link:0`)), Array(10).fill(1));
   });
+
+  it("group with both link and linkError: the callback runs on success, the errback on failure", async () => {
+    const { identity, fail, echo, echoError } = tasks;
+    const okKey = uniqueName("k");
+    const badKey = uniqueName("k");
+    const ok = group([identity.si(1), identity.si(2)]);
+    ok.link(echo.si("done", okKey));
+    ok.linkError(echoError.s(okKey));
+    const bad = group([identity.si(1), fail.s()]);
+    bad.link(echo.si("done", badKey));
+    bad.linkError(echoError.s(badKey));
+    const [r1, r2] = await Promise.all([ok.applyAsync(), bad.applyAsync()]);
+    assert.deepEqual(await r1.get({ timeout: 10 }), [1, 2]);
+    await waitFor(() => echoed(okKey).length === 1, { what: "callback" });
+    await assert.rejects(r2.get({ timeout: 10 }), (e: unknown) => e instanceof TaskError && e.remoteType === "ExpectedError");
+    await waitFor(() => echoed(badKey).length === 1, { what: "errback" });
+    await assert.rejects(t.app.AsyncResult(`${r2.id}:link:0`).get({ timeout: 10 }), isChordError);
+    assert.deepEqual(echoed(okKey), ["done"]);
+    assert.deepEqual(echoed(badKey), [`${r2.results[1]!.id}:ExpectedError`]);
+  });
 });
