@@ -4,11 +4,15 @@
  *
  * - chain: the first step is published with the rest in `embed.chain`; each worker publishes the
  *   next step with its result appended. A group followed by a step becomes a chord.
- * - group: every member is published with the group id and its index.
+ * - group: every member is published with the group id and its index. A group whose results are
+ *   awaited as one becomes a chord's header: with callbacks (`group.link`) the body is the callback;
+ *   as a chain step the body is the next step; as a member of an outer chord (or with both callbacks
+ *   and a next step) the body is `celery.accumulate` (id `<groupId>:accumulate`), whose result is the
+ *   list and which carries the callbacks, the chain's rest and the outer membership.
  * - chord: every header member is published with the group id, its index, the header size and the
  *   body in `embed.chord`; whichever member completes the join publishes the body. Nested groups in
- *   a header are flattened; a chain member hands its membership to its last step; a chord member
- *   hands it to its body.
+ *   a header are flattened (unless they have callbacks); a chain member hands its membership to its
+ *   last step; a chord member hands it to its body.
  *
  * Every id (each step, each member, the body) is assigned when the canvas is applied, so the client
  * holds handles on results that do not exist yet, and a worker that publishes a step twice (after a
@@ -17,7 +21,7 @@
 import type { ApplyOptions, Producer } from "../producer.ts";
 import type { SignatureData } from "../protocol/message.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { type ChainStore, compactChain } from "./chain-store.ts";
+import { type ChainStore, compactChain, takeNext } from "./chain-store.ts";
 import { bodyOf, chordData, fixedId, headerOf, normalizeChain, tasksOf } from "./nodes.ts";
 
 /** A task's place in a group or chord. */
@@ -56,7 +60,8 @@ export interface ApplyContext {
 function flattenGroup(sig: SignatureData): SignatureData[] {
   const errbacks = (sig.options.link_error as SignatureData[] | undefined) ?? [];
   return tasksOf(sig).flatMap((m) => {
-    const parts = m.subtask_type === "group" ? flattenGroup(m) : [m];
+    // A nested group with callbacks stays one member: its callbacks need its own results.
+    const parts = m.subtask_type === "group" && !(m.options.link as unknown[] | undefined)?.length ? flattenGroup(m) : [m];
     if (errbacks.length) for (const p of parts) addOption(p, "link_error", errbacks);
     return parts;
   });
@@ -117,21 +122,30 @@ async function applyChain(sig: SignatureData, ctx: ApplyContext): Promise<void> 
   if (ctx.replyTo) for (const s of steps) setReplyTo(s, ctx.replyTo);
   const [first, ...rest] = steps as [SignatureData, ...SignatureData[]];
   const chainRest = await compactChain([...rest, ...(ctx.chain ?? [])], ctx.chains);
-  if (first.subtask_type === "chord") return await applyChord(first, { ...ctx, chain: chainRest });
-  if (first.subtask_type === "group" && chainRest.length === 0) return await applyGroup(first, ctx);
   return await applySignature(first, { ...ctx, chain: chainRest });
 }
 
 async function applyGroup(sig: SignatureData, ctx: ApplyContext): Promise<void> {
-  const links = (sig.options.link as SignatureData[] | undefined) ?? [];
   const gid = sig.options.group_id as string;
-  if (links.length > 0) {
-    // group.link(cb): the callback runs once, after the whole group (a chord in all but name). Its id
-    // is fixed, as a chord body's is: two members completing the join at once publish it once.
-    const callbacks = links.map((cb, i) => fixedId(cb, `${gid}:link:${i}`));
-    const body = callbacks.length === 1 ? callbacks[0]! : groupData(callbacks, `${gid}:link`);
-    const headerOnly = { ...sig, options: { ...sig.options, link: undefined } };
-    return await applyChord(chordData(headerOnly, body), ctx);
+  const links = (sig.options.link as SignatureData[] | undefined) ?? [];
+  // Callbacks get fixed ids, as a chord body does: two members completing the join at once publish them once.
+  const callbacks = links.map((cb, i) => fixedId(cb, `${gid}:link:${i}`));
+  const header: SignatureData = { ...sig, options: { ...sig.options } };
+  delete header.options.link;
+  const next = await takeNext(ctx.chain ?? [], ctx.chains);
+  if (next && callbacks.length === 0) {
+    // A chain step (`group | task`): the next step is the body of a chord over the group.
+    return await applyChord(chordData(header, next.next), { ...ctx, chain: next.rest });
+  }
+  if (next || ctx.membership) {
+    // Something waits for the group as one result (the rest of a chain, an outer chord): a chord over
+    // it whose body, celery.accumulate, returns the results, runs the callbacks and carries on.
+    const body = accumulateData(`${gid}:accumulate`, callbacks);
+    return await applyChord(chordData(header, body), ctx);
+  }
+  if (callbacks.length > 0) {
+    // group.link(cb): the callback runs once, after the whole group (a chord in all but name).
+    return await applyChord(chordData(header, callbacks.length === 1 ? callbacks[0]! : groupData(callbacks, `${gid}:link`)), ctx);
   }
   const errbacks = (sig.options.link_error as SignatureData[] | undefined) ?? [];
   const members = tasksOf(sig);
@@ -204,6 +218,13 @@ function setReplyTo(sig: SignatureData, replyTo: string): void {
     setReplyTo(headerOf(sig), replyTo);
     setReplyTo(bodyOf(sig), replyTo);
   } else sig.options.reply_to ??= replyTo;
+}
+
+/** Celery's accumulate as a chord body: `index: 0` makes its result the header's results list. */
+function accumulateData(id: string, callbacks: SignatureData[]): SignatureData {
+  const options: Record<string, unknown> = { task_id: id };
+  if (callbacks.length) options.link = callbacks;
+  return { task: "celery.accumulate", args: [], kwargs: { index: 0 }, options, subtask_type: null, immutable: false };
 }
 
 function groupData(tasks: SignatureData[], groupId: string): SignatureData {

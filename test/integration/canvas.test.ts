@@ -342,4 +342,37 @@ describe("canvas", () => {
     assert.deepEqual(echoed(okKey), ["done"]);
     assert.deepEqual(echoed(badKey), [`${r2.results[1]!.id}:ExpectedError`]);
   });
+
+  it("a group as a chain step after a chord: the next step gets the group's results", async () => {
+    const { identity, collect } = tasks;
+    const header = () => [identity.si(1), identity.si(2)];
+    const direct = await chain(chord(header(), group([collect.s(), collect.s()])), collect.s()).applyAsync();
+    assert.deepEqual(await direct.get({ timeout: 10 }), [[1, 2], [1, 2]]);
+    const stepped = await chain(chord(header(), chain(collect.s(), group([collect.s(), collect.s()]))), collect.s()).applyAsync();
+    assert.deepEqual(await stepped.get({ timeout: 10 }), [[1, 2], [1, 2]]);
+    // With a callback too: the callback and the next step both get the group's results.
+    const linked = group([collect.s(), collect.s()]);
+    linked.link(collect.s());
+    const withLink = await chain(chord(header(), linked), collect.s()).applyAsync();
+    assert.deepEqual(await withLink.get({ timeout: 10 }), [[1, 2], [1, 2]]);
+    const gid = (withLink.parent as unknown as GroupResult).id;
+    assert.deepEqual(await t.app.AsyncResult(`${gid}:link:0`).get({ timeout: 10 }), [[1, 2], [1, 2]]);
+  });
+
+  it("a group reached inside a chord header reports to the chord as one member", async () => {
+    const { add, identity, collect, fail } = tasks;
+    const r = await chord([chain(add.s(1, 1), group([add.s(1), add.s(2)])), add.s(10, 10)], collect.s()).applyAsync();
+    assert.deepEqual(await r.get({ timeout: 10 }), [[3, 4], 20]);
+    const nested = await chord([chord([identity.si(1)], group([collect.s(), collect.s()])), identity.si(5)], collect.s()).applyAsync();
+    assert.deepEqual(await nested.get({ timeout: 10 }), [[[1], [1]], 5]);
+    const broken = await chord([chain(add.s(1, 1), group([fail.s(), add.s(1)])), add.s(10, 10)], collect.s()).applyAsync();
+    await assert.rejects(broken.get({ timeout: 10 }), isChordError);
+    // A nested group with a callback is not flattened into the header: its callback needs its results.
+    const inner = group([identity.si(2), identity.si(3)]);
+    inner.link(collect.s());
+    const linked = await chord([identity.si(1), inner], collect.s()).applyAsync();
+    assert.deepEqual(await linked.get({ timeout: 10 }), [1, [2, 3]]);
+    const innerId = (linked.parent as unknown as GroupResult).results[1]!.id;
+    assert.deepEqual(await t.app.AsyncResult(`${innerId}:link:0`).get({ timeout: 10 }), [2, 3]);
+  });
 });
