@@ -4,11 +4,15 @@
  *
  * - chain: the first step is published with the rest in `embed.chain`; each worker publishes the
  *   next step with its result appended. A group followed by a step becomes a chord.
- * - group: every member is published with the group id and its index.
+ * - group: every member is published with the group id and its index. A group whose results are
+ *   awaited as one becomes a chord's header: with callbacks (`group.link`) the body is the callback;
+ *   as a chain step the body is the next step; as a member of an outer chord (or with both callbacks
+ *   and a next step) the body is `celery.accumulate` (id `<groupId>:accumulate`), whose result is the
+ *   list and which carries the callbacks, the chain's rest and the outer membership.
  * - chord: every header member is published with the group id, its index, the header size and the
  *   body in `embed.chord`; whichever member completes the join publishes the body. Nested groups in
- *   a header are flattened; a chain member hands its membership to its last step; a chord member
- *   hands it to its body.
+ *   a header are flattened (unless they have callbacks); a chain member hands its membership to its
+ *   last step; a chord member hands it to its body.
  *
  * Every id (each step, each member, the body) is assigned when the canvas is applied, so the client
  * holds handles on results that do not exist yet, and a worker that publishes a step twice (after a
@@ -17,11 +21,8 @@
 import type { ApplyOptions, Producer } from "../producer.ts";
 import type { SignatureData } from "../protocol/message.ts";
 import { InvalidArgumentError } from "../errors.ts";
-
-/** What a result handle is made of: a task, or a group of them; `parent` for chains. */
-export type ResultNode =
-  | { kind: "task"; id: string; parent?: ResultNode }
-  | { kind: "group"; id: string; members: ResultNode[]; parent?: ResultNode };
+import { type ChainStore, compactChain, takeNext } from "./chain-store.ts";
+import { bodyOf, chordData, fixedId, headerOf, normalizeChain, tasksOf } from "./nodes.ts";
 
 /** A task's place in a group or chord. */
 export interface Membership {
@@ -31,19 +32,6 @@ export interface Membership {
   chordSize?: number;
   chord?: SignatureData;
 }
-
-/** Where long chains keep their steps (the result backend). */
-export interface ChainStore {
-  chainSave(steps: unknown[]): Promise<string>;
-  chainLoad(id: string, from: number, count: number): Promise<unknown[]>;
-}
-
-/**
- * A chain longer than this keeps its steps in the result backend and travels as a reference:
- * otherwise every message carries the rest of the chain, and a chain of n steps moves O(n²) bytes
- * (and, past a few thousand steps, one message would exceed NATS's payload limit).
- */
-export const INLINE_CHAIN_STEPS = 8;
 
 /** How one application is made. */
 export interface ApplyContext {
@@ -65,88 +53,18 @@ export interface ApplyContext {
   once?: boolean;
 }
 
-const uuid = () => crypto.randomUUID();
-
-/** Assigns every id a canvas needs, in place (task ids, group ids, bodies). */
-export function ensureIds(sig: SignatureData): void {
-  switch (sig.subtask_type) {
-    case "chain":
-      for (const s of tasksOf(sig)) ensureIds(s);
-      return;
-    case "group":
-      sig.options.group_id ??= uuid();
-      for (const s of tasksOf(sig)) ensureIds(s);
-      return;
-    case "chord":
-      ensureIds(headerOf(sig));
-      ensureIds(bodyOf(sig));
-      return;
-    default:
-      sig.options.task_id ??= uuid();
-  }
-}
-
-/** The handle structure of a canvas whose ids are assigned. */
-export function nodeOf(sig: SignatureData): ResultNode {
-  switch (sig.subtask_type) {
-    case "chain": {
-      let node: ResultNode | undefined;
-      for (const s of normalizeChain(tasksOf(sig))) {
-        const n = nodeOf(s);
-        if (node) n.parent = node;
-        node = n;
-      }
-      if (!node) throw new InvalidArgumentError("chain", "is empty");
-      return node;
-    }
-    case "group":
-      return { kind: "group", id: sig.options.group_id as string, members: tasksOf(sig).map(nodeOf) };
-    case "chord": {
-      const body = nodeOf(bodyOf(sig));
-      body.parent = nodeOf(headerOf(sig));
-      return body;
-    }
-    default:
-      return { kind: "task", id: sig.options.task_id as string };
-  }
-}
-
-export function tasksOf(sig: SignatureData): SignatureData[] {
-  return ((sig.kwargs as { tasks?: SignatureData[] }).tasks ?? []);
-}
-
-function headerOf(sig: SignatureData): SignatureData {
-  return (sig.kwargs as { header: SignatureData }).header;
-}
-
-function bodyOf(sig: SignatureData): SignatureData {
-  return (sig.kwargs as { body: SignatureData }).body;
-}
-
-/** Flattens nested chains and turns "a group followed by a step" into a chord (as Celery does). */
-export function normalizeChain(steps: SignatureData[]): SignatureData[] {
-  const flat: SignatureData[] = [];
-  for (const s of steps) {
-    if (s.subtask_type === "chain") flat.push(...normalizeChain(tasksOf(s)));
-    else flat.push(s);
-  }
-  const out: SignatureData[] = [];
-  for (let i = 0; i < flat.length; i++) {
-    const s = flat[i]!;
-    const next = flat[i + 1];
-    if (s.subtask_type === "group" && next) {
-      out.push({ task: "celery.chord", args: [], kwargs: { header: s, body: next }, options: {}, subtask_type: "chord", immutable: false });
-      i++;
-    } else {
-      out.push(s);
-    }
-  }
-  return out;
-}
-
-/** Group members, with nested groups flattened (a chord header's shape). */
+/**
+ * Group members, with nested groups flattened (a chord header's shape). A group's errbacks go to
+ * each of its members, as when the group is applied on its own: the failing member calls them.
+ */
 function flattenGroup(sig: SignatureData): SignatureData[] {
-  return tasksOf(sig).flatMap((m) => (m.subtask_type === "group" ? flattenGroup(m) : [m]));
+  const errbacks = (sig.options.link_error as SignatureData[] | undefined) ?? [];
+  return tasksOf(sig).flatMap((m) => {
+    // A nested group with callbacks stays one member: its callbacks need its own results.
+    const parts = m.subtask_type === "group" && !(m.options.link as unknown[] | undefined)?.length ? flattenGroup(m) : [m];
+    if (errbacks.length) for (const p of parts) addOption(p, "link_error", errbacks);
+    return parts;
+  });
 }
 
 /** Applies `sig` (ids already assigned). */
@@ -204,20 +122,31 @@ async function applyChain(sig: SignatureData, ctx: ApplyContext): Promise<void> 
   if (ctx.replyTo) for (const s of steps) setReplyTo(s, ctx.replyTo);
   const [first, ...rest] = steps as [SignatureData, ...SignatureData[]];
   const chainRest = await compactChain([...rest, ...(ctx.chain ?? [])], ctx.chains);
-  if (first.subtask_type === "chord") return await applyChord(first, { ...ctx, chain: chainRest });
-  if (first.subtask_type === "group" && chainRest.length === 0) return await applyGroup(first, ctx);
   return await applySignature(first, { ...ctx, chain: chainRest });
 }
 
 async function applyGroup(sig: SignatureData, ctx: ApplyContext): Promise<void> {
-  const links = (sig.options.link as SignatureData[] | undefined) ?? [];
-  if (links.length > 0) {
-    // group.link(cb): the callback runs once, after the whole group (a chord in all but name).
-    const body = links.length === 1 ? links[0]! : groupData(links);
-    const headerOnly = { ...sig, options: { ...sig.options, link: undefined } };
-    return await applyChord({ task: "celery.chord", args: [], kwargs: { header: headerOnly, body }, options: {}, subtask_type: "chord", immutable: false }, ctx);
-  }
   const gid = sig.options.group_id as string;
+  const links = (sig.options.link as SignatureData[] | undefined) ?? [];
+  // Callbacks get fixed ids, as a chord body does: two members completing the join at once publish them once.
+  const callbacks = links.map((cb, i) => fixedId(cb, `${gid}:link:${i}`));
+  const header: SignatureData = { ...sig, options: { ...sig.options } };
+  delete header.options.link;
+  const next = await takeNext(ctx.chain ?? [], ctx.chains);
+  if (next && callbacks.length === 0) {
+    // A chain step (`group | task`): the next step is the body of a chord over the group.
+    return await applyChord(chordData(header, next.next), { ...ctx, chain: next.rest });
+  }
+  if (next || ctx.membership) {
+    // Something waits for the group as one result (the rest of a chain, an outer chord): a chord over
+    // it whose body, celery.accumulate, returns the results, runs the callbacks and carries on.
+    const body = accumulateData(`${gid}:accumulate`, callbacks);
+    return await applyChord(chordData(header, body), ctx);
+  }
+  if (callbacks.length > 0) {
+    // group.link(cb): the callback runs once, after the whole group (a chord in all but name).
+    return await applyChord(chordData(header, callbacks.length === 1 ? callbacks[0]! : groupData(callbacks, `${gid}:link`)), ctx);
+  }
   const errbacks = (sig.options.link_error as SignatureData[] | undefined) ?? [];
   const members = tasksOf(sig);
   await Promise.all(members.map((member, i) => {
@@ -291,65 +220,13 @@ function setReplyTo(sig: SignatureData, replyTo: string): void {
   } else sig.options.reply_to ??= replyTo;
 }
 
-function groupData(tasks: SignatureData[]): SignatureData {
-  return { task: "celery.group", args: [], kwargs: { tasks }, options: { group_id: crypto.randomUUID() }, subtask_type: "group", immutable: false };
+/** Celery's accumulate as a chord body: `index: 0` makes its result the header's results list. */
+function accumulateData(id: string, callbacks: SignatureData[]): SignatureData {
+  const options: Record<string, unknown> = { task_id: id };
+  if (callbacks.length) options.link = callbacks;
+  return { task: "celery.accumulate", args: [], kwargs: { index: 0 }, options, subtask_type: null, immutable: false };
 }
 
-/** The stand-in for stored chain steps `from`..`size-1`: `next_id` is the id of step `from`. */
-function chainRef(id: string, from: number, size: number, nextId: string): SignatureData {
-  return { task: "celery.chain-ref", args: [], kwargs: { id, from, size, next_id: nextId }, options: {}, subtask_type: "chain_ref", immutable: true };
-}
-
-function refOf(sig: SignatureData | undefined): { id: string; from: number; size: number; next_id: string } | null {
-  return sig?.subtask_type === "chain_ref" ? sig.kwargs as { id: string; from: number; size: number; next_id: string } : null;
-}
-
-/** The id a step's result will have (a chord's is its body's, a group's its group id). */
-function nodeIdOf(sig: SignatureData): string {
-  const n = nodeOf(sig);
-  return n.id;
-}
-
-/** Stores a long chain's steps and returns a reference to them; short chains stay inline. */
-export async function compactChain(steps: SignatureData[], chains: ChainStore | undefined): Promise<SignatureData[]> {
-  if (!chains || steps.length <= INLINE_CHAIN_STEPS || steps.some((s) => refOf(s))) return steps;
-  const id = await chains.chainSave(steps);
-  return [chainRef(id, 0, steps.length, nodeIdOf(steps[0]!))];
-}
-
-/** The next step of a chain and what remains after it (reading stored steps when needed). */
-export async function takeNext(
-  chain: SignatureData[],
-  chains: ChainStore | undefined,
-): Promise<{ next: SignatureData; rest: SignatureData[] } | null> {
-  const [head, ...tail] = chain;
-  if (!head) return null;
-  const ref = refOf(head);
-  if (!ref) return { next: head, rest: tail };
-  if (!chains) throw new InvalidArgumentError("chain", "refers to stored steps but no result backend is available");
-  const [next, after] = await chains.chainLoad(ref.id, ref.from, 2) as SignatureData[];
-  if (!next) throw new InvalidArgumentError("chain", `stored step ${ref.from} of chain ${ref.id} is gone (expired?)`);
-  const rest = ref.from + 1 < ref.size && after ? [chainRef(ref.id, ref.from + 1, ref.size, nodeIdOf(after)), ...tail] : tail;
-  return { next, rest };
-}
-
-/** Every remaining step, stored ones included (to fail them when the chain breaks). */
-export async function expandChain(chain: SignatureData[], chains: ChainStore | undefined): Promise<SignatureData[]> {
-  const out: SignatureData[] = [];
-  for (const step of chain) {
-    const ref = refOf(step);
-    if (!ref) out.push(step);
-    else if (chains) out.push(...await chains.chainLoad(ref.id, ref.from, ref.size - ref.from) as SignatureData[]);
-  }
-  return out;
-}
-
-/** The id of a chain's next step, without reading stored steps. */
-export function nextStepId(chain: SignatureData[] | null | undefined): string | null {
-  const head = chain?.[0];
-  if (!head) return null;
-  const ref = refOf(head);
-  if (ref) return ref.next_id;
-  const n = nodeOf(head);
-  return n.kind === "task" ? n.id : null;
+function groupData(tasks: SignatureData[], groupId: string): SignatureData {
+  return { task: "celery.group", args: [], kwargs: { tasks }, options: { group_id: groupId }, subtask_type: "group", immutable: false };
 }

@@ -1,6 +1,8 @@
 /**
  * Built-in tasks every app registers, as Celery does: `celery.map` and `celery.starmap` run a task
- * once per item inside one message (the worker looks the task up by name and calls it in order).
+ * once per item inside one message (the worker looks the task up by name and calls it in order);
+ * `celery.accumulate` is the body the canvas gives a group that must report as one result (a chain
+ * step, a member of a chord's header). Names under `celery.` are left out of worker listings.
  */
 import type { Celeriac } from "../app.ts";
 import type { SignatureData } from "../protocol/message.ts";
@@ -27,5 +29,10 @@ export function registerBuiltins(app: Celeriac): void {
     const out: unknown[] = [];
     for (const args of items as unknown[][]) out.push(await call([...base, ...args]));
     return out;
+  });
+  // Celery's accumulate: `args[index]`, or all its args without an index.
+  app.task({ name: "celery.accumulate", bind: true }, (ctx, ...args: unknown[]) => {
+    const index = (ctx.kwargs as { index?: unknown }).index;
+    return typeof index === "number" ? args[index] : args;
   });
 }

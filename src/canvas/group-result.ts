@@ -4,7 +4,7 @@
  */
 import { AsyncResult, type GetOptions, type ResultSource } from "../result.ts";
 import { TaskError, TimeoutError } from "../errors.ts";
-import type { ResultNode } from "./apply.ts";
+import type { ResultNode } from "./nodes.ts";
 
 /** A result handle of either kind. */
 export type ResultHandle = AsyncResult<unknown> | GroupResult<unknown>;

@@ -18,17 +18,9 @@ import type { SignatureData, TaskMessage } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord } from "../protocol/result.ts";
 import type { RemoteError } from "../errors.ts";
 import { State } from "../states.ts";
-import {
-  applySignature,
-  bodyEmbedOf,
-  ensureIds,
-  expandChain,
-  type Membership,
-  nextStepId,
-  nodeOf,
-  type ResultNode,
-  takeNext,
-} from "../canvas/apply.ts";
+import { applySignature, bodyEmbedOf, type Membership } from "../canvas/apply.ts";
+import { expandChain, nextStepId, takeNext } from "../canvas/chain-store.ts";
+import { errbacksOf, fixedId, leafIds, nodeOf, replyToOf } from "../canvas/nodes.ts";
 
 /** What follow-ups need. The backend also keeps long chains' steps. */
 export interface FollowUpDeps {
@@ -41,19 +33,6 @@ export interface FollowUpDeps {
 export function membershipOf(m: TaskMessage): Membership | undefined {
   if (m.group === undefined || m.groupIndex === undefined) return undefined;
   return { group: m.group, groupIndex: m.groupIndex, chordSize: m.chordSize, chord: m.embed?.chord ?? undefined };
-}
-
-/** Gives a callback or errback a fixed id (derived from its parent's) unless it has one. */
-function fixedId(sig: SignatureData, id: string): SignatureData {
-  const s = structuredClone(sig);
-  if (!s.subtask_type && s.options.task_id === undefined) s.options.task_id = id;
-  ensureIds(s);
-  return s;
-}
-
-function leafIds(node: ResultNode): string[] {
-  const own = node.kind === "task" ? [node.id] : node.members.flatMap(leafIds);
-  return node.parent ? [...leafIds(node.parent), ...own] : own;
 }
 
 /** Ids of the tasks a success will send (for the record's `children`), in Celery's tuple form. */
@@ -98,37 +77,37 @@ export async function afterFailure(m: TaskMessage, error: RemoteError, deps: Fol
   }
   // The rest of the chain will not run: its results say why (a chain's handle is its last task).
   for (const step of await expandChain(m.embed?.chain ?? [], deps.backend)) {
-    for (const id of leafIds(nodeOf(step))) await failResult(id, error, (step.options.reply_to as string | undefined) ?? m.replyTo, deps);
+    for (const id of leafIds(nodeOf(step))) await failResult(id, error, replyToOf(step) ?? m.replyTo, deps);
   }
   const mem = membershipOf(m);
   if (mem?.chord) await failChord(mem, m.id, error, deps);
 }
 
-/** The first failure of a chord fails its body (ChordError), runs the body's errbacks, and goes on up. */
+/**
+ * The first failure of a chord fails its body (ChordError) — every task of it, when the body is a
+ * chain or a group — runs the body's errbacks, fails what was to follow, and goes on up.
+ */
 async function failChord(mem: Membership, memberId: string, cause: RemoteError, deps: FollowUpDeps): Promise<void> {
   if (!mem.chord || !(await deps.backend.chordFail(mem.group, memberId))) return;
   const { sig: body, chain, membership } = bodyEmbedOf(mem.chord);
-  const bodyId = body.options.task_id as string;
+  const bodyNode = nodeOf(body);
   const err: RemoteError = {
     type: "ChordError",
     message: `Dependency ${memberId} raised ${cause.type}: ${cause.message}`,
     traceback: cause.traceback,
   };
-  await failResult(bodyId, err, body.options.reply_to as string | undefined, deps);
-  const errbacks = (body.options.link_error as SignatureData[] | undefined) ?? [];
+  for (const id of leafIds(bodyNode)) await failResult(id, err, replyToOf(body), deps);
+  const described = { type: err.type, message: err.message, traceback: err.traceback };
+  const errbacks = errbacksOf(body);
   for (let i = 0; i < errbacks.length; i++) {
-    await applySignature(fixedId(errbacks[i]!, `${bodyId}:errback:${i}`), {
-      producer: deps.producer,
-      parentId: bodyId,
-      once: true,
-      args: [bodyId, { type: err.type, message: err.message, traceback: err.traceback }],
-    });
+    const { id, errback } = errbacks[i]!;
+    await applySignature(fixedId(errback, `${bodyNode.id}:errback:${i}`), { producer: deps.producer, parentId: id, once: true, args: [id, described] });
   }
   for (const step of await expandChain(chain ?? [], deps.backend)) {
-    for (const id of leafIds(nodeOf(step))) await failResult(id, err, step.options.reply_to as string | undefined, deps);
+    for (const id of leafIds(nodeOf(step))) await failResult(id, err, replyToOf(step), deps);
   }
   // A chord in an outer chord's header: its failure fails the outer one too.
-  if (membership?.chord) await failChord(membership, bodyId, err, deps);
+  if (membership?.chord) await failChord(membership, bodyNode.id, err, deps);
 }
 
 /** Stores FAILURE for a task that will never run, and tells its waiter. */

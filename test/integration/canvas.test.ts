@@ -4,12 +4,14 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chain, chord, group, State, TaskError, type Worker } from "celeriac";
+import { type AsyncResult, chain, chord, group, type GroupResult, State, TaskError, type Worker } from "celeriac";
 import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
 
 class ExpectedError extends Error {
   override name = "ExpectedError";
 }
+
+const isChordError = (e: unknown) => e instanceof TaskError && e.remoteType === "ChordError";
 
 describe("canvas", () => {
   let t: TestApp;
@@ -272,5 +274,105 @@ describe("canvas", () => {
     const p = await spawn.delay();
     const childId = (await p.get({ timeout: 10 })) as string;
     assert.deepEqual((await p.children()).map((k) => k.id), [childId], "a task sent from a task is its child");
+  });
+
+  it("chord on error with a chain body: every body step FAILURE, the chain's errback once", async () => {
+    const { identity, fail, collect, echoError } = tasks;
+    const key = uniqueName("k");
+    const body = chain(collect.s(), collect.s());
+    body.linkError(echoError.s(key));
+    const r = await chord([identity.si(1), fail.s()], body).applyAsync();
+    await assert.rejects(r.get({ timeout: 10 }), isChordError);
+    const first = r.parent as AsyncResult<unknown>;
+    await assert.rejects(first.get({ timeout: 10 }), isChordError);
+    await waitFor(() => echoed(key).length >= 1, { what: "errback" });
+    await (first.parent as unknown as GroupResult).get({ timeout: 10, propagate: false });
+    assert.deepEqual(echoed(key), [`${r.id}:ChordError`], "once, with the id of the chain's handle");
+    assert.equal(runs.get(`collect:${first.id}`), undefined, "body not run");
+  });
+
+  it("chord on error with a group body: every member FAILURE, the group's errback once", async () => {
+    const { fail, collect, echoError } = tasks;
+    const key = uniqueName("k");
+    const body = group([collect.s(), collect.s()]);
+    body.linkError(echoError.s(key));
+    const r = await chord([fail.s()], body).applyAsync() as unknown as GroupResult;
+    await assert.rejects(r.get({ timeout: 10 }), isChordError);
+    for (const m of r.results) assert.equal(await m.failed(), true);
+    await waitFor(() => echoed(key).length >= 1, { what: "errback" });
+    await (r.parent as GroupResult).get({ timeout: 10, propagate: false });
+    assert.deepEqual(echoed(key), [`${r.id}:ChordError`]);
+  });
+
+  it("group.link: each callback has the fixed id <groupId>:link:<i> and runs once", async () => {
+    const { sleepThen, echo, collect } = tasks;
+    const key = uniqueName("k");
+    const g = group([sleepThen.s(0, 1), sleepThen.s(0, 2)]);
+    g.link(echo.si("a", key));
+    g.link(echo.si("b", key));
+    const r = await g.applyAsync();
+    assert.equal(await t.app.AsyncResult(`${r.id}:link:0`).get({ timeout: 10 }), "a");
+    assert.equal(await t.app.AsyncResult(`${r.id}:link:1`).get({ timeout: 10 }), "b");
+    // Two members finishing together both see the join complete: the callback must still run once.
+    const groups = await Promise.all(Array.from({ length: 10 }, (_, i) => {
+      const h = group([sleepThen.s(50, i), sleepThen.s(50, -i)]);
+      h.link(collect.s());
+      return h.applyAsync();
+    }));
+    for (const h of groups) await t.app.AsyncResult(`${h.id}:link:0`).get({ timeout: 20 });
+    assert.deepEqual(groups.map((h) => runs.get(`collect:${h.id}:link:0`)), Array(10).fill(1));
+  });
+
+  it("group with both link and linkError: the callback runs on success, the errback on failure", async () => {
+    const { identity, fail, echo, echoError } = tasks;
+    const okKey = uniqueName("k");
+    const badKey = uniqueName("k");
+    const ok = group([identity.si(1), identity.si(2)]);
+    ok.link(echo.si("done", okKey));
+    ok.linkError(echoError.s(okKey));
+    const bad = group([identity.si(1), fail.s()]);
+    bad.link(echo.si("done", badKey));
+    bad.linkError(echoError.s(badKey));
+    const [r1, r2] = await Promise.all([ok.applyAsync(), bad.applyAsync()]);
+    assert.deepEqual(await r1.get({ timeout: 10 }), [1, 2]);
+    await waitFor(() => echoed(okKey).length === 1, { what: "callback" });
+    await assert.rejects(r2.get({ timeout: 10 }), (e: unknown) => e instanceof TaskError && e.remoteType === "ExpectedError");
+    await waitFor(() => echoed(badKey).length === 1, { what: "errback" });
+    await assert.rejects(t.app.AsyncResult(`${r2.id}:link:0`).get({ timeout: 10 }), isChordError);
+    assert.deepEqual(echoed(okKey), ["done"]);
+    assert.deepEqual(echoed(badKey), [`${r2.results[1]!.id}:ExpectedError`]);
+  });
+
+  it("a group as a chain step after a chord: the next step gets the group's results", async () => {
+    const { identity, collect } = tasks;
+    const header = () => [identity.si(1), identity.si(2)];
+    const direct = await chain(chord(header(), group([collect.s(), collect.s()])), collect.s()).applyAsync();
+    assert.deepEqual(await direct.get({ timeout: 10 }), [[1, 2], [1, 2]]);
+    const stepped = await chain(chord(header(), chain(collect.s(), group([collect.s(), collect.s()]))), collect.s()).applyAsync();
+    assert.deepEqual(await stepped.get({ timeout: 10 }), [[1, 2], [1, 2]]);
+    // With a callback too: the callback and the next step both get the group's results.
+    const linked = group([collect.s(), collect.s()]);
+    linked.link(collect.s());
+    const withLink = await chain(chord(header(), linked), collect.s()).applyAsync();
+    assert.deepEqual(await withLink.get({ timeout: 10 }), [[1, 2], [1, 2]]);
+    const gid = (withLink.parent as unknown as GroupResult).id;
+    assert.deepEqual(await t.app.AsyncResult(`${gid}:link:0`).get({ timeout: 10 }), [[1, 2], [1, 2]]);
+  });
+
+  it("a group reached inside a chord header reports to the chord as one member", async () => {
+    const { add, identity, collect, fail } = tasks;
+    const r = await chord([chain(add.s(1, 1), group([add.s(1), add.s(2)])), add.s(10, 10)], collect.s()).applyAsync();
+    assert.deepEqual(await r.get({ timeout: 10 }), [[3, 4], 20]);
+    const nested = await chord([chord([identity.si(1)], group([collect.s(), collect.s()])), identity.si(5)], collect.s()).applyAsync();
+    assert.deepEqual(await nested.get({ timeout: 10 }), [[[1], [1]], 5]);
+    const broken = await chord([chain(add.s(1, 1), group([fail.s(), add.s(1)])), add.s(10, 10)], collect.s()).applyAsync();
+    await assert.rejects(broken.get({ timeout: 10 }), isChordError);
+    // A nested group with a callback is not flattened into the header: its callback needs its results.
+    const inner = group([identity.si(2), identity.si(3)]);
+    inner.link(collect.s());
+    const linked = await chord([identity.si(1), inner], collect.s()).applyAsync();
+    assert.deepEqual(await linked.get({ timeout: 10 }), [1, [2, 3]]);
+    const innerId = (linked.parent as unknown as GroupResult).results[1]!.id;
+    assert.deepEqual(await t.app.AsyncResult(`${innerId}:link:0`).get({ timeout: 10 }), [2, 3]);
   });
 });
