@@ -260,19 +260,24 @@ export class Settler {
   async exhausted(ex: ExhaustedMessage): Promise<void> {
     const reason = `delivered ${ex.deliveries} times without being acknowledged (maxDeliver reached: ` +
       `its worker died or it outlived ack_wait each time)`;
+    if (!ex.message) {
+      // Removing it now would lose it: nothing was dead-lettered. It stays in the stream, undelivered.
+      this.#deps.log.error(`exhausted message ${ex.seq} of ${ex.queue} could not be read back (maxDeliver reached); ` +
+        `it stays in the stream, not dead-lettered and not removed: inspect the stream and move or delete it by hand`);
+      return;
+    }
+    const message = ex.message;
     try {
-      if (ex.message) {
-        const headers = this.#dlqHeaders(ex.message.headers, ex.queue, ex.deliveries);
-        await this.#deps.broker.deadLetter(ex.queue, { headers, body: ex.message.body }, reason, `${ex.queue}:${ex.seq}`);
-        const id = ex.message.headers[Header.ID];
-        let replyTo: string | undefined;
-        try {
-          replyTo = decodeTaskMessage((n) => ex.message!.headers[n], ex.message.body).replyTo;
-        } catch {
-          replyTo = undefined;
-        }
-        if (id) await this.#recordDeadLetter(id, State.FAILURE, "DeliveryLimitExceeded", reason, replyTo);
+      const headers = this.#dlqHeaders(message.headers, ex.queue, ex.deliveries);
+      await this.#deps.broker.deadLetter(ex.queue, { headers, body: message.body }, reason, `${ex.queue}:${ex.seq}`);
+      const id = message.headers[Header.ID];
+      let replyTo: string | undefined;
+      try {
+        replyTo = decodeTaskMessage((n) => message.headers[n], message.body).replyTo;
+      } catch {
+        replyTo = undefined;
       }
+      if (id) await this.#recordDeadLetter(id, State.FAILURE, "DeliveryLimitExceeded", reason, replyTo);
       await ex.remove();
       this.#deps.log.warn(`dead-lettered message ${ex.seq} from queue ${ex.queue}: ${reason}`);
     } catch (err) {
