@@ -54,6 +54,7 @@ export class Settler {
   /** Applies `outcome` to `job`. Never throws; failures to settle leave the message to be redelivered. */
   async settle(job: Job, outcome: Outcome): Promise<void> {
     if (job.abandoned || outcome.kind === "abandoned") return;
+    job.settling = true; // from here on a terminate is a no-op (revocations.ts)
     try {
       let state: string | null;
       if (outcome.kind === "success") {
