@@ -290,6 +290,8 @@ export class Settler {
     const headers: Record<string, string> = {};
     // Nats-* headers belong to the original publish (its dedup id would collide with the DLQ's).
     for (const [k, v] of Object.entries(original)) if (!k.startsWith("Nats-")) headers[k] = v;
+    // …but a signature covers it: kept aside so a replay can check the signature before re-signing.
+    if (original[Header.MSG_ID] !== undefined) headers[Header.DLQ_MSG_ID] = original[Header.MSG_ID];
     headers[Header.DLQ_QUEUE] = queue;
     headers[Header.DLQ_DELIVERIES] = String(deliveries);
     headers[Header.DLQ_WORKER] = this.#deps.hostname;
