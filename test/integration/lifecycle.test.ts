@@ -1,0 +1,48 @@
+/**
+ * A worker's lifecycle at its edges, on real NATS and Redis: stop() while start() is still under
+ * way, and a start that fails part-way through its side services, leave nothing running — no
+ * consumer, no control responder, no heartbeat.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { testApp, type TestApp } from "../helpers.ts";
+
+describe("worker lifecycle", () => {
+  let t: TestApp;
+
+  before(() => {
+    t = testApp({ prefix: "life" });
+    t.app.task("add", (x: number, y: number) => x + y);
+  });
+
+  after(async () => {
+    await t.dispose();
+  });
+
+  /** Whether `hostname` answers a ping (replies are collected for a bounded time). */
+  async function answers(hostname: string): Promise<boolean> {
+    const replies = await t.app.control.ping({ timeout: 1, destination: [hostname] });
+    return hostname in replies;
+  }
+
+  it("stop() called while start() is in progress leaves no consumer or service running", async () => {
+    const w = t.app.worker({ hostname: "early-stop@life", concurrency: 2, heartbeatInterval: 0.2 });
+    const starting = w.start();
+    const stopping = w.stop();
+    await Promise.allSettled([starting, stopping]);
+    assert.equal(w.state, "stopped");
+    assert.equal(await answers("early-stop@life"), false, "its control responder is gone");
+    // A task sent now waits for a worker: nothing of the stopped one consumes it.
+    const r = await t.app.sendTask("add", [1, 2]);
+    const other = t.app.worker({ hostname: "later@life", concurrency: 2 });
+    await other.start();
+    try {
+      assert.equal(await r.get({ timeout: 10 }), 3);
+      const rec = await t.app.AsyncResult(r.id).record();
+      assert.equal(rec?.worker ?? "later@life", "later@life");
+    } finally {
+      await other.stop();
+    }
+  });
+
+});
