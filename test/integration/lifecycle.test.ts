@@ -5,7 +5,8 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { testApp, type TestApp } from "../helpers.ts";
+import { createServer, type Server } from "node:net";
+import { testApp, type TestApp, waitFor } from "../helpers.ts";
 
 describe("worker lifecycle", () => {
   let t: TestApp;
@@ -45,4 +46,19 @@ describe("worker lifecycle", () => {
     }
   });
 
+  it("a side service that fails to start stops the ones already started; start rejects saying why", async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const w = t.app.worker({ hostname: "busy-port@life", concurrency: 2, heartbeatInterval: 0.2, healthPort: port, healthHost: "127.0.0.1" });
+      const err = await w.start().then(() => null, (e: Error) => e);
+      assert.equal(w.state, "failed");
+      await waitFor(async () => !(await answers("busy-port@life")), { what: "its control responder stopped", timeoutMs: 10_000 });
+      assert.match(String(err?.message), new RegExp(`^healthPort: the health server cannot listen on 127\\.0\\.0\\.1:${port} `));
+      await w.stop();
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
+  });
 });
