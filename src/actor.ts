@@ -6,8 +6,10 @@
 /** A role's body: runs until `signal` aborts (then resolves) or fails (then rejects). */
 export type ActorBody = (signal: AbortSignal) => Promise<void>;
 
-/** Waits `ms`, or less if `signal` aborts first; never rejects. */
+/** Waits `ms`, or less if `signal` aborts first (not at all if it has); never rejects. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  // An aborted signal fires no further "abort" event: the listener below would never run.
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(done, Math.max(0, ms));
     function done() {

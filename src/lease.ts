@@ -33,6 +33,9 @@ export class Lease {
   #opts: LeaseOptions;
   #revision: number | null = null;
   #sentAt = 0;
+  /** What onChange last said: `held` itself turns false with time, without a call to compare. */
+  #announced = false;
+  #expiry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(kv: KeyValueStore, key: string, opts: LeaseOptions) {
     this.#kv = kv;
@@ -61,9 +64,26 @@ export class Lease {
   }
 
   #set(rev: number | null): void {
-    const was = this.held;
     this.#revision = rev;
-    if (was !== this.held) this.#opts.onChange?.(this.held);
+    this.#announce();
+  }
+
+  /**
+   * Tells onChange when `held` differs from what it last said. While held, a timer fires at the
+   * moment it stops being held by time alone — a renewal that hangs or keeps failing — so the
+   * holder stops acting as leader then, not whenever the renewal finally returns.
+   */
+  #announce(): void {
+    if (this.#expiry) clearTimeout(this.#expiry);
+    this.#expiry = null;
+    const held = this.held;
+    if (held) {
+      const left = this.#sentAt + this.#opts.ttlMs - this.#margin - Date.now();
+      this.#expiry = setTimeout(() => this.#announce(), left + 1);
+    }
+    if (held === this.#announced) return;
+    this.#announced = held;
+    this.#opts.onChange?.(held);
   }
 
   /** Takes part until `signal` aborts: acquires when free, renews while held. Never throws. */
@@ -92,6 +112,8 @@ export class Lease {
       if (this.#revision !== null && !this.held) this.#set(null);
       await sleep(this.#revision !== null ? renewEvery : retryEvery, signal);
     }
+    if (this.#expiry) clearTimeout(this.#expiry);
+    this.#expiry = null;
   }
 
   /** Gives the lease up at once (on shutdown), so a follower takes over without waiting for the TTL. */

@@ -6,6 +6,7 @@ import { GLOBAL_HELP, numberOption, out, render } from "../command.ts";
 import { loadApp } from "../load-app.ts";
 import { CliError, Exit, usageQueue } from "../exit-codes.ts";
 import { matches, replay, viewOf } from "../../src/dead-letters.ts";
+import { ErrorCode, hasCode } from "../../src/errors.ts";
 import process from "node:process";
 
 export const dlqCommand: Command = {
@@ -70,14 +71,20 @@ ${GLOBAL_HELP}`,
       const chosen = values.all ? letters : letters.filter((d) => refs.some((r) => matches(d, r)));
       const missing = values.all ? [] : refs.filter((r) => !letters.some((d) => matches(d, r)));
       const backend = await app.backend();
+      let refused = 0;
       for (const d of chosen) {
-        const r = await replay(broker, d, (id) => backend.forget(id));
-        out(`replayed ${d.seq} to ${r.queue}`);
+        try {
+          const r = await replay(broker, d, { forget: (id) => backend.forget(id), signing: app.signing() });
+          out(`replayed ${d.seq} to ${r.queue}`);
+        } catch (err) {
+          // A signed dead letter this app cannot vouch for stays where it is; the others go on.
+          if (!hasCode(err, ErrorCode.CONFIG) && !hasCode(err, ErrorCode.INVALID_ARGUMENT)) throw err;
+          refused++;
+          process.stderr.write(`not replayed: ${(err as Error).message}\n`);
+        }
       }
-      if (missing.length) {
-        process.stderr.write(`no dead letter for: ${missing.join(", ")}\n`);
-        return Exit.FAILURE;
-      }
+      if (missing.length) process.stderr.write(`no dead letter for: ${missing.join(", ")}\n`);
+      if (missing.length || refused) return Exit.FAILURE;
       if (chosen.length === 0) out("nothing to replay");
       return Exit.OK;
     } finally {

@@ -32,6 +32,11 @@ export const Header = {
   DLQ_WORKER: "celeriac-dlq-worker",
   /** Added to dead letters: when, as an ISO date. */
   DLQ_TIME: "celeriac-dlq-time",
+  /**
+   * Added to dead letters: the original's `Nats-Msg-Id` (the DLQ publish has its own). A replay
+   * needs it to check a signature, which covers that header, before it re-signs the message.
+   */
+  DLQ_MSG_ID: "celeriac-dlq-msg-id",
   /** On a delayed message: the queue it moves to when due. */
   DELAYED_QUEUE: "celeriac-queue",
   /** On a delayed message: when it is due (epoch ms). */

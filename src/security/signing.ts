@@ -48,6 +48,7 @@ const UNSIGNED = new Set<string>([
   Header.DLQ_DELIVERIES,
   Header.DLQ_WORKER,
   Header.DLQ_TIME,
+  Header.DLQ_MSG_ID,
 ]);
 
 function covered(name: string): boolean {

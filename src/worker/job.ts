@@ -36,6 +36,11 @@ export interface Job {
   children: string[] | null;
   /** Revoked with terminate while running: already settled as REVOKED, its own outcome is dropped. */
   terminated: boolean;
+  /**
+   * Its outcome is being settled: a terminate arriving now is ignored — the task has finished, and
+   * a second settle (REVOKED, the failure follow-ups) would race the first and break its chain.
+   */
+  settling: boolean;
   /** Waiting for its rate limit's token (Celery's "reserved"). */
   held: boolean;
   /** The CONSUMER span, when traced. */
@@ -55,6 +60,7 @@ export function newJob(delivery: Delivery): Job {
     abandoned: false,
     children: null,
     terminated: false,
+    settling: false,
     held: false,
     trace: null,
   };

@@ -47,7 +47,8 @@ export class Revocations {
     if (!terminate) return [];
     const hit: string[] = [];
     for (const job of inFlight) {
-      if (!job.message || job.terminated || !ids.includes(job.message.id)) continue;
+      // A job in settle has finished: terminating it now would settle it twice.
+      if (!job.message || job.terminated || job.settling || !ids.includes(job.message.id)) continue;
       hit.push(job.message.id);
       void this.#terminate(job);
     }

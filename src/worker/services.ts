@@ -18,6 +18,7 @@ import { type QueueLag, WorkerMetrics } from "./metrics.ts";
 import { healthRoutes } from "./health.ts";
 import type { HttpServerHandle } from "../runtime/http.ts";
 import { loadAverage, pid } from "../runtime/mod.ts";
+import { ConfigError } from "../errors.ts";
 
 /** What the services read from their worker. */
 export interface ServicesHost {
@@ -82,16 +83,49 @@ export async function startServices(h: ServicesHost): Promise<Services> {
     online,
     report: h.report,
   }), { onCrash: crash("heartbeat") });
-  // The first registry write is a round trip on the connection that subscribed to control
-  // subjects: once it is back, those subscriptions are in place, and `status` lists the worker.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([wentOnline, new Promise<void>((r) => (timer = setTimeout(r, ONLINE_WAIT_MS)))]);
-  clearTimeout(timer);
+  const stopStarted = async () => {
+    stopGossip();
+    await control.stop();
+    await heartbeat.stop();
+  };
   let server: HttpServerHandle | null = null;
-  if (o.healthPort !== null) {
-    // Loaded only when asked for: node:http costs a worker a few MiB it otherwise never uses.
-    const { serveHttp } = await import("../runtime/http.ts");
-    server = await serveHttp(o.healthPort, o.healthHost, healthRoutes({
+  try {
+    // The first registry write is a round trip on the connection that subscribed to control
+    // subjects: once it is back, those subscriptions are in place, and `status` lists the worker.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([wentOnline, new Promise<void>((r) => (timer = setTimeout(r, ONLINE_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (o.healthPort !== null) server = await startHealth(h, metrics, snapshot);
+  } catch (err) {
+    // What started already must not outlive the failed start (the worker has no handle on it).
+    await stopStarted();
+    throw err;
+  }
+  return {
+    healthPort: server?.port ?? null,
+    metrics,
+    get clock() {
+      return dispatcher.clock;
+    },
+    peers: () => gossip.peers(),
+    stop: async () => {
+      await stopStarted();
+      await server?.close();
+    },
+  };
+}
+
+/** The health and metrics server; a port it cannot listen on is a configuration error naming it. */
+async function startHealth(
+  h: ServicesHost,
+  metrics: WorkerMetrics | null,
+  snapshot: () => { active: number; concurrency: number },
+): Promise<HttpServerHandle> {
+  const { broker, options: o } = h;
+  // Loaded only when asked for: node:http costs a worker a few MiB it otherwise never uses.
+  const { serveHttp } = await import("../runtime/http.ts");
+  try {
+    return await serveHttp(o.healthPort!, o.healthHost, healthRoutes({
       live: () => ({ ok: h.live(), detail: h.live() ? "supervisor running" : "worker stopped" }),
       ready: () => {
         const r = h.ready();
@@ -104,21 +138,9 @@ export async function startServices(h: ServicesHost): Promise<Services> {
         return metrics!.render({ active: snap.active, concurrency: snap.concurrency, queues: await lags(broker, h), up: h.ready().connected });
       },
     }));
+  } catch (err) {
+    throw new ConfigError("healthPort", `the health server cannot listen on ${o.healthHost}:${o.healthPort} (${(err as Error).message})`, { cause: err });
   }
-  return {
-    healthPort: server?.port ?? null,
-    metrics,
-    get clock() {
-      return dispatcher.clock;
-    },
-    peers: () => gossip.peers(),
-    stop: async () => {
-      stopGossip();
-      await control.stop();
-      await heartbeat.stop();
-      await server?.close();
-    },
-  };
 }
 
 /** Queue lag per consumer, read now; queues the broker cannot answer for (an outage) are left out. */

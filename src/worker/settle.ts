@@ -12,7 +12,7 @@ import type { Logger } from "../log.ts";
 import { decodeTaskMessage, Header, type TaskMessage } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord, remoteErrorOf, type ResultRecord } from "../protocol/result.ts";
 import { isReady, State } from "../states.ts";
-import { ClosedError, describeError, ErrorCode, hasCode, type RemoteError, type Retry } from "../errors.ts";
+import { type CeleriacError, ClosedError, describeError, ErrorCode, hasCode, type RemoteError, type Retry } from "../errors.ts";
 import { afterFailure, afterSuccess, successChildren } from "./followups.ts";
 import { autoRetryFor, decideRetry } from "./retry-policy.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
@@ -31,6 +31,18 @@ export interface SettleDeps {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Whether doing the same thing again may succeed. Not for a value that cannot be encoded or
+ * decoded, an invalid argument, nor a publish the broker (or the client) refused outright — over
+ * max_payload, rejected by the stream. Outages (timeouts, a missing stream, a lost connection,
+ * anything unclassified) are worth retrying.
+ */
+function retryHelps(err: unknown): boolean {
+  if ([ErrorCode.ENCODE, ErrorCode.DECODE, ErrorCode.INVALID_ARGUMENT, ErrorCode.CONFIG].some((c) => hasCode(err, c))) return false;
+  if (hasCode(err, ErrorCode.PUBLISH)) return (err as CeleriacError).retryable;
+  return true;
+}
+
 /** Settles jobs. */
 export class Settler {
   #deps: SettleDeps;
@@ -42,6 +54,7 @@ export class Settler {
   /** Applies `outcome` to `job`. Never throws; failures to settle leave the message to be redelivered. */
   async settle(job: Job, outcome: Outcome): Promise<void> {
     if (job.abandoned || outcome.kind === "abandoned") return;
+    job.settling = true; // from here on a terminate is a no-op (revocations.ts)
     try {
       let state: string | null;
       if (outcome.kind === "success") {
@@ -61,9 +74,37 @@ export class Settler {
       }
       this.#deps.onSettled(job, outcome, state);
     } catch (err) {
+      if (!job.abandoned && !retryHelps(err)) {
+        await this.#cannotSettle(job, err);
+        return;
+      }
       // Not acked: JetStream redelivers it after ack_wait, and the redelivery check sees what got done.
       this.#deps.log.error(`could not settle ${job.message?.id ?? `message ${job.delivery.seq}`}: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * A step failed in a way no retry can cure (the broker refused a publish, a value cannot be
+   * encoded). A redelivery would run the task again into the same wall until maxDeliver, so the
+   * message goes to the DLQ now with the reason, and FAILURE is recorded (a stored SUCCESS is
+   * kept). If even the dead letter cannot be written, the message stays unacked and is redelivered.
+   */
+  async #cannotSettle(job: Job, err: unknown): Promise<void> {
+    const d = job.delivery;
+    const what = job.message?.id ?? `message ${d.seq}`;
+    const reason = `could not settle: ${(err as Error).message} (retrying cannot help)`;
+    this.#deps.log.error(`could not settle ${what}: ${(err as Error).message}; retrying cannot help, dead-lettering it`);
+    try {
+      const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
+      await this.#durably(`dead-letter message ${d.seq}`, job, () =>
+        this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`));
+    } catch (dlqErr) {
+      this.#deps.log.error(`could not dead-letter ${what} either (${(dlqErr as Error).message}); it will be redelivered`);
+      return;
+    }
+    const id = job.message?.id ?? d.header(Header.ID);
+    if (id) await this.#recordDeadLetter(id, State.FAILURE, "SettleError", reason, job.message?.replyTo);
+    d.term();
   }
 
   async #apply(job: Job, outcome: Outcome): Promise<string | null> {
@@ -220,19 +261,24 @@ export class Settler {
   async exhausted(ex: ExhaustedMessage): Promise<void> {
     const reason = `delivered ${ex.deliveries} times without being acknowledged (maxDeliver reached: ` +
       `its worker died or it outlived ack_wait each time)`;
+    if (!ex.message) {
+      // Removing it now would lose it: nothing was dead-lettered. It stays in the stream, undelivered.
+      this.#deps.log.error(`exhausted message ${ex.seq} of ${ex.queue} could not be read back (maxDeliver reached); ` +
+        `it stays in the stream, not dead-lettered and not removed: inspect the stream and move or delete it by hand`);
+      return;
+    }
+    const message = ex.message;
     try {
-      if (ex.message) {
-        const headers = this.#dlqHeaders(ex.message.headers, ex.queue, ex.deliveries);
-        await this.#deps.broker.deadLetter(ex.queue, { headers, body: ex.message.body }, reason, `${ex.queue}:${ex.seq}`);
-        const id = ex.message.headers[Header.ID];
-        let replyTo: string | undefined;
-        try {
-          replyTo = decodeTaskMessage((n) => ex.message!.headers[n], ex.message.body).replyTo;
-        } catch {
-          replyTo = undefined;
-        }
-        if (id) await this.#recordDeadLetter(id, State.FAILURE, "DeliveryLimitExceeded", reason, replyTo);
+      const headers = this.#dlqHeaders(message.headers, ex.queue, ex.deliveries);
+      await this.#deps.broker.deadLetter(ex.queue, { headers, body: message.body }, reason, `${ex.queue}:${ex.seq}`);
+      const id = message.headers[Header.ID];
+      let replyTo: string | undefined;
+      try {
+        replyTo = decodeTaskMessage((n) => message.headers[n], message.body).replyTo;
+      } catch {
+        replyTo = undefined;
       }
+      if (id) await this.#recordDeadLetter(id, State.FAILURE, "DeliveryLimitExceeded", reason, replyTo);
       await ex.remove();
       this.#deps.log.warn(`dead-lettered message ${ex.seq} from queue ${ex.queue}: ${reason}`);
     } catch (err) {
@@ -244,6 +290,8 @@ export class Settler {
     const headers: Record<string, string> = {};
     // Nats-* headers belong to the original publish (its dedup id would collide with the DLQ's).
     for (const [k, v] of Object.entries(original)) if (!k.startsWith("Nats-")) headers[k] = v;
+    // …but a signature covers it: kept aside so a replay can check the signature before re-signing.
+    if (original[Header.MSG_ID] !== undefined) headers[Header.DLQ_MSG_ID] = original[Header.MSG_ID];
     headers[Header.DLQ_QUEUE] = queue;
     headers[Header.DLQ_DELIVERIES] = String(deliveries);
     headers[Header.DLQ_WORKER] = this.#deps.hostname;
@@ -266,8 +314,9 @@ export class Settler {
 
   /**
    * Retries `op` until it succeeds: the message stays unacked (and in progress) meanwhile, so an
-   * outage of Redis or NATS delays a result but never loses it. Gives up only if the job is
-   * abandoned (cold shutdown), leaving the message to be redelivered.
+   * outage of Redis or NATS delays a result but never loses it. Gives up if the job is abandoned
+   * (cold shutdown), leaving the message to be redelivered, or at once on an error retrying cannot
+   * cure (see {@link retryHelps}), which `settle` dead-letters.
    */
   async #durably<T>(what: string, job: Job, op: () => Promise<T>): Promise<T> {
     for (let attempt = 1;; attempt++) {
@@ -275,8 +324,7 @@ export class Settler {
       try {
         return await op();
       } catch (err) {
-        // Retrying cannot make a value encodable.
-        if (job.abandoned || hasCode(err, ErrorCode.ENCODE)) throw err;
+        if (job.abandoned || !retryHelps(err)) throw err;
         const wait = Math.min(100 * 2 ** attempt, 5_000);
         if (attempt === 1 || attempt % 10 === 0) {
           this.#deps.log.warn(`${what} failed (${(err as Error).message}); retrying every ≤${wait / 1000}s`);

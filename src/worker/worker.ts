@@ -50,6 +50,7 @@ export class Worker {
   #ticker: ReturnType<typeof setInterval> | null = null;
   #executor: Executor | null = null;
   #settler: Settler | null = null;
+  #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
   #cutGrace: (() => void) | null = null;
@@ -142,10 +143,18 @@ export class Worker {
     this.#emitter.emit("state", s);
   }
 
-  /** Connects, provisions every queue, and resolves once all queues are consuming. */
-  async start(): Promise<void> {
-    if (this.#state !== WorkerState.CREATED) throw new ClosedError(`worker ${this.hostname} (${this.#state})`);
+  /**
+   * Connects, provisions every queue, and resolves once all queues are consuming. A stop() called
+   * meanwhile waits for this to finish (or fail), then shuts down what it started.
+   */
+  start(): Promise<void> {
+    if (this.#state !== WorkerState.CREATED) return Promise.reject(new ClosedError(`worker ${this.hostname} (${this.#state})`));
     this.#setState(WorkerState.STARTING);
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const log = this.#host.log;
     try {
       const signing = this.#host.signing();
@@ -306,6 +315,9 @@ export class Worker {
   }
 
   async #drain(graceMs: number): Promise<void> {
+    // Stopping half-way through a start would miss what the start is still creating (consumers,
+    // services, the mover): let it finish, or fail and clean up after itself, first.
+    if (this.#state === WorkerState.STARTING) await this.#starting?.catch(() => {});
     if (this.#state === WorkerState.CREATED || this.#state === WorkerState.FAILED) {
       this.#setState(WorkerState.STOPPED);
       return;

@@ -9,7 +9,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { Celeriac, type CeleriacOptions, chain, silentLogger, State, type Worker } from "celeriac";
+import { Celeriac, type CeleriacOptions, chain, Reject, silentLogger, State, type Worker } from "celeriac";
+import { replay } from "../../src/dead-letters.ts";
 import { pack } from "../../src/protocol/codec.ts";
 import { encodeTaskMessage, Header, type WireMessage } from "../../src/protocol/message.ts";
 import { ed25519Signer, hmacSigner } from "../../src/security/signing.ts";
@@ -51,6 +52,13 @@ function apps(name: string, producer: CeleriacOptions["signing"], worker: Celeri
     a.task("add", (x: number, y: number) => x + y);
     a.task("mul", (x: number, y: number) => x * y);
     a.task("count", (key: string) => runs.set(key, (runs.get(key) ?? 0) + 1).get(key));
+    // Rejected (dead-lettered) on its first run for a key, runs on the next (a replay).
+    a.task("rejectOnce", (key: string) => {
+      const n = (runs.get(key) ?? 0) + 1;
+      runs.set(key, n);
+      if (n === 1) throw new Reject("not yet");
+      return n;
+    });
     a.task({ name: "flaky", bind: true }, (ctx) => {
       if (ctx.retries === 0) throw ctx.retry({ countdown: 0.2 });
       return ctx.retries;
@@ -140,6 +148,32 @@ describe("HMAC signing, required by the worker", () => {
       assert.equal(worker.state, "running");
     });
   }
+
+  it("a signed dead letter replayed (new message id) is re-signed and runs on a worker that requires signatures", async () => {
+    const key = uniqueName("dlq");
+    const r = await p.sendTask("rejectOnce", [key]);
+    const dl = await deadLetter(r.id);
+    assert.match(dl.reason, /rejected by the task: not yet/);
+    const backend = await p.backend();
+    const done = await replay(await p.broker(), dl, { forget: (id) => backend.forget(id), signing: p.signing() });
+    assert.ok(done.msgId.includes(":replay:"), "published under a new message id");
+    // Polled, not get(): this client already holds the first run's REJECTED notice.
+    const rec = await waitFor(async () => {
+      const x = await w.AsyncResult(r.id).record();
+      return x?.status === State.SUCCESS ? x : null;
+    }, { what: "the replayed task's SUCCESS" });
+    assert.equal(rec.result, 2, "the replayed message passed the signature check and ran");
+  });
+
+  it("a dead letter whose signature does not verify is not re-signed by a replay", async () => {
+    const id = uniqueName("forged");
+    const m = sign(wire(id, "add", [1, 2]));
+    m.headers[Header.TASK] = "mul";
+    await raw(`${name}.tasks.celery`, m);
+    const dl = await deadLetter(id);
+    await assert.rejects(replay(await p.broker(), dl, { signing: p.signing() }), /does not verify/);
+    assert.ok(await deadLetter(id), "still in the dead-letter stream");
+  });
 
   it("a replay within the duplicate window is dropped by JetStream; the task ran once", async () => {
     const key = uniqueName("replay");

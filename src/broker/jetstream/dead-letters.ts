@@ -61,13 +61,10 @@ export function watchExhausted(
         }
         const seq = Number(adv.stream_seq);
         if (!Number.isFinite(seq)) return;
-        let message: WireMessage | null = null;
-        try {
-          const stored = await jsm.streams.getMessage(stream, { seq });
-          if (stored) message = { headers: headerRecord(stored.header), body: stored.data };
-        } catch {
-          message = null;
-        }
+        const read = await readBack(jsm, stream, seq);
+        if (read === "gone") return; // removed meanwhile (acked at last, or by an operator): nothing to do
+        if (read instanceof Error) handlers.onError(read);
+        const message = read instanceof Error ? null : read;
         const exhausted: ExhaustedMessage = {
           queue,
           seq,
@@ -84,3 +81,23 @@ export function watchExhausted(
     },
   });
 }
+
+/**
+ * Reads an exhausted message back, trying a few times: a failed read must not pass for a missing
+ * message, or the message would be removed without its dead letter.
+ */
+async function readBack(jsm: JetStreamManager, stream: string, seq: number): Promise<WireMessage | "gone" | Error> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * attempt));
+    try {
+      // getMessage resolves null when the server says there is no such message.
+      const stored = await jsm.streams.getMessage(stream, { seq });
+      return stored ? { headers: headerRecord(stored.header), body: stored.data } : "gone";
+    } catch (err) {
+      last = err;
+    }
+  }
+  return new Error(`could not read exhausted message ${seq} of stream ${stream}: ${(last as Error)?.message ?? last}`, { cause: last });
+}
+

@@ -87,9 +87,30 @@ export class AckedPublisher {
     const p = new Promise<PubAck>((resolve, reject) => {
       this.#pending.set(token, { subject, resolve, reject, deadline: Date.now() + timeoutMs });
     });
-    this.#nc.publish(subject, body, { reply: `${this.#inbox}.${token}`, headers });
+    try {
+      this.#nc.publish(subject, body, { reply: `${this.#inbox}.${token}`, headers });
+    } catch (err) {
+      // nats.js refuses some publishes synchronously (over max_payload, closed or draining
+      // connection, bad subject): nothing was sent, so nothing may stay pending — a leftover entry
+      // would be failed later by the sweep with nobody listening (an unhandled rejection).
+      this.#pending.delete(token);
+      return Promise.reject(this.#refused(err));
+    }
     this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
     return p;
+  }
+
+  /** Publishes awaiting their acknowledgement. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  #refused(err: unknown): PublishFailure {
+    const why = (err as Error)?.message ?? String(err);
+    const gone = this.#nc.isClosed() || this.#nc.isDraining();
+    const f = new PublishFailure(gone ? "closed" : "api", gone ? `connection closed (${why})` : `publish refused by the client: ${why}`);
+    f.cause = err;
+    return f;
   }
 
   #sweep(): void {
