@@ -85,6 +85,8 @@ export class RunningTask implements TaskContext {
   }
 
   async updateState(state: TaskState, meta?: unknown): Promise<void> {
+    // Terminated: REVOKED is (being) stored, and a handler that ignores its signal must not replace it.
+    if (this.#job.terminated) throw this.#job.abort.signal.reason;
     const extras = recordExtras(this.#job, this.#deps.hostname, this.#deps.resultExtended);
     await this.#deps.backend.store(makeRecord(this.#m.id, state, meta ?? null, extras));
   }

@@ -14,6 +14,7 @@ describe("remote control", () => {
   let w2: Worker;
   const runs = new Map<string, number>();
   const aborted: string[] = [];
+  const lateUpdates = new Map<string, string>();
   const starts: number[] = [];
 
   before(async () => {
@@ -27,6 +28,8 @@ describe("remote control", () => {
     app.task({ name: "forever", bind: true }, async (ctx) => {
       await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
       aborted.push(ctx.id);
+      // A handler that ignores the abort and still reports progress must not replace REVOKED.
+      lateUpdates.set(ctx.id, await ctx.updateState("PROGRESS", { late: true }).then(() => "stored", (e: Error) => e.name));
       await new Promise((r) => setTimeout(r, 60_000).unref?.());
       return "never stored";
     });
@@ -120,6 +123,9 @@ describe("remote control", () => {
     assert.equal(err.state, State.REVOKED);
     assert.match(err.message, /terminated/);
     await waitFor(() => aborted.includes(r.id), { what: "ctx.signal aborted" });
+    await waitFor(() => lateUpdates.has(r.id), { what: "the handler's late updateState" });
+    assert.equal(lateUpdates.get(r.id), "TaskRevokedError", "updateState after terminate is refused");
+    assert.equal(await r.state(), State.REVOKED, "a late progress update replaced REVOKED");
     const worker = where[0] === "w1@ctl" ? w1 : w2;
     await waitFor(() => worker.active === 0, { what: "slot freed although the handler still runs" });
     const next = await t.app.sendTask("count", [], { queue: "celery" });
