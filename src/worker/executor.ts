@@ -54,9 +54,20 @@ function callTask(task: Task, ctx: RunningTask, args: unknown[]): unknown {
 /** Executes deliveries. */
 export class Executor {
   #deps: ExecutorDeps;
+  #checkEveryUntil = 0;
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps;
+  }
+
+  /**
+   * For the next `ms`, checks every delivery for an earlier result, not only redeliveries. After
+   * the broker restarts, a copy can come back looking new: a consumer's delivery counts not yet
+   * written when the server died, or a producer's retried publish whose first copy already ran and
+   * was removed from the stream (the duplicate window remembers only stored messages).
+   */
+  checkEveryDeliveryFor(ms: number): void {
+    this.#checkEveryUntil = Math.max(this.#checkEveryUntil, Date.now() + ms);
   }
 
   /** Runs a job to its outcome. Never throws. */
@@ -96,7 +107,10 @@ export class Executor {
     if (message.eta !== undefined && message.eta > Date.now()) return { kind: "defer", etaMs: message.eta };
     // A redelivery, or a copy the delayed-task mover may have published twice: run it only if no
     // result or later attempt exists yet.
-    if (d.deliveryCount > 1 || d.header(Header.MOVED) !== undefined || d.header(Header.ONCE) !== undefined) {
+    if (
+      d.deliveryCount > 1 || d.header(Header.MOVED) !== undefined || d.header(Header.ONCE) !== undefined ||
+      (this.#checkEveryUntil !== 0 && Date.now() < this.#checkEveryUntil)
+    ) {
       try {
         const done = await this.#alreadyDone(message);
         if (done) return { kind: "skip", why: done.why, record: done.record };

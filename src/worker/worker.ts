@@ -357,6 +357,10 @@ export class Worker {
     if (metrics) metrics.reconnects++;
     // A revoke broadcast while we were cut off was lost; its KV entry was not.
     this.#revocations.sync(this.#broker).catch((err) => this.#report(err as Error));
+    // Copies of finished tasks may come back looking new (see checkEveryDeliveryFor): for as long
+    // as a producer's retry is deduplicated, or a redelivery takes, look before running.
+    const b = this.#host.config.broker;
+    this.#executor?.checkEveryDeliveryFor(Math.max(b.duplicateWindowMs, 2 * b.ackWaitMs));
   }
 
   async #addConsumer(queue: string): Promise<void> {
