@@ -151,12 +151,14 @@ export interface WorkerChild {
 }
 
 /**
- * Spawns `node --import tsx bench/<file> ...args`. Its stdout speaks a tiny protocol (`READY`,
+ * Spawns `node [BENCH_WORKER_FLAGS] --import tsx bench/<file> ...args`. Its stdout speaks a tiny protocol (`READY`,
  * `RSS <peak bytes> <bytes at READY>`); its stderr goes straight to ours so its errors are seen.
  */
 export function spawnWorker(file: string, args: string[]): WorkerChild {
   hookExit();
-  const child = spawn(process.execPath, ["--import", "tsx", `bench/${file}`, ...args], {
+  // BENCH_WORKER_FLAGS: node flags for the worker processes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const flags = process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...flags, "--import", "tsx", `bench/${file}`, ...args], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "inherit"],
   });
