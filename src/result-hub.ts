@@ -11,7 +11,7 @@
  */
 import type { Broker } from "./broker/types.ts";
 import type { ResultBackend } from "./backend/types.ts";
-import type { ResultRecord } from "./protocol/result.ts";
+import { NOTICE_IN_BACKEND, type ResultRecord } from "./protocol/result.ts";
 import { isReady } from "./states.ts";
 import { ClosedError, TimeoutError } from "./errors.ts";
 
@@ -102,6 +102,11 @@ export class ResultHub {
       return; // a notice we cannot read; the backend read will answer instead
     }
     if (!record || !isReady(record.status)) return;
+    // Too large to travel on NATS: the record is in the backend.
+    if ((record as unknown as Record<string, unknown>)[NOTICE_IN_BACKEND] === true) {
+      void this.#checkBackend([record.task_id]);
+      return;
+    }
     this.#settle(record);
   }
 

@@ -233,6 +233,10 @@ export class MemoryBroker implements Broker {
     return Promise.resolve({ queue, pending: q.ready.length, inFlight: q.inFlight.size, waiting });
   }
 
+  maxNotifyBytes(): number {
+    return Infinity;
+  }
+
   notify(subject: string, data: Uint8Array): void {
     if (this.#closed) return;
     if (this.#events) this.#keepEvent(subject, data);

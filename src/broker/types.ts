@@ -223,6 +223,8 @@ export interface Broker {
   queueStats(queue: string): Promise<QueueStats>;
   /** Fire-and-forget publish on a core subject (notices, events, heartbeats). */
   notify(subject: string, data: Uint8Array): void;
+  /** The largest `notify` payload the connection takes (NATS's max_payload); Infinity in memory. */
+  maxNotifyBytes(): number;
   /** Subscribes to a core subject; returns the unsubscribe function. */
   subscribe(subject: string, handler: (data: Uint8Array, subject: string) => void, opts?: { queue?: string }): () => void;
   /** Registers a listener for connection changes; returns the remover. */

@@ -38,6 +38,12 @@ export interface ResultRecord {
   group_id?: string;
 }
 
+/**
+ * Marks a notice that stands in for a record too large to travel on NATS: the client reads the
+ * record from the backend instead (docs/protocol.md, "The result notice").
+ */
+export const NOTICE_IN_BACKEND = "celeriac_in_backend";
+
 /** Builds a record; `status` first, as the write guard needs. Undefined extras are left out. */
 export function makeRecord(
   taskId: string,

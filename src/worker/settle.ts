@@ -16,6 +16,7 @@ import { type CeleriacError, ClosedError, describeError, ErrorCode, hasCode, typ
 import { afterFailure, afterSuccess, successChildren } from "./followups.ts";
 import { autoRetryFor, decideRetry } from "./retry-policy.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
+import { sendNotice } from "./notice.ts";
 
 /** What settling needs from its worker. */
 export interface SettleDeps {
@@ -217,12 +218,12 @@ export class Settler {
     if (follow) await this.#durably(`follow-ups of ${m.id}`, job, follow);
     if (!m.replyTo || !bytes) return;
     if (stored === "stored") {
-      this.#deps.broker.notify(m.replyTo, bytes);
+      sendNotice(this.#deps, m.replyTo, m.id, status, bytes);
       return;
     }
     // A SUCCESS was stored before (a redelivery raced us): the notice carries what is stored.
     const kept = await backend.get(m.id).catch(() => null);
-    if (kept) this.#deps.broker.notify(m.replyTo, backend.encode(kept));
+    if (kept) sendNotice(this.#deps, m.replyTo, m.id, kept.status, backend.encode(kept));
   }
 
   /** The follow-ups of a success, if the message has any. */
@@ -306,7 +307,7 @@ export class Settler {
     try {
       const bytes = this.#deps.backend.encode(rec);
       const stored = await this.#deps.backend.storeEncoded(id, status, bytes);
-      if (stored === "stored" && replyTo) this.#deps.broker.notify(replyTo, bytes);
+      if (stored === "stored" && replyTo) sendNotice(this.#deps, replyTo, id, status, bytes);
     } catch (err) {
       this.#deps.log.warn(`could not record ${status} for ${id}: ${(err as Error).message}`);
     }

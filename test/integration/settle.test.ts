@@ -6,7 +6,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { chain, State, type TaskEvent, type Worker } from "celeriac";
+import { unpack } from "msgpackr";
 import { Header } from "../../src/protocol/message.ts";
+import { NOTICE_IN_BACKEND } from "../../src/protocol/result.ts";
 import { testApp, type TestApp, waitFor } from "../helpers.ts";
 
 describe("settle", () => {
@@ -54,6 +56,23 @@ describe("settle", () => {
     assert.match(dl.reason, /^could not settle: .*max_payload.*retrying cannot help/);
     assert.equal((await t.app.AsyncResult(firstId).state()), State.SUCCESS, "its stored SUCCESS is kept");
     assert.equal(worker.active, 0, "the job is no longer in progress");
+  });
+
+  it("a result over NATS' max_payload is announced by a short notice, and get() reads it from the backend", async () => {
+    const broker = await t.app.broker();
+    const notices: Record<string, unknown>[] = [];
+    const off = broker.subscribe(t.app.hub().replySubject, (data) => notices.push({ ...unpack(data), bytes: data.length }));
+    try {
+      const r = await t.app.sendTask<string>("huge");
+      const value = await r.get({ timeout: 20 });
+      assert.equal(value.length, 1_200_000);
+      const notice = await waitFor(() => notices.find((n) => n.task_id === r.id), { what: "the notice" });
+      assert.equal(notice[NOTICE_IN_BACKEND], true);
+      assert.equal(notice.status, State.SUCCESS);
+      assert.ok((notice.bytes as number) < 1024, `a short notice, not ${notice.bytes} bytes`);
+    } finally {
+      off();
+    }
   });
 
   it("revoke --terminate of a task already settling is a no-op: one settle, its chain goes on", async () => {

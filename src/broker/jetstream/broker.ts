@@ -379,6 +379,10 @@ export class JetStreamBroker implements Broker {
     return { queue, pending: ci.num_pending, inFlight: ci.num_ack_pending, waiting: ci.num_waiting };
   }
 
+  maxNotifyBytes(): number {
+    return this.#nc?.info?.max_payload ?? 1024 * 1024;
+  }
+
   notify(subject: string, data: Uint8Array): void {
     if (!this.#nc || this.#nc.isClosed()) return;
     this.#nc.publish(subject, data);
