@@ -26,6 +26,14 @@ export interface Names {
   readonly dlqStream: string;
   dlqSubject(queue: string): string;
   readonly dlqSubjects: string;
+  /**
+   * Max-deliveries advisories, kept in a stream so that one published while no worker listens is
+   * still handled: the stream's subjects, one queue's subject and the durable that reads it.
+   */
+  readonly exhaustedStream: string;
+  readonly exhaustedSubjects: string;
+  exhaustedSubject(queue: string): string;
+  exhaustedDurable(queue: string): string;
   /** Delayed tasks (ETA, countdown, retry delay). */
   readonly delayedStream: string;
   /** Events. */
@@ -52,19 +60,28 @@ export interface Names {
   readonly beatLockBucket: string;
 }
 
+/** Where JetStream announces a message that reached a consumer's max_deliver (`.<stream>.<durable>`). */
+const MAX_DELIVERIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES";
+
 /** Builds the names of app `prefix` (already validated against {@link NAME_PATTERN}). */
 export function namesFor(prefix: string): Names {
   const P = prefix.toUpperCase().replace(/-/g, "_");
+  const tasksStream = `${P}_TASKS`;
+  const durable = (queue: string) => `q_${queue}`;
   return {
     prefix,
     streamPrefix: P,
-    streamFor: () => `${P}_TASKS`,
+    streamFor: () => tasksStream,
     taskSubject: (queue) => `${prefix}.tasks.${queue}`,
     taskSubjects: `${prefix}.tasks.>`,
-    durable: (queue) => `q_${queue}`,
+    durable,
     dlqStream: `${P}_DLQ`,
     dlqSubject: (queue) => `${prefix}.dlq.${queue}`,
     dlqSubjects: `${prefix}.dlq.>`,
+    exhaustedStream: `${P}_EXHAUSTED`,
+    exhaustedSubjects: `${MAX_DELIVERIES}.${tasksStream}.*`,
+    exhaustedSubject: (queue) => `${MAX_DELIVERIES}.${tasksStream}.${durable(queue)}`,
+    exhaustedDurable: (queue) => `x_${queue}`,
     delayedStream: `${P}_DELAYED`,
     eventsStream: `${P}_EVENTS`,
     eventSubject: (kind, type) => `${prefix}.events.${kind}.${type}`,

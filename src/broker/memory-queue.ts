@@ -39,6 +39,8 @@ export class MemoryQueue {
   inFlight = new Map<number, InFlight>();
   /** Exhausted messages stay stored (like JetStream) until removed. */
   exhausted = new Map<number, Stored>();
+  /** Exhausted while no consumer was attached: reported to the next one. */
+  #unreported = new Set<number>();
   consumers = new Set<MemoryConsumer>();
   #dispatchQueued = false;
   #rr = 0;
@@ -134,20 +136,35 @@ export class MemoryQueue {
     if (max > 0 && stored.deliveries >= max) {
       this.exhausted.set(stored.seq, stored);
       const consumer = [...this.consumers][0];
-      consumer?.handlers.onExhausted({
-        queue: this.name,
-        seq: stored.seq,
-        deliveries: stored.deliveries,
-        message: stored.message,
-        remove: () => {
-          this.exhausted.delete(stored.seq);
-          return Promise.resolve();
-        },
-      });
+      // Like JetStream's stream of advisories: with no consumer now, the next one is told.
+      if (consumer) this.#reportExhausted(stored, consumer);
+      else this.#unreported.add(stored.seq);
       return;
     }
     this.ready.unshift(stored);
     this.dispatchSoon();
+  }
+
+  /** Reports to `consumer` the messages exhausted while no consumer was attached. */
+  reportUnreported(consumer: MemoryConsumer): void {
+    for (const seq of this.#unreported) {
+      const stored = this.exhausted.get(seq);
+      if (stored) this.#reportExhausted(stored, consumer);
+    }
+    this.#unreported.clear();
+  }
+
+  #reportExhausted(stored: Stored, consumer: MemoryConsumer): void {
+    consumer.handlers.onExhausted({
+      queue: this.name,
+      seq: stored.seq,
+      deliveries: stored.deliveries,
+      message: stored.message,
+      remove: () => {
+        this.exhausted.delete(stored.seq);
+        return Promise.resolve();
+      },
+    });
   }
 
   stopTimers(): void {

@@ -189,6 +189,7 @@ export class MemoryBroker implements Broker {
     const q = this.#queue(queue);
     const c = new MemoryConsumer(q, handlers);
     q.consumers.add(c);
+    q.reportUnreported(c);
     return Promise.resolve(c);
   }
 

@@ -10,6 +10,8 @@ import { memoryBroker } from "../../src/broker/memory.ts";
 import { namesFor } from "../../src/names.ts";
 import { encodeTaskMessage, Header } from "../../src/protocol/message.ts";
 import { cleanup, NATS_URL, uniqueName, waitFor } from "../helpers.ts";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 
 const settings = {
   ackWaitMs: 1_000,
@@ -295,3 +297,61 @@ for (const [kind, make] of adapters) {
     });
   });
 }
+
+describe("JetStream: a max-deliveries advisory published while no worker listens", () => {
+  let name: string;
+  let broker: JetStreamBroker;
+  let nc: NatsConnection;
+  before(async () => {
+    name = uniqueName("bx");
+    broker = new JetStreamBroker({ url: NATS_URL, names: namesFor(name), settings, connectionName: "contract" });
+    await broker.connect();
+    nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, "") });
+  });
+  after(async () => {
+    await broker.close();
+    await nc.close();
+    await cleanup(name, `${name}-`);
+  });
+
+  it("is still reported to a consumer started afterwards, and its message can be removed", async () => {
+    const names = namesFor(name);
+    const q = uniqueName("q");
+    await broker.ensureQueue(q);
+    await broker.publish(q, message("orphan"), "orphan");
+    // A client that is not a celeriac worker takes every delivery and acks none: no watcher runs.
+    const raw = await jetstream(nc).consumers.get(names.streamFor(q), names.durable(q));
+    for (let i = 1; i <= settings.maxDeliver; i++) {
+      const m = await raw.next({ expires: 5_000 });
+      assert.equal(m?.info.deliveryCount, i);
+    }
+    // 2.9 announces the exhausted message only when a pull finds it due again after ack_wait.
+    const seen: string[] = [];
+    const sub = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${names.streamFor(q)}.${names.durable(q)}`, {
+      callback: (_err, m) => {
+        seen.push(m.subject);
+      },
+    });
+    await waitFor(async () => {
+      assert.equal(await raw.next({ expires: 1_000 }), null, "not delivered again");
+      return seen.length > 0;
+    }, { what: "the advisory to be published", timeoutMs: 10_000 });
+    sub.unsubscribe();
+
+    const c = collector();
+    const consumer = await broker.consume(q, c.handlers);
+    try {
+      const ex = await waitFor(() => c.exhausted[0], { what: "exhausted report", timeoutMs: 5_000 });
+      assert.equal(ex.deliveries, settings.maxDeliver);
+      assert.equal(ex.message?.headers[Header.ID], "orphan");
+      await ex.remove();
+      const jsm = await jetstreamManager(nc);
+      assert.equal(await jsm.streams.getMessage(names.streamFor(q), { seq: ex.seq }), null, "removed from the task stream");
+      await waitFor(async () => (await jsm.streams.info(names.exhaustedStream)).state.messages === 0, {
+        what: "the handled advisory to be acked",
+      });
+    } finally {
+      await consumer.stop();
+    }
+  });
+});

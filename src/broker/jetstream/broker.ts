@@ -2,7 +2,8 @@
  * The JetStream broker adapter: the only part of celeriac that talks to NATS.
  *
  * Queued tasks: stream `<P>_TASKS` (WorkQueue, file) with one durable pull consumer per queue.
- * Dead letters: stream `<P>_DLQ` (Limits). Core subjects carry notices, events and control.
+ * Dead letters: stream `<P>_DLQ` (Limits). Max-deliveries advisories: stream `<P>_EXHAUSTED`
+ * (WorkQueue) with one durable `x_<queue>` per queue. Core subjects carry notices, events and control.
  */
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -35,7 +36,7 @@ import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
 import { AckedPublisher, type PublishFailure } from "./publisher.ts";
 import { DelayedTasks } from "./delayed.ts";
 import { openKv } from "./kv.ts";
-import { readDeadLetters, watchExhausted } from "./dead-letters.ts";
+import { exhaustedConsumerSpec, exhaustedStreamSpec, readDeadLetters, watchExhausted } from "./dead-letters.ts";
 import { readEvents } from "./events.ts";
 import type { BrokerSecurity } from "../../security/options.ts";
 
@@ -181,7 +182,9 @@ export class JetStreamBroker implements Broker {
     await this.ensurePublishable(queue);
     let p = this.#consumers.get(queue);
     if (!p) {
-      p = ensureConsumer(this.#conn.jsm, {
+      // The advisory stream comes before the durable: from the durable's first delivery, an
+      // advisory about it has somewhere to wait for a worker.
+      p = this.#ensureExhaustedStream().then(() => ensureConsumer(this.#conn.jsm, {
         stream: this.#names.streamFor(queue),
         durable: this.#names.durable(queue),
         filterSubject: this.#names.taskSubject(queue),
@@ -189,13 +192,18 @@ export class JetStreamBroker implements Broker {
         maxDeliver: this.#settings.maxDeliver,
         maxAckPending: this.#settings.maxAckPending,
         description: `celeriac ${this.#names.prefix}: queue ${queue}`,
-      }).catch((err) => {
+      })).then(() => ensureConsumer(this.#conn.jsm, exhaustedConsumerSpec(this.#names, queue))).catch((err) => {
         this.#consumers.delete(queue);
         throw err;
       });
       this.#consumers.set(queue, p);
     }
     await p;
+  }
+
+  #ensureExhaustedStream(): Promise<void> {
+    const spec = exhaustedStreamSpec(this.#names, this.#settings.replicas);
+    return this.#ensureStreamOnce(spec.name, () => ensureStream(this.#conn.jsm, spec));
   }
 
   async #ensureDlq(): Promise<void> {
@@ -309,26 +317,26 @@ export class JetStreamBroker implements Broker {
   }
 
   async consume(queue: string, handlers: ConsumeHandlers): Promise<QueueConsumer> {
-    // Check the durable afresh: consume() also runs when a queue actor restarts after its
-    // consumer was deleted under it.
+    // Check the durables afresh: consume() also runs when a queue actor restarts after its
+    // consumer (or the advisory stream) was deleted under it.
     this.#consumers.delete(queue);
+    this.#forgetStream(this.#names.exhaustedStream);
     await this.ensureQueue(queue);
     const { nc } = this.#conn;
     const stream = this.#names.streamFor(queue);
     const durable = this.#names.durable(queue);
-    const puller = new Puller(nc, { queue, stream, durable }, handlers, this.#pullerOptions);
-    const advisories = watchExhausted(nc, this.#conn.jsm, {
+    const advisories = await watchExhausted(this.#conn.jsm.jetstream(), this.#conn.jsm, {
       queue,
       stream,
-      durable,
-      prefix: this.#names.prefix,
+      advisoryStream: this.#names.exhaustedStream,
+      advisoryDurable: this.#names.exhaustedDurable(queue),
       maxDeliver: this.#settings.maxDeliver,
     }, handlers);
+    const puller = new Puller(nc, { queue, stream, durable }, handlers, this.#pullerOptions);
     return {
       grant: (n) => puller.grant(n),
       stop: async () => {
-        advisories.unsubscribe();
-        await puller.stop();
+        await Promise.all([advisories.stop(), puller.stop()]);
       },
     };
   }

@@ -1,12 +1,22 @@
 /**
  * Dead letters on JetStream: reading the `<P>_DLQ` stream, and noticing messages JetStream stopped
- * delivering after `max_deliver` attempts so the worker can dead-letter them.
+ * delivering after `max_deliver` attempts (from the advisories kept in `<P>_EXHAUSTED`) so the
+ * worker can dead-letter them.
  */
-import type { MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
-import { JetStreamApiError, type JetStreamManager } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import {
+  type JetStreamClient,
+  JetStreamApiError,
+  type JetStreamManager,
+  type JsMsg,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
 import type { ConsumeHandlers, DeadLetter, ExhaustedMessage } from "../types.ts";
 import type { Names } from "../../names.ts";
+import type { ConsumerSpec, StreamSpec } from "./provision.ts";
 import { Header, type WireMessage } from "../../protocol/message.ts";
+import { BrokerError, ErrorCode } from "../../errors.ts";
 
 /** NATS headers as a plain record (first value of each). */
 export function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
@@ -37,49 +47,127 @@ export async function readDeadLetters(jsm: JetStreamManager, names: Names, opts:
   return out;
 }
 
+/** How long an advisory waits for a worker of its queue (one never consumed again, say). */
+const EXHAUSTED_MAX_AGE_MS = 7 * 24 * 3_600_000;
+
+/** The stream `<P>_EXHAUSTED`, capturing the max-deliveries advisories of the task stream. */
+export function exhaustedStreamSpec(names: Names, replicas: number): StreamSpec {
+  return {
+    name: names.exhaustedStream,
+    subjects: [names.exhaustedSubjects],
+    // An advisory is acked once handled and nothing else reads them: acked ones need not stay.
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    replicas,
+    maxAgeMs: EXHAUSTED_MAX_AGE_MS,
+    description: `celeriac ${names.prefix}: max-deliveries advisories awaiting a worker`,
+  };
+}
+
+/** The durable `x_<queue>` reading one queue's advisories, shared by all workers of the app. */
+export function exhaustedConsumerSpec(names: Names, queue: string): ConsumerSpec {
+  return {
+    stream: names.exhaustedStream,
+    durable: names.exhaustedDurable(queue),
+    filterSubject: names.exhaustedSubject(queue),
+    // Handling one takes a dead-letter publish, a result write and a delete; one whose handling
+    // failed comes back after ack_wait, for as long as it takes.
+    ackWaitMs: 30_000,
+    maxDeliver: -1,
+    maxAckPending: 1000,
+    description: `celeriac ${names.prefix}: max-deliveries advisories of queue ${queue}`,
+  };
+}
+
+/** What the exhausted-message watcher of one queue needs to know. */
+export interface ExhaustedTarget {
+  queue: string;
+  /** The task stream holding the queue's messages. */
+  stream: string;
+  /** The stream and durable holding the queue's max-deliveries advisories. */
+  advisoryStream: string;
+  advisoryDurable: string;
+  maxDeliver: number;
+}
+
+/** A running watcher; `stop()` ends it (advisories in hand come back to another worker). */
+export interface ExhaustedWatch {
+  stop(): Promise<void>;
+}
+
 /**
  * A message that reached max_deliver stays in the stream, undelivered (FACTS.md 7); the server
- * announces it once on an advisory subject. A queue group makes exactly one worker handle it.
- * (If no worker listens at that moment, the message stays in the stream: see docs/operations.md.)
+ * announces it once, on a core subject, when a pull finds it due again. A stream
+ * (`<P>_EXHAUSTED`) captures those advisories, so one published while no worker listens (all
+ * crashed, or restarting) waits there; each queue's advisories are read by one durable shared by
+ * all workers. An advisory is acked only once its message is handled (dead-lettered and removed,
+ * or found gone): if handling fails it comes back after the durable's ack_wait.
  */
-export function watchExhausted(
-  nc: NatsConnection,
+export async function watchExhausted(
+  js: JetStreamClient,
   jsm: JetStreamManager,
-  target: { queue: string; stream: string; durable: string; prefix: string; maxDeliver: number },
+  target: ExhaustedTarget,
   handlers: ConsumeHandlers,
-): Subscription {
-  const { queue, stream, durable } = target;
-  return nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${durable}`, {
-    queue: `${target.prefix}_exhausted`,
-    callback: (_err, msg) => {
-      void (async () => {
-        let adv: { stream_seq?: number; deliveries?: number };
-        try {
-          adv = msg.json();
-        } catch {
-          return;
-        }
-        const seq = Number(adv.stream_seq);
-        if (!Number.isFinite(seq)) return;
-        const read = await readBack(jsm, stream, seq);
-        if (read === "gone") return; // removed meanwhile (acked at last, or by an operator): nothing to do
-        if (read instanceof Error) handlers.onError(read);
-        const message = read instanceof Error ? null : read;
-        const exhausted: ExhaustedMessage = {
-          queue,
-          seq,
-          deliveries: Number(adv.deliveries) || target.maxDeliver,
-          message,
-          remove: async () => {
-            await jsm.streams.deleteMessage(stream, seq).catch((err: unknown) => {
-              if (!(err instanceof JetStreamApiError)) throw err; // already gone is fine
-            });
-          },
-        };
-        handlers.onExhausted(exhausted);
-      })().catch((err) => handlers.onError(err as Error));
+): Promise<ExhaustedWatch> {
+  const consumer = await js.consumers.get(target.advisoryStream, target.advisoryDurable);
+  // Low volume: a few advisories at a time; the default heartbeats notice a lost consumer.
+  const messages = await consumer.consume({ max_messages: 16 });
+  void (async () => {
+    for await (const s of messages.status()) {
+      if (s.type === "consumer_deleted" || s.type === "consumer_not_found" || s.type === "stream_not_found") {
+        // The queue actor restarts on this code, which provisions the stream and durable again.
+        handlers.onError(new BrokerError(ErrorCode.PROVISIONING, `exhausted-message watcher of queue ${target.queue}: ${s.type}`));
+      }
+    }
+  })().catch(() => {});
+  const loop = (async () => {
+    for await (const m of messages) {
+      handleAdvisory(jsm, target, m, handlers).catch((err) => handlers.onError(err as Error));
+    }
+  })();
+  return {
+    stop: async () => {
+      messages.stop();
+      await loop.catch(() => {});
     },
-  });
+  };
+}
+
+async function handleAdvisory(jsm: JetStreamManager, target: ExhaustedTarget, m: JsMsg, handlers: ConsumeHandlers) {
+  const { queue, stream } = target;
+  let adv: { stream_seq?: number; deliveries?: number };
+  try {
+    adv = m.json();
+  } catch {
+    adv = {};
+  }
+  const seq = Number(adv.stream_seq);
+  if (!Number.isFinite(seq)) {
+    handlers.onError(new BrokerError(ErrorCode.DECODE, `unreadable max-deliveries advisory on ${m.subject}: dropped`));
+    m.term(); // no reason: 2.9 ignores term("reason") (FACTS.md 6)
+    return;
+  }
+  const read = await readBack(jsm, stream, seq);
+  if (read === "gone") {
+    m.ack(); // removed meanwhile (acked at last, by an operator, or by an earlier try of this advisory)
+    return;
+  }
+  // An unreadable message is reported with no content; it is not removed, and its advisory is not
+  // acked, so the read is tried again when the advisory comes back.
+  if (read instanceof Error) handlers.onError(read);
+  const exhausted: ExhaustedMessage = {
+    queue,
+    seq,
+    deliveries: Number(adv.deliveries) || target.maxDeliver,
+    message: read instanceof Error ? null : read,
+    remove: async () => {
+      await jsm.streams.deleteMessage(stream, seq).catch((err: unknown) => {
+        if (!(err instanceof JetStreamApiError)) throw err; // already gone is fine
+      });
+      m.ack();
+    },
+  };
+  handlers.onExhausted(exhausted);
 }
 
 /**
