@@ -176,6 +176,29 @@ for (const [kind, make] of adapters) {
       await consumer.stop();
     });
 
+    // JetStream's case (an advisory stored while no watcher runs) is its own suite below.
+    if (kind === "memory") {
+      it("a message exhausted while no consumer is attached is reported to the next one", async () => {
+        const q = uniqueName("q");
+        await broker.ensureQueue(q);
+        await broker.publish(q, message("orphan"), "orphan");
+        const c = collector();
+        const consumer = await broker.consume(q, c.handlers);
+        consumer.grant(10);
+        for (let i = 0; i < 2; i++) (await waitFor(() => c.got[i], { what: `delivery ${i + 1}` })).nak();
+        const last = await waitFor(() => c.got[2], { what: "delivery 3" });
+        await consumer.stop();
+        last.nak(); // the last delivery comes back with nobody attached to hear of it
+        assert.equal(c.exhausted.length, 0);
+        const c2 = collector();
+        const next = await broker.consume(q, c2.handlers);
+        const ex = await waitFor(() => c2.exhausted[0], { what: "the report to the next consumer" });
+        assert.equal(ex.message?.headers[Header.ID], "orphan");
+        await ex.remove();
+        await next.stop();
+      });
+    }
+
     it("after stop() the stopped consumer takes nothing more; another consumer gets it", async () => {
       const q = uniqueName("q");
       await broker.ensureQueue(q);
