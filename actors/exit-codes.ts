@@ -1,4 +1,4 @@
-import { NAME_PATTERN } from "../src/names.ts";
+import { checkQueueName } from "../src/names.ts";
 
 /** Exit codes scripts can rely on (BSD sysexits, as Celery uses). */
 export const Exit = {
@@ -15,12 +15,13 @@ export const Exit = {
   CONFIG: 78,
 } as const;
 
-/** Checks a queue name given on the command line (a wildcard would be a subject filter). */
+/** Checks a `-Q` queue name (a wildcard would be a subject filter): a usage error if it is bad. */
 export function usageQueue(queue: string): string {
-  if (!NAME_PATTERN.test(queue)) {
-    throw new CliError(Exit.USAGE, `invalid queue name ${JSON.stringify(queue)}: use letters, digits, "_" and "-"`);
+  try {
+    return checkQueueName(queue, "-Q");
+  } catch (err) {
+    throw new CliError(Exit.USAGE, (err as Error).message);
   }
-  return queue;
 }
 
 /** An error that ends the CLI with a given code and message (no stack). */

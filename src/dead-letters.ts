@@ -9,18 +9,11 @@
  * A dead letter whose signature does not verify is never re-signed: that would vouch for a forgery.
  */
 import type { Broker, DeadLetter } from "./broker/types.ts";
-import { Header } from "./protocol/message.ts";
+import { DLQ_HEADERS, Header } from "./protocol/message.ts";
 import type { MessageSigning } from "./security/load.ts";
 import { ConfigError, InvalidArgumentError } from "./errors.ts";
 
-const DLQ_HEADERS = new Set<string>([
-  Header.DLQ_REASON,
-  Header.DLQ_QUEUE,
-  Header.DLQ_DELIVERIES,
-  Header.DLQ_WORKER,
-  Header.DLQ_TIME,
-  Header.DLQ_MSG_ID,
-]);
+const ADDED_BY_DLQ = new Set<string>(DLQ_HEADERS);
 
 /** Options of {@link replay}. */
 export interface ReplayOptions {
@@ -78,7 +71,7 @@ export async function replay(
 ): Promise<{ queue: string; msgId: string }> {
   const queue = d.headers[Header.DLQ_QUEUE] ?? d.queue;
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(d.headers)) if (!DLQ_HEADERS.has(k) && !k.startsWith("Nats-")) headers[k] = v;
+  for (const [k, v] of Object.entries(d.headers)) if (!ADDED_BY_DLQ.has(k) && !k.startsWith("Nats-")) headers[k] = v;
   const msgId = `${d.headers[Header.ID] ?? "dlq"}:replay:${d.seq}`;
   if (headers[Header.SIG] !== undefined) resign(d, headers, msgId, opts.signing ?? null);
   const id = d.headers[Header.ID];

@@ -49,6 +49,16 @@ export const Header = {
   SIG: "celeriac-sig",
 } as const;
 
+/** The headers a dead letter gains on top of the original's (left out on replay and unsigned). */
+export const DLQ_HEADERS: readonly string[] = [
+  Header.DLQ_REASON,
+  Header.DLQ_QUEUE,
+  Header.DLQ_DELIVERIES,
+  Header.DLQ_WORKER,
+  Header.DLQ_TIME,
+  Header.DLQ_MSG_ID,
+];
+
 /** The only content type this version reads. */
 export const CONTENT_TYPE_MSGPACK = "application/x-msgpack";
 

@@ -26,7 +26,7 @@
  * A header the worker reads twice is read by its first value, in the check and in the task alike.
  */
 import { createHash, createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, timingSafeEqual, verify } from "node:crypto";
-import { Header, type WireMessage } from "../protocol/message.ts";
+import { DLQ_HEADERS, Header, type WireMessage } from "../protocol/message.ts";
 import { decodePublicKey, decodeSeed, encodePublicKey, encodeSeed } from "./nkey.ts";
 
 /** Signature algorithms. */
@@ -43,12 +43,7 @@ const UNSIGNED = new Set<string>([
   Header.DELAYED_QUEUE,
   Header.DELAYED_DUE,
   Header.MOVED,
-  Header.DLQ_REASON,
-  Header.DLQ_QUEUE,
-  Header.DLQ_DELIVERIES,
-  Header.DLQ_WORKER,
-  Header.DLQ_TIME,
-  Header.DLQ_MSG_ID,
+  ...DLQ_HEADERS,
 ]);
 
 function covered(name: string): boolean {

@@ -305,7 +305,7 @@ export class JetStreamBroker implements Broker {
     const key = `${bucket}:${opts.ttlMs ?? ""}`;
     let p = this.#kvOpen.get(key);
     if (!p) {
-      p = openKv(this.#conn.nc, bucket, opts, this.#settings.replicas).catch((err) => {
+      p = openKv(this.#conn.nc, this.#conn.jsm, bucket, opts, this.#settings.replicas).catch((err) => {
         this.#kvOpen.delete(key);
         throw new BrokerError(ErrorCode.PROVISIONING, `opening key-value bucket ${bucket} failed: ${(err as Error).message}`, {
           cause: err,

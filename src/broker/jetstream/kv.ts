@@ -3,7 +3,7 @@
  * on) surface as KvConflictError; JetStream reports them as API error 10071 (FACTS.md 10).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { JetStreamApiError, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { JetStreamApiError, type JetStreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { KeyValueStore, KvOptions, KvValue } from "../types.ts";
 import { KvConflictError } from "../../errors.ts";
@@ -19,7 +19,13 @@ function conflict(err: unknown): boolean {
  * config when opened, so one whose TTL differs from `opts.ttlMs` (the setting changed since it was
  * created) gets the new TTL here: a lease or revocation must not outlive what was configured.
  */
-export async function openKv(nc: NatsConnection, name: string, opts: KvOptions, replicas: number): Promise<KeyValueStore> {
+export async function openKv(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  name: string,
+  opts: KvOptions,
+  replicas: number,
+): Promise<KeyValueStore> {
   const kv: KV = await new Kvm(nc).create(name, {
     history: 1,
     storage: StorageType.File,
@@ -29,7 +35,6 @@ export async function openKv(nc: NatsConnection, name: string, opts: KvOptions, 
   if (opts.ttlMs) {
     const status = await kv.status();
     if (status.ttl !== opts.ttlMs) {
-      const jsm = await jetstreamManager(nc);
       await jsm.streams.update(status.streamInfo.config.name, {
         max_age: opts.ttlMs * 1_000_000,
         // JetStream refuses a duplicate window longer than max_age (KV's default window is 2 min).
