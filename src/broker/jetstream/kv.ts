@@ -67,9 +67,11 @@ export async function openKv(
     put: (key, value) => kv.put(key, value),
     delete: (key) => kv.delete(key),
     async keys(): Promise<string[]> {
-      const out: string[] = [];
-      for await (const k of await kv.keys()) out.push(k);
-      return out;
+      // nats.js lists keys through a consumer that also delivers puts made while it reads: a key
+      // written meanwhile (a heartbeat's registry record) would come twice.
+      const out = new Set<string>();
+      for await (const k of await kv.keys()) out.add(k);
+      return [...out];
     },
   };
 }
