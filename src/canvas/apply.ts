@@ -158,6 +158,12 @@ async function applyGroup(sig: SignatureData, ctx: ApplyContext): Promise<void> 
 async function applyChord(sig: SignatureData, ctx: ApplyContext): Promise<void> {
   const header = headerOf(sig);
   const body = structuredClone(bodyOf(sig));
+  // The chord's own callbacks and errbacks are its body's (as in Celery): the body's result is the
+  // chord's, and a header failure fails the body, which calls them with the body's id.
+  for (const key of ["link", "link_error"] as const) {
+    const own = sig.options[key] as SignatureData[] | undefined;
+    if (own?.length) addOption(body, key, own);
+  }
   if (ctx.replyTo) setReplyTo(body, ctx.replyTo);
   // What follows the chord (a chain's rest) and the chord's own place in an outer chord belong to the body.
   const bodyEmbed: BodyEmbed = { chain: ctx.chain, membership: ctx.membership };
