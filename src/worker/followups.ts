@@ -39,7 +39,9 @@ export function membershipOf(m: TaskMessage): Membership | undefined {
 export function successChildren(m: TaskMessage): unknown[] {
   const ids: string[] = [];
   (m.embed?.callbacks ?? []).forEach((cb, i) => {
-    if (!cb.subtask_type) ids.push((cb.options.task_id as string | undefined) ?? `${m.id}:link:${i}`);
+    // A chain or chord callback's handle is its last task (a group's has no single id).
+    const node = nodeOf(fixedId(cb, `${m.id}:link:${i}`));
+    if (node.kind === "task") ids.push(node.id);
   });
   const next = nextStepId(m.embed?.chain);
   if (next) ids.push(next);
