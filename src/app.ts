@@ -20,6 +20,7 @@ import { Beat, type BeatHost, type BeatOptions } from "./schedule/beat.ts";
 import { serializerFor } from "./protocol/codec.ts";
 import type { SignatureData } from "./protocol/message.ts";
 import { applySignature } from "./canvas/apply.ts";
+import { traceApply } from "./tracing.ts";
 import { ensureIds, nodeOf } from "./canvas/nodes.ts";
 import { handleOf } from "./canvas/group-result.ts";
 import { registerBuiltins } from "./canvas/builtins.ts";
@@ -201,13 +202,16 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     const hub = this.hub();
     if (!hub.started) await hub.start();
     const backend = await this.backend();
-    await applySignature(data, {
-      producer: this.#producer,
-      chains: backend,
-      args: extra.args,
-      options: Object.keys(shared).length ? shared : undefined,
-      replyTo: hub.replySubject,
-    });
+    const apply = () =>
+      applySignature(data, {
+        producer: this.#producer,
+        chains: backend,
+        args: extra.args,
+        options: Object.keys(shared).length ? shared : undefined,
+        replyTo: hub.replySubject,
+      });
+    // A compound one publishes several messages: under one span, so they are one trace.
+    await (data.subtask_type ? traceApply(data.task, apply) : apply());
     return handleOf(node, this);
   }
 
