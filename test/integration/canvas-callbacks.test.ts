@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type AsyncResult, chain, chord, State, TaskError, type Worker } from "celeriac";
+import { type AsyncResult, chain, chord, group, State, TaskError, type Worker } from "celeriac";
 import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
 
 class ExpectedError extends Error {
@@ -45,6 +45,7 @@ describe("canvas callbacks and errbacks", () => {
         note("fail", ctx.id);
         throw new ExpectedError("expected failure");
       }),
+      sum: app.task("tsum", (xs: number[]) => xs.reduce((a, b) => a + b, 0)),
       /** Records its id and the arguments after the key; returns "recorded". */
       record: app.task({ name: "record", bind: true }, (ctx, key: string, ...args: unknown[]) => {
         calls.set(key, [...(calls.get(key) ?? []), { id: ctx.id, args }]);
@@ -179,6 +180,42 @@ describe("canvas callbacks and errbacks", () => {
     assert.equal(await r2.get({ timeout: 10 }), 12);
     const [c2] = await waitCalls(chainKey, 1, "chain callback");
     assert.deepEqual(c2!.args, [12]);
+  });
+
+  it("chord(…).linkError(eb) with a chain in the header or as the body: called once, with the body's or the failed step's id", async () => {
+    const { identity, fail, record } = tasks;
+    const headerKey = uniqueName("h");
+    const r1 = await chord([chain(identity.si(42), fail.s(), identity.si(42))], identity.s()).linkError(record.s(headerKey)).applyAsync();
+    await assert.rejects(r1.get({ timeout: 10 }), (e: unknown) => e instanceof TaskError && e.remoteType === "ChordError");
+    assert.equal(await t.app.AsyncResult(`${r1.id}:errback:0`).get({ timeout: 10 }), "recorded");
+    assert.deepEqual(recorded(headerKey).map((c) => c.args[0]), [r1.id]);
+
+    const bodyKey = uniqueName("b");
+    const r2 = await chord([identity.si(42)], chain(identity.si(42), fail.s(), identity.si(42))).linkError(record.s(bodyKey)).applyAsync();
+    await assert.rejects(r2.get({ timeout: 10 }), isExpected);
+    const failedId = r2.parent!.id;
+    assert.equal(await t.app.AsyncResult(`${failedId}:errback:0`).get({ timeout: 10 }), "recorded");
+    assert.deepEqual(recorded(bodyKey).map((c) => c.args[0]), [failedId]);
+  });
+
+  it("a chord in a chord's header fails: the outer body does not run and the outer chord's errback runs once", async () => {
+    const { identity, fail, record } = tasks;
+    const bodyKey = uniqueName("body");
+    const errKey = uniqueName("err");
+    const inner = chord([identity.si("t1"), fail.si()], identity.si("t2 (body)"));
+    const r = await chord([identity.si("t3"), inner], record.si(bodyKey)).linkError(record.si(errKey)).applyAsync();
+    await assert.rejects(r.get({ timeout: 10 }), (e: unknown) => e instanceof TaskError && e.remoteType === "ChordError");
+    assert.equal(await t.app.AsyncResult(`${r.id}:errback:0`).get({ timeout: 10 }), "recorded");
+    assert.equal(recorded(errKey).length, 1);
+    assert.equal(recorded(bodyKey).length, 0, "the outer body did not run");
+  });
+
+  it("chain(group, tsum).linkError(eb).applyAsync([], { countdown }): the delayed chord still sums (errback unused)", async () => {
+    const { add, sum, record } = tasks;
+    const key = uniqueName("k");
+    const r = await chain(group([add.s(1, 2), add.s(3, 4)]), sum.s()).linkError(record.s(key)).applyAsync([], { countdown: 1 });
+    assert.equal(await r.get({ timeout: 15 }), 10);
+    assert.equal(recorded(key).length, 0);
   });
 
   it("chain children with callbacks: each step's callback runs, once per step, each under its own id", async () => {
