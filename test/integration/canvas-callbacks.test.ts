@@ -241,6 +241,34 @@ describe("canvas callbacks and errbacks", () => {
     assert.deepEqual(recorded(key).map((c) => c.id), [`${first.id}:errback:0`]);
   });
 
+  it("group children with callbacks and with errbacks: each member calls its own, under its own id", async () => {
+    const { identity, fail, record } = tasks;
+    const n = 12;
+    const okKey = uniqueName("ok");
+    const ok = await group(Array.from({ length: n }, () => identity.si(1337).link(record.si(okKey)))).applyAsync();
+    assert.deepEqual(await ok.get({ timeout: 20 }), Array.from({ length: n }, () => 1337));
+    await waitCalls(okKey, n, `${n} callbacks`);
+    assert.deepEqual(new Set(recorded(okKey).map((c) => c.id)), new Set(ok.results.map((r) => `${r.id}:link:0`)));
+
+    const errKey = uniqueName("err");
+    const bad = await group(Array.from({ length: n }, () => fail.si().linkError(record.si(errKey)))).applyAsync();
+    await assert.rejects(bad.get({ timeout: 20 }), isExpected);
+    await waitCalls(errKey, n, `${n} errbacks`);
+    assert.deepEqual(new Set(recorded(errKey).map((c) => c.id)), new Set(bad.results.map((r) => `${r.id}:errback:0`)));
+  });
+
+  it("group(…).linkError(eb) with several failing members: called once per failure, with that member's id", async () => {
+    const { identity, fail, record } = tasks;
+    const key = uniqueName("k");
+    const g = await group([...Array.from({ length: 6 }, () => identity.si(42)), ...Array.from({ length: 10 }, () => fail.s())])
+      .linkError(record.s(key)).applyAsync();
+    await assert.rejects(g.get({ timeout: 20 }), isExpected);
+    await waitCalls(key, 10, "10 errbacks");
+    const failed = g.results.slice(6).map((r) => r.id);
+    assert.deepEqual(new Set(recorded(key).map((c) => c.args[0])), new Set(failed));
+    assert.deepEqual(new Set(recorded(key).map((c) => c.id)), new Set(failed.map((id) => `${id}:errback:0`)));
+  });
+
   it("a callback that is a chain runs with the result appended to its first step; its handle is a child", async () => {
     const { add } = tasks;
     const r = await add.s(1, 1).link(chain(add.s(10), add.s(100))).applyAsync() as AsyncResult<number>;
