@@ -6,16 +6,18 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type AsyncResult, chain, chord, group, State, TaskError, type Worker } from "celeriac";
+import { type AsyncResult, chain, chord, group, type GroupResult, State, TaskError, type Worker } from "celeriac";
 import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
 
 class ExpectedError extends Error {
   override name = "ExpectedError";
 }
 
-/** A call a recording task saw: its own id and its arguments. */
+/** A call a recording task saw: its own id, its lineage and its arguments. */
 interface Call {
   id: string;
+  rootId: string;
+  parentId: string | undefined;
   args: unknown[];
 }
 
@@ -48,7 +50,7 @@ describe("canvas callbacks and errbacks", () => {
       sum: app.task("tsum", (xs: number[]) => xs.reduce((a, b) => a + b, 0)),
       /** Records its id and the arguments after the key; returns "recorded". */
       record: app.task({ name: "record", bind: true }, (ctx, key: string, ...args: unknown[]) => {
-        calls.set(key, [...(calls.get(key) ?? []), { id: ctx.id, args }]);
+        calls.set(key, [...(calls.get(key) ?? []), { id: ctx.id, rootId: ctx.rootId, parentId: ctx.parentId, args }]);
         return "recorded";
       }),
     };
@@ -143,6 +145,9 @@ describe("canvas callbacks and errbacks", () => {
     await assert.rejects(r.get({ timeout: 10 }), (e: unknown) => e instanceof TaskError && e.remoteType === "ChordError");
     const [call] = await waitCalls(key, 1, "the errback");
     assert.equal(call!.id, `${r.id}:errback:0`);
+    const failedMember = (r.parent as unknown as GroupResult).results[1]!.id;
+    assert.equal(call!.parentId, r.id, "sent on behalf of the body");
+    assert.equal(call!.rootId, failedMember, "in the workflow of the member whose failure sent it");
     await (r.parent as unknown as { get(o: object): Promise<unknown> }).get({ timeout: 10, propagate: false });
     assert.equal(await t.app.AsyncResult(call!.id).get({ timeout: 10 }), "recorded");
     assert.equal(recorded(key).length, 1, "once");
