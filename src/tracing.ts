@@ -129,14 +129,15 @@ function currentContext(): Context {
 }
 
 /**
- * The context a new PRODUCER span hangs from: the active one if it holds a span, else the span of
- * the task whose code is running, else the one celeriac set around the task's processing or a
- * canvas application (so a chain stays one trace even where no context manager carries context).
+ * The context a new PRODUCER span hangs from: the active one if it holds a span, else the one
+ * celeriac set (around a task's processing, or a canvas application: the innermost), else the span
+ * of the task whose code is running — so a chain stays one trace even where no context manager
+ * carries context.
  */
 export function parentContext(): Context {
   const active = context.active();
   if (trace.getSpan(active)) return active;
-  return (currentTask.getStore()?.traceContext as Context | undefined) ?? ownContext.getStore() ?? active;
+  return ownContext.getStore() ?? (currentTask.getStore()?.traceContext as Context | undefined) ?? active;
 }
 
 /**

@@ -56,6 +56,12 @@ describe("a canvas is one trace", () => {
       return xs.reduce((a, b) => a + b, 0);
     });
     t.app.task("note", (..._args: unknown[]) => "noted");
+    t.app.task("fanout", async () => {
+      await new Promise((r) => setTimeout(r, 2));
+      const add = t.app.tasks.get("add")!;
+      const r = await chord([add.s(1, 1), add.s(2, 2)], t.app.tasks.get("tsum")!.s()).applyAsync();
+      return [r.id, ...(r.parent as unknown as GroupResult).results.map((h) => h.id)];
+    });
     t.app.task("boom", () => {
       throw new Error("boom");
     });
@@ -112,6 +118,17 @@ describe("a canvas is one trace", () => {
         assert.equal(parents.size, 1);
         const apply = exporter.getFinishedSpans().find((s) => s.spanContext().spanId === [...parents][0]);
         assert.equal(apply?.name, "apply celery.chord");
+      });
+
+      it("a chord applied by a task: under an apply span that is a child of the task's process span", async () => {
+        const r = await t.app.sendTask<string[]>("fanout");
+        const [bodyId, ...header] = await r.get({ timeout: 10 });
+        assert.equal(await t.app.AsyncResult(bodyId!).get({ timeout: 10 }), 6);
+        await oneTrace([r.id, bodyId!, ...header]);
+        const spans = await spansOf([r.id, ...header]);
+        const apply = exporter.getFinishedSpans().find((s) => s.spanContext().spanId === spans.get(header[0]!)!.publish.parentSpanContext?.spanId);
+        assert.equal(apply?.name, "apply celery.chord");
+        assert.equal(apply.parentSpanContext?.spanId, spans.get(r.id)!.process.spanContext().spanId);
       });
 
       it("link callbacks and errbacks continue the trace of the task they follow", async () => {
