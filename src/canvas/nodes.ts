@@ -47,6 +47,26 @@ export function fixedId(sig: SignatureData, id: string): SignatureData {
   return s;
 }
 
+/**
+ * Gives a compound canvas's handle the id asked for with `taskId` (as Celery's `task_id` on a
+ * chain or chord): a chain's last task, a chord's body. A group has no task id of its own.
+ */
+export function setHandleId(sig: SignatureData, id: string): void {
+  switch (sig.subtask_type) {
+    case "chain": {
+      const last = tasksOf(sig).at(-1);
+      if (!last) throw new InvalidArgumentError("chain", "is empty");
+      return setHandleId(last, id);
+    }
+    case "chord":
+      return setHandleId(bodyOf(sig), id);
+    case "group":
+      throw new InvalidArgumentError("taskId", "a group has no task id of its own (its handle is a GroupResult): set ids on its members");
+    default:
+      sig.options.task_id = id;
+  }
+}
+
 /** The handle structure of a canvas whose ids are assigned. */
 export function nodeOf(sig: SignatureData): ResultNode {
   switch (sig.subtask_type) {

@@ -274,6 +274,19 @@ describe("canvas callbacks and errbacks", () => {
     assert.deepEqual(new Set(recorded(key).map((c) => c.id)), new Set(failed.map((id) => `${id}:errback:0`)));
   });
 
+  it("taskId on a chain or a chord names its handle (the last task, the body); on a group it is refused", async () => {
+    const { add, identity } = tasks;
+    const chainId = uniqueName("chain");
+    const r1 = await chain(add.s(1, 1), add.s(2)).applyAsync([], { taskId: chainId });
+    assert.equal(r1.id, chainId);
+    assert.equal(await t.app.AsyncResult(chainId).get({ timeout: 10 }), 4);
+    const chordId = uniqueName("chord");
+    const r2 = await chord([add.s(1, 1), add.s(2, 2)], identity.s()).set({ taskId: chordId }).applyAsync();
+    assert.equal(r2.id, chordId);
+    assert.deepEqual(await t.app.AsyncResult(chordId).get({ timeout: 10 }), [2, 4]);
+    await assert.rejects(group([add.s(1, 1)]).applyAsync([], { taskId: uniqueName("g") }), /taskId/);
+  });
+
   it("a callback that is a chain runs with the result appended to its first step; its handle is a child", async () => {
     const { add } = tasks;
     const r = await add.s(1, 1).link(chain(add.s(10), add.s(100))).applyAsync() as AsyncResult<number>;
