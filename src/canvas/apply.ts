@@ -67,15 +67,28 @@ function flattenGroup(sig: SignatureData): SignatureData[] {
   });
 }
 
+/** Calling options a compound signature passes on to the tasks it publishes now (set() on it). */
+const CALL_OPTIONS = ["queue", "countdown", "eta", "expires", "priority", "headers", "ignore_result"] as const;
+
+/**
+ * A compound's own calling options, under those given when applying it: they go where applying
+ * options go — a chain's first task (as in Celery), every member of a group, a chord's header.
+ */
+function withOwnOptions(sig: SignatureData, ctx: ApplyContext): ApplyContext {
+  let own: Record<string, unknown> | undefined;
+  for (const k of CALL_OPTIONS) if (sig.options[k] !== undefined) (own ??= {})[k] = sig.options[k];
+  return own ? { ...ctx, options: { ...own, ...ctx.options } } : ctx;
+}
+
 /** Applies `sig` (ids already assigned). */
 export async function applySignature(sig: SignatureData, ctx: ApplyContext): Promise<void> {
   switch (sig.subtask_type) {
     case "chain":
-      return await applyChain(sig, ctx);
+      return await applyChain(sig, withOwnOptions(sig, ctx));
     case "group":
-      return await applyGroup(sig, ctx);
+      return await applyGroup(sig, withOwnOptions(sig, ctx));
     case "chord":
-      return await applyChord(sig, ctx);
+      return await applyChord(sig, withOwnOptions(sig, ctx));
     default:
       return await applyTask(sig, ctx);
   }

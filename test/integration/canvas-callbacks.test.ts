@@ -47,6 +47,11 @@ describe("canvas callbacks and errbacks", () => {
         note("fail", ctx.id);
         throw new ExpectedError("expected failure");
       }),
+      /** Returns its `tag` header (null without), after the args it got. */
+      tagged: app.task({ name: "tagged", bind: true }, (ctx, ...args: unknown[]) => {
+        const tag = ctx.headers.tag ?? null;
+        return args.length ? [...args, tag] : tag;
+      }),
       sum: app.task("tsum", (xs: number[]) => xs.reduce((a, b) => a + b, 0)),
       /** Records its id and the arguments after the key; returns "recorded". */
       record: app.task({ name: "record", bind: true }, (ctx, key: string, ...args: unknown[]) => {
@@ -285,6 +290,18 @@ describe("canvas callbacks and errbacks", () => {
     assert.equal(r2.id, chordId);
     assert.deepEqual(await t.app.AsyncResult(chordId).get({ timeout: 10 }), [2, 4]);
     await assert.rejects(group([add.s(1, 1)]).applyAsync([], { taskId: uniqueName("g") }), /taskId/);
+  });
+
+  it("options set() on a chain, a group or a chord are used (first step; every member; header members), not dropped", async () => {
+    const { tagged } = tasks;
+    const tag = { tag: "set-on-compound" };
+    const c = await chain(tagged.s(), tagged.s()).set({ headers: tag }).applyAsync() as AsyncResult<unknown[]>;
+    const outs = (await c.get({ timeout: 10 })) as unknown[];
+    assert.deepEqual(outs, ["set-on-compound", null], "the first step only, as in Celery");
+    const g = await group([tagged.s(), tagged.s()]).set({ headers: tag }).applyAsync();
+    assert.deepEqual(await g.get({ timeout: 10 }), ["set-on-compound", "set-on-compound"]);
+    const ch = await chord([tagged.s(), tagged.s()], tagged.s()).set({ headers: tag }).applyAsync();
+    assert.deepEqual(await ch.get({ timeout: 10 }), [["set-on-compound", "set-on-compound"], null]);
   });
 
   it("a callback that is a chain runs with the result appended to its first step; its handle is a child", async () => {
