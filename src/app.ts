@@ -20,7 +20,8 @@ import { Beat, type BeatHost, type BeatOptions } from "./schedule/beat.ts";
 import { serializerFor } from "./protocol/codec.ts";
 import type { SignatureData } from "./protocol/message.ts";
 import { applySignature } from "./canvas/apply.ts";
-import { ensureIds, nodeOf } from "./canvas/nodes.ts";
+import { traceApply } from "./tracing.ts";
+import { ensureIds, nodeOf, setHandleId } from "./canvas/nodes.ts";
 import { handleOf } from "./canvas/group-result.ts";
 import { registerBuiltins } from "./canvas/builtins.ts";
 import { asRecord } from "./protocol/result.ts";
@@ -193,21 +194,28 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     const { task_id, group_id, ...shared } = extra.options ?? {};
     if (data.subtask_type === null || data.subtask_type === undefined) {
       if (task_id !== undefined) data.options.task_id = task_id;
-    } else if (group_id !== undefined && data.subtask_type === "group") {
-      data.options.group_id = group_id;
+    } else {
+      // `taskId` on a chain or chord (given here or with set()) names its handle's task.
+      const own = task_id ?? data.options.task_id;
+      delete data.options.task_id;
+      if (own !== undefined) setHandleId(data, own as string);
+      if (group_id !== undefined && data.subtask_type === "group") data.options.group_id = group_id;
     }
     ensureIds(data);
     const node = nodeOf(data);
     const hub = this.hub();
     if (!hub.started) await hub.start();
     const backend = await this.backend();
-    await applySignature(data, {
-      producer: this.#producer,
-      chains: backend,
-      args: extra.args,
-      options: Object.keys(shared).length ? shared : undefined,
-      replyTo: hub.replySubject,
-    });
+    const apply = () =>
+      applySignature(data, {
+        producer: this.#producer,
+        chains: backend,
+        args: extra.args,
+        options: Object.keys(shared).length ? shared : undefined,
+        replyTo: hub.replySubject,
+      });
+    // A compound one publishes several messages: under one span, so they are one trace.
+    await (data.subtask_type ? traceApply(data.task, apply) : apply());
     return handleOf(node, this);
   }
 

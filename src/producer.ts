@@ -40,10 +40,10 @@ export interface ApplyOptions {
   kwargs?: Record<string, unknown>;
   /** Store no result and send no notice. */
   ignoreResult?: boolean;
-  /** Signature(s) to call with the result on success. */
-  link?: SignatureData | SignatureData[];
-  /** Signature(s) to call with the error on failure. */
-  linkError?: SignatureData | SignatureData[];
+  /** Signature(s) to call with the result on success (`task.s()`, or its data). */
+  link?: Linkable | Linkable[];
+  /** Signature(s) to call with the failed task's id and error on failure. */
+  linkError?: Linkable | Linkable[];
   /** Hard and soft time limits (seconds), overriding the task's. */
   timeLimit?: number;
   softTimeLimit?: number;
@@ -85,9 +85,16 @@ function epochMs(v: Date | number, field: string): number {
   return ms;
 }
 
-function list(v: SignatureData | SignatureData[] | undefined): SignatureData[] | null {
+/** A callback as `link` / `linkError` take it: a signature (`task.s()`), or its wire form. */
+export type Linkable = SignatureData | { toJSON(): SignatureData };
+
+function list(v: Linkable | Linkable[] | undefined, field: string): SignatureData[] | null {
   if (v === undefined) return null;
-  return Array.isArray(v) ? v : [v];
+  return (Array.isArray(v) ? v : [v]).map((s) => {
+    const d = typeof (s as { toJSON?: unknown })?.toJSON === "function" ? (s as { toJSON(): SignatureData }).toJSON() : s as SignatureData;
+    if (typeof d?.task !== "string" || !Array.isArray(d.args)) throw new InvalidArgumentError(field, "must be signatures (task.s(...) or task.si(...))");
+    return d;
+  });
 }
 
 /** Publishes task messages for one app. */
@@ -135,7 +142,7 @@ export class Producer {
     const queue = this.route(taskName, o.queue, task);
     const ignoreResult = o.ignoreResult ?? task?.ignoreResult ?? false;
     const embed: Embed | null = o.link || o.linkError || o.chain || o.chord
-      ? { callbacks: list(o.link), errbacks: list(o.linkError), chain: o.chain ?? null, chord: o.chord ?? null }
+      ? { callbacks: list(o.link, "link"), errbacks: list(o.linkError, "linkError"), chain: o.chain ?? null, chord: o.chord ?? null }
       : null;
     const m: TaskMessage = {
       id,

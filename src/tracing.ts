@@ -33,6 +33,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from "@opentelemetry/api";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { currentTask } from "./context.ts";
 import { describeError } from "./errors.ts";
 
@@ -113,14 +114,53 @@ export function injectInto(carrier: TraceCarrier, sc: SpanContext): void {
 }
 
 /**
- * The context a new PRODUCER span hangs from: the active one if it holds a span, else the span of
- * the task whose code is running (so a chain stays one trace even where the registered context
- * manager does not carry context across awaits).
+ * The context {@link withContext} set, kept by celeriac itself: without a registered context
+ * manager (`trace.setGlobalTracerProvider(p)` alone), the API's `context.with()` keeps nothing, and
+ * what a worker publishes after a task ended (the next step of a chain, a chord's body, callbacks)
+ * would start a new trace.
+ */
+const ownContext = new AsyncLocalStorage<Context>();
+
+/** The API's active context if it holds a span, else the one celeriac set, else the API's. */
+function currentContext(): Context {
+  const active = context.active();
+  if (trace.getSpan(active)) return active;
+  return ownContext.getStore() ?? active;
+}
+
+/**
+ * The context a new PRODUCER span hangs from: the active one if it holds a span, else the one
+ * celeriac set (around a task's processing, or a canvas application: the innermost), else the span
+ * of the task whose code is running — so a chain stays one trace even where no context manager
+ * carries context.
  */
 export function parentContext(): Context {
   const active = context.active();
   if (trace.getSpan(active)) return active;
-  return (currentTask.getStore()?.traceContext as Context | undefined) ?? active;
+  return ownContext.getStore() ?? (currentTask.getStore()?.traceContext as Context | undefined) ?? active;
+}
+
+/**
+ * Runs `apply` — a canvas application, which publishes several messages — inside an INTERNAL span
+ * `apply <celery.chain|group|chord>`, so that all it publishes is one trace even when no span is
+ * active. Without a registered tracer, just runs it.
+ */
+export async function traceApply<T>(name: string, apply: () => Promise<T>): Promise<T> {
+  const tracer = activeTracer();
+  if (!tracer) return await apply();
+  const parent = parentContext();
+  const span = tracer.startSpan(`apply ${name}`, {
+    kind: SpanKind.INTERNAL,
+    attributes: { [Attr.SYSTEM]: MESSAGING_SYSTEM, [Attr.TASK_NAME]: name },
+  }, parent);
+  try {
+    return await withContext(trace.setSpan(parent, span), apply);
+  } catch (err) {
+    recordError(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
 }
 
 /**
@@ -206,14 +246,14 @@ export function startProcessSpan(tracer: Tracer, d: ProcessSpanInput): ProcessTr
   return { span, context: trace.setSpan(parent, span) };
 }
 
-/** Runs `fn` with `ctx` as the active context. */
+/** Runs `fn` with `ctx` as the active context: the API's (if a context manager keeps it) and celeriac's. */
 export function withContext<T>(ctx: Context, fn: () => T): T {
-  return context.with(ctx, fn);
+  return ownContext.run(ctx, () => context.with(ctx, fn));
 }
 
 /** Adds an event to the span active in this context, if any (settle verbs, result writes). */
 export function activeSpan(): Span | undefined {
-  return trace.getSpan(context.active());
+  return trace.getSpan(currentContext());
 }
 
 /**
@@ -221,7 +261,7 @@ export function activeSpan(): Span | undefined {
  * is active. `attributes` are set on the child.
  */
 export function childSpan<T>(name: string, attributes: Attributes, op: () => Promise<T>): Promise<T> {
-  const parent = context.active();
+  const parent = currentContext();
   const tracer = trace.getSpan(parent) ? activeTracer() : null;
   if (!tracer) return op();
   return spanned(tracer, parent, name, attributes, op);

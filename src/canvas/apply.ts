@@ -67,15 +67,28 @@ function flattenGroup(sig: SignatureData): SignatureData[] {
   });
 }
 
+/** Calling options a compound signature passes on to the tasks it publishes now (set() on it). */
+const CALL_OPTIONS = ["queue", "countdown", "eta", "expires", "priority", "headers", "ignore_result"] as const;
+
+/**
+ * A compound's own calling options, under those given when applying it: they go where applying
+ * options go — a chain's first task (as in Celery), every member of a group, a chord's header.
+ */
+function withOwnOptions(sig: SignatureData, ctx: ApplyContext): ApplyContext {
+  let own: Record<string, unknown> | undefined;
+  for (const k of CALL_OPTIONS) if (sig.options[k] !== undefined) (own ??= {})[k] = sig.options[k];
+  return own ? { ...ctx, options: { ...own, ...ctx.options } } : ctx;
+}
+
 /** Applies `sig` (ids already assigned). */
 export async function applySignature(sig: SignatureData, ctx: ApplyContext): Promise<void> {
   switch (sig.subtask_type) {
     case "chain":
-      return await applyChain(sig, ctx);
+      return await applyChain(sig, withOwnOptions(sig, ctx));
     case "group":
-      return await applyGroup(sig, ctx);
+      return await applyGroup(sig, withOwnOptions(sig, ctx));
     case "chord":
-      return await applyChord(sig, ctx);
+      return await applyChord(sig, withOwnOptions(sig, ctx));
     default:
       return await applyTask(sig, ctx);
   }
@@ -158,6 +171,12 @@ async function applyGroup(sig: SignatureData, ctx: ApplyContext): Promise<void> 
 async function applyChord(sig: SignatureData, ctx: ApplyContext): Promise<void> {
   const header = headerOf(sig);
   const body = structuredClone(bodyOf(sig));
+  // The chord's own callbacks and errbacks are its body's (as in Celery): the body's result is the
+  // chord's, and a header failure fails the body, which calls them with the body's id.
+  for (const key of ["link", "link_error"] as const) {
+    const own = sig.options[key] as SignatureData[] | undefined;
+    if (own?.length) addOption(body, key, own);
+  }
   if (ctx.replyTo) setReplyTo(body, ctx.replyTo);
   // What follows the chord (a chain's rest) and the chord's own place in an outer chord belong to the body.
   const bodyEmbed: BodyEmbed = { chain: ctx.chain, membership: ctx.membership };

@@ -12,34 +12,59 @@ export type ResultNode =
 
 const uuid = () => crypto.randomUUID();
 
-/** Assigns every id a canvas needs, in place (task ids, group ids, bodies). */
-export function ensureIds(sig: SignatureData): void {
+/**
+ * Assigns every id a canvas needs, in place (task ids, group ids, bodies), keeping those it has.
+ * With `base`, the ids are derived from it (`base`, `base.0`, `base.1`, `base.h`…) instead of
+ * random: applied again, the same canvas gets the same ids.
+ */
+export function ensureIds(sig: SignatureData, base?: string): void {
+  const at = (part: string | number) => base === undefined ? undefined : `${base}.${part}`;
   switch (sig.subtask_type) {
     case "chain":
-      for (const s of tasksOf(sig)) ensureIds(s);
+      tasksOf(sig).forEach((s, i) => ensureIds(s, at(i)));
       return;
     case "group":
-      sig.options.group_id ??= uuid();
-      for (const s of tasksOf(sig)) ensureIds(s);
+      sig.options.group_id ??= base ?? uuid();
+      tasksOf(sig).forEach((s, i) => ensureIds(s, at(i)));
       return;
     case "chord":
-      ensureIds(headerOf(sig));
-      ensureIds(bodyOf(sig));
+      ensureIds(headerOf(sig), at("h"));
+      ensureIds(bodyOf(sig), base);
       return;
     default:
-      sig.options.task_id ??= uuid();
+      sig.options.task_id ??= base ?? uuid();
   }
 }
 
 /**
- * A copy of a callback or errback with a fixed id (derived from its parent's) unless it has one,
- * and ids for any parts it has: applied twice, it publishes the same ids.
+ * A copy of a callback or errback with ids derived from `id` (its parent's) where it has none —
+ * its own task id, or for a compound one every part's: a worker that applies it again (a replay
+ * after a crash) publishes the same ids, which JetStream drops as duplicates.
  */
 export function fixedId(sig: SignatureData, id: string): SignatureData {
   const s = structuredClone(sig);
-  if (!s.subtask_type && s.options.task_id === undefined) s.options.task_id = id;
-  ensureIds(s);
+  ensureIds(s, id);
   return s;
+}
+
+/**
+ * Gives a compound canvas's handle the id asked for with `taskId` (as Celery's `task_id` on a
+ * chain or chord): a chain's last task, a chord's body. A group has no task id of its own.
+ */
+export function setHandleId(sig: SignatureData, id: string): void {
+  switch (sig.subtask_type) {
+    case "chain": {
+      const last = tasksOf(sig).at(-1);
+      if (!last) throw new InvalidArgumentError("chain", "is empty");
+      return setHandleId(last, id);
+    }
+    case "chord":
+      return setHandleId(bodyOf(sig), id);
+    case "group":
+      throw new InvalidArgumentError("taskId", "a group has no task id of its own (its handle is a GroupResult): set ids on its members");
+    default:
+      sig.options.task_id = id;
+  }
 }
 
 /** The handle structure of a canvas whose ids are assigned. */

@@ -98,16 +98,27 @@ export class Signature<R = unknown> {
     return this;
   }
 
-  /** Adds a success callback; returns the callback (Celery's convention). */
-  link<C>(callback: Signature<C>): Signature<C> {
+  /**
+   * Adds a success callback, called with this signature's result appended to its args (unless it
+   * is immutable, `si()`). Returns this signature, so `add.s(2, 2).link(log.s()).applyAsync()`
+   * sends `add` (Celery's `link` returns the callback instead; applied, that expression sent only
+   * the callback).
+   */
+  link(callback: Signature<unknown>): this {
+    if (!(callback instanceof Signature)) throw new InvalidArgumentError("callback", "is not a signature (use task.s(...) or task.si(...))");
     ((this.data.options.link ??= []) as SignatureData[]).push(callback.toJSON());
-    return callback;
+    return this;
   }
 
-  /** Adds an error callback; returns the callback. It gets the failed task's id and error appended. */
-  linkError<C>(errback: Signature<C>): Signature<C> {
+  /**
+   * Adds an error callback, called with the failed task's id and its error
+   * (`{ type, message, traceback }`) appended to its args (unless it is immutable). Returns this
+   * signature.
+   */
+  linkError(errback: Signature<unknown>): this {
+    if (!(errback instanceof Signature)) throw new InvalidArgumentError("errback", "is not a signature (use task.s(...) or task.si(...))");
     ((this.data.options.link_error ??= []) as SignatureData[]).push(errback.toJSON());
-    return errback;
+    return this;
   }
 
   /** A copy, with more args appended and options merged. */

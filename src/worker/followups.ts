@@ -39,7 +39,9 @@ export function membershipOf(m: TaskMessage): Membership | undefined {
 export function successChildren(m: TaskMessage): unknown[] {
   const ids: string[] = [];
   (m.embed?.callbacks ?? []).forEach((cb, i) => {
-    if (!cb.subtask_type) ids.push((cb.options.task_id as string | undefined) ?? `${m.id}:link:${i}`);
+    // A chain or chord callback's handle is its last task (a group's has no single id).
+    const node = nodeOf(fixedId(cb, `${m.id}:link:${i}`));
+    if (node.kind === "task") ids.push(node.id);
   });
   const next = nextStepId(m.embed?.chain);
   if (next) ids.push(next);
@@ -80,14 +82,14 @@ export async function afterFailure(m: TaskMessage, error: RemoteError, deps: Fol
     for (const id of leafIds(nodeOf(step))) await failResult(id, error, replyToOf(step) ?? m.replyTo, deps);
   }
   const mem = membershipOf(m);
-  if (mem?.chord) await failChord(mem, m.id, error, deps);
+  if (mem?.chord) await failChord(mem, m.id, error, deps, lineage.rootId);
 }
 
 /**
  * The first failure of a chord fails its body (ChordError) — every task of it, when the body is a
  * chain or a group — runs the body's errbacks, fails what was to follow, and goes on up.
  */
-async function failChord(mem: Membership, memberId: string, cause: RemoteError, deps: FollowUpDeps): Promise<void> {
+async function failChord(mem: Membership, memberId: string, cause: RemoteError, deps: FollowUpDeps, rootId: string): Promise<void> {
   if (!mem.chord || !(await deps.backend.chordFail(mem.group, memberId))) return;
   const { sig: body, chain, membership } = bodyEmbedOf(mem.chord);
   const bodyNode = nodeOf(body);
@@ -101,13 +103,14 @@ async function failChord(mem: Membership, memberId: string, cause: RemoteError, 
   const errbacks = errbacksOf(body);
   for (let i = 0; i < errbacks.length; i++) {
     const { id, errback } = errbacks[i]!;
-    await applySignature(fixedId(errback, `${bodyNode.id}:errback:${i}`), { producer: deps.producer, parentId: id, once: true, args: [id, described] });
+    const lineage = { producer: deps.producer, chains: deps.backend, parentId: id, rootId, once: true as const };
+    await applySignature(fixedId(errback, `${bodyNode.id}:errback:${i}`), { ...lineage, args: [id, described] });
   }
   for (const step of await expandChain(chain ?? [], deps.backend)) {
     for (const id of leafIds(nodeOf(step))) await failResult(id, err, replyToOf(step), deps);
   }
   // A chord in an outer chord's header: its failure fails the outer one too.
-  if (membership?.chord) await failChord(membership, bodyNode.id, err, deps);
+  if (membership?.chord) await failChord(membership, bodyNode.id, err, deps, rootId);
 }
 
 /** Stores FAILURE for a task that will never run, and tells its waiter. */
