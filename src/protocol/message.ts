@@ -8,6 +8,7 @@
  * subject). Header count was chosen by measurement: see docs/protocol.md.
  */
 import { pack, unpack } from "./codec.ts";
+import { CONTENT_TYPE_JSON, parseJsonBody } from "./json-body.ts";
 import { DecodeError } from "../errors.ts";
 
 /** The body layout's version; a worker dead-letters versions it does not know. */
@@ -20,7 +21,7 @@ export const Header = {
   MSG_ID: "Nats-Msg-Id",
   TRACEPARENT: "traceparent",
   TRACESTATE: "tracestate",
-  /** Optional; absent means msgpack. Anything else is dead-lettered as an unknown content type. */
+  /** Optional; absent means msgpack. `application/json` is read too; anything else is dead-lettered. */
   CONTENT_TYPE: "content-type",
   /** Added to dead letters: why the message was dead-lettered. */
   DLQ_REASON: "celeriac-dlq-reason",
@@ -59,8 +60,22 @@ export const DLQ_HEADERS: readonly string[] = [
   Header.DLQ_MSG_ID,
 ];
 
-/** The only content type this version reads. */
+/** The content type of msgpack bodies (what celeriac sends; also what no content-type means). */
 export const CONTENT_TYPE_MSGPACK = "application/x-msgpack";
+
+/**
+ * The body decoder for a `content-type` header: msgpack when absent. Parameters are ignored
+ * (`application/json; charset=utf-8`: JSON is UTF-8 anyway, and the decoder insists on it).
+ */
+function bodyDecoder(contentType: string | undefined): (body: Uint8Array) => unknown {
+  if (contentType === undefined) return unpack;
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  if (type === CONTENT_TYPE_MSGPACK) return unpack;
+  if (type === CONTENT_TYPE_JSON) return parseJsonBody;
+  throw new DecodeError(
+    `unsupported content type "${contentType}" (this worker reads ${CONTENT_TYPE_MSGPACK} and ${CONTENT_TYPE_JSON})`,
+  );
+}
 
 /** How many headers a message carries when the user set none and tracing is off. */
 export const BASE_HEADER_COUNT = 3;
@@ -233,11 +248,7 @@ export function decodeTaskMessage(
   const { id, task } = readEnvelope(header);
   if (!id) throw new DecodeError(`missing required header "${Header.ID}"`);
   if (!task) throw new DecodeError(`missing required header "${Header.TASK}"`);
-  const contentType = header(Header.CONTENT_TYPE);
-  if (contentType !== undefined && contentType !== CONTENT_TYPE_MSGPACK) {
-    throw new DecodeError(`unsupported content type "${contentType}" (this worker reads ${CONTENT_TYPE_MSGPACK})`);
-  }
-  const decoded = unpack(body);
+  const decoded = bodyDecoder(header(Header.CONTENT_TYPE))(body);
   if (!Array.isArray(decoded) || decoded.length < 4) {
     throw new DecodeError("body is not a [args, kwargs, embed, meta] array");
   }
@@ -262,16 +273,8 @@ export function decodeTaskMessage(
     if (!Number.isInteger(retries) || (retries as number) < 0) throw new DecodeError("meta retries is not a count");
     m.retries = retries as number;
   }
-  const eta = meta[META.eta];
-  if (eta !== undefined && eta !== null) {
-    if (typeof eta !== "number") throw new DecodeError("meta eta is not epoch ms");
-    m.eta = eta;
-  }
-  const expires = meta[META.expires];
-  if (expires !== undefined && expires !== null) {
-    if (typeof expires !== "number") throw new DecodeError("meta expires is not epoch ms");
-    m.expires = expires;
-  }
+  m.eta = metaTime(meta, META.eta);
+  m.expires = metaTime(meta, META.expires);
   m.rootId = metaString(meta, META.rootId);
   m.parentId = metaString(meta, META.parentId);
   m.group = metaString(meta, META.group);
@@ -292,6 +295,18 @@ export function decodeTaskMessage(
   const user = allHeaders ? userHeaders(allHeaders()) : undefined;
   if (user) m.headers = user;
   return m;
+}
+
+/**
+ * A time in `meta`: epoch ms as celeriac writes it, or — for producers in other languages — an
+ * ISO 8601 text (what Celery writes, and what JSON has for a date) or a msgpack timestamp.
+ */
+function metaTime(meta: Record<string, unknown>, k: string): number | undefined {
+  const v = meta[k];
+  if (v === undefined || v === null) return undefined;
+  const ms = typeof v === "number" ? v : typeof v === "string" ? Date.parse(v) : v instanceof Date ? v.getTime() : NaN;
+  if (!Number.isFinite(ms)) throw new DecodeError(`meta ${k} is not epoch ms or an ISO 8601 time`);
+  return ms;
 }
 
 function metaString(meta: Record<string, unknown>, k: string): string | undefined {
