@@ -3,7 +3,8 @@
  *
  * Headers hold only what a worker, the DLQ or the dashboard must read without decoding the body:
  * `task`, `id`, `Nats-Msg-Id` (JetStream's dedup key) and, when tracing, `traceparent`/`tracestate`.
- * Every other field rides in the msgpack body `[args, kwargs, embed, meta]`, where `meta` holds only
+ * Every other field rides in the body `[args, kwargs, embed, meta]` (msgpack; JSON from producers in
+ * other languages, with `content-type: application/json`), where `meta` holds only
  * the fields that differ from their defaults (a fresh `delay()` carries just the version and reply
  * subject). Header count was chosen by measurement: see docs/protocol.md.
  */
@@ -273,8 +274,10 @@ export function decodeTaskMessage(
     if (!Number.isInteger(retries) || (retries as number) < 0) throw new DecodeError("meta retries is not a count");
     m.retries = retries as number;
   }
-  m.eta = metaTime(meta, META.eta);
-  m.expires = metaTime(meta, META.expires);
+  const eta = metaTime(meta, META.eta);
+  if (eta !== undefined) m.eta = eta;
+  const expires = metaTime(meta, META.expires);
+  if (expires !== undefined) m.expires = expires;
   m.rootId = metaString(meta, META.rootId);
   m.parentId = metaString(meta, META.parentId);
   m.group = metaString(meta, META.group);
