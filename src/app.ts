@@ -6,6 +6,7 @@ import type { ResultBackend } from "./backend/types.ts";
 import { type CeleriacOptions, type CompiledAppOptions, compileAppOptions } from "./options.ts";
 import { compileTaskOptions, type TaskOptions } from "./task-options.ts";
 import { type BoundHandler, type PlainHandler, Task, type TaskSender } from "./task.ts";
+import type { TaskContext } from "./context.ts";
 import { AsyncResult, type ResultSource } from "./result.ts";
 import { ResultHub } from "./result-hub.ts";
 import { type ApplyOptions, Producer } from "./producer.ts";
@@ -145,6 +146,16 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
 
   /** Defines a task: `app.task("add", (a, b) => a + b)`. */
   task<A extends unknown[], R>(name: string, fn: PlainHandler<A, R>): Task<A, Awaited<R>>;
+  /** Defines a bound task that also takes the message's keyword arguments, as a last object. */
+  task<A extends unknown[], K extends Record<string, unknown>, R>(
+    options: TaskOptions & { bind: true; kwargs: true },
+    fn: (ctx: TaskContext, ...args: [...A, K]) => R | Promise<R>,
+  ): Task<A, Awaited<R>>;
+  /** Defines a task that takes the message's keyword arguments as a last object (`kwargs: true`). */
+  task<A extends unknown[], K extends Record<string, unknown>, R>(
+    options: TaskOptions & { bind?: false; kwargs: true },
+    fn: (...args: [...A, K]) => R | Promise<R>,
+  ): Task<A, Awaited<R>>;
   /** Defines a bound task: the handler gets the context first. */
   task<A extends unknown[], R>(options: TaskOptions & { bind: true }, fn: BoundHandler<A, R>): Task<A, Awaited<R>>;
   /** Defines a task with options. */

@@ -14,6 +14,13 @@ export interface TaskOptions {
   name: string;
   /** Pass the task context as the handler's first argument. @default false */
   bind?: boolean;
+  /**
+   * Pass the message's keyword arguments (what a Python or Go producer sends as kwargs) as one
+   * object after the positional ones, `{}` when there are none. Without it, a task that is not
+   * bound fails with a TypeError when a message carries keyword arguments (docs/clients.md).
+   * @default false
+   */
+  kwargs?: boolean;
   /** Queue used when no route matches. @default the app's defaultQueue */
   queue?: string;
   /** Retries allowed; null = forever. @default 3 */
@@ -50,6 +57,7 @@ export interface TaskOptions {
 export interface CompiledTaskOptions {
   name: string;
   bind: boolean;
+  kwargs: boolean;
   queue: string | undefined;
   maxRetries: number | null;
   defaultRetryDelayMs: number;
@@ -70,6 +78,7 @@ export interface CompiledTaskOptions {
 /** Task defaults that do not depend on the app. */
 export const TASK_DEFAULTS = {
   bind: false,
+  kwargs: false,
   maxRetries: 3,
   defaultRetryDelay: 180,
   retryBackoff: false,
@@ -111,11 +120,15 @@ export function compileTaskOptions(
   if (typeof backoff !== "boolean" && !(typeof backoff === "number" && backoff >= 0)) {
     throw new ConfigError(f("retryBackoff"), "must be true, false or a factor in seconds");
   }
+  if (o.kwargs !== undefined && typeof o.kwargs !== "boolean") {
+    throw new ConfigError(f("kwargs"), `must be true or false, got ${JSON.stringify(o.kwargs)}`);
+  }
   const delay = o.defaultRetryDelay ?? TASK_DEFAULTS.defaultRetryDelay;
   if (typeof delay !== "number" || !(delay >= 0)) throw new ConfigError(f("defaultRetryDelay"), "must be seconds ≥ 0");
   return {
     name: o.name,
     bind: Boolean(o.bind ?? TASK_DEFAULTS.bind),
+    kwargs: o.kwargs ?? TASK_DEFAULTS.kwargs,
     queue: o.queue === undefined ? undefined : checkQueueName(o.queue, f("queue")),
     maxRetries,
     defaultRetryDelayMs: delay * 1000,

@@ -70,10 +70,28 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     return chunksGroup(taskSignatureData(this.name, []), items as unknown[][], n, this.#sender) as Group<R[]>;
   }
 
-  /** Runs the handler here, now, without a worker (Celery's `task(...)` call). */
-  call(ctx: TaskContext, args: A): R | Promise<R> {
+  /**
+   * Runs the handler here, now, without a worker (Celery's `task(...)` call). `kwargs` are the
+   * keyword arguments of this call (the message's, unless a caller such as `celery.map` runs the
+   * task for another message): with the `kwargs` option they follow the positional arguments as
+   * one object; a plain task without it refuses them, as Python refuses an unexpected keyword.
+   */
+  call(ctx: TaskContext, args: A, kwargs: Readonly<Record<string, unknown>> = ctx.kwargs): R | Promise<R> {
+    let all: unknown[] = args;
+    if (this.options.kwargs) all = [...args, { ...kwargs }];
+    else if (!this.options.bind) refuseKwargs(this.name, kwargs);
     return this.options.bind
-      ? (this.handler as BoundHandler<A, R>)(ctx, ...args)
-      : (this.handler as PlainHandler<A, R>)(...args);
+      ? (this.handler as BoundHandler<unknown[], R>)(ctx, ...all)
+      : (this.handler as PlainHandler<unknown[], R>)(...all);
+  }
+}
+
+/** Throws Python's TypeError for keyword arguments a task cannot receive (the message would lose them). */
+function refuseKwargs(task: string, kwargs: Readonly<Record<string, unknown>>): void {
+  for (const _ in kwargs) {
+    throw new TypeError(
+      `task ${task} got keyword arguments (${Object.keys(kwargs).join(", ")}) but takes none: ` +
+        "register it with { kwargs: true } to receive them as a final object argument, or { bind: true } to read ctx.kwargs",
+    );
   }
 }

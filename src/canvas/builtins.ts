@@ -13,7 +13,8 @@ function target(app: Celeriac, ctx: TaskContext): { call(args: unknown[]): unkno
   const { task, it } = ctx.kwargs as { task: SignatureData; it: unknown[] };
   const t = app.tasks.get(task?.task);
   if (!t) throw new NotRegisteredError(String(task?.task));
-  return { call: (args) => t.call(ctx, args as never), base: task.args ?? [], items: it ?? [] };
+  // The mapped task's own keyword arguments are the signature's, not this message's ({ task, it }).
+  return { call: (args) => t.call(ctx, args as never, task.kwargs ?? {}), base: task.args ?? [], items: it ?? [] };
 }
 
 /** Registers the built-in tasks on `app`. */

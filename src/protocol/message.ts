@@ -3,11 +3,13 @@
  *
  * Headers hold only what a worker, the DLQ or the dashboard must read without decoding the body:
  * `task`, `id`, `Nats-Msg-Id` (JetStream's dedup key) and, when tracing, `traceparent`/`tracestate`.
- * Every other field rides in the msgpack body `[args, kwargs, embed, meta]`, where `meta` holds only
+ * Every other field rides in the body `[args, kwargs, embed, meta]` (msgpack; JSON from producers in
+ * other languages, with `content-type: application/json`), where `meta` holds only
  * the fields that differ from their defaults (a fresh `delay()` carries just the version and reply
  * subject). Header count was chosen by measurement: see docs/protocol.md.
  */
 import { pack, unpack } from "./codec.ts";
+import { CONTENT_TYPE_JSON, parseJsonBody } from "./json-body.ts";
 import { DecodeError } from "../errors.ts";
 
 /** The body layout's version; a worker dead-letters versions it does not know. */
@@ -20,7 +22,7 @@ export const Header = {
   MSG_ID: "Nats-Msg-Id",
   TRACEPARENT: "traceparent",
   TRACESTATE: "tracestate",
-  /** Optional; absent means msgpack. Anything else is dead-lettered as an unknown content type. */
+  /** Optional; absent means msgpack. `application/json` is read too; anything else is dead-lettered. */
   CONTENT_TYPE: "content-type",
   /** Added to dead letters: why the message was dead-lettered. */
   DLQ_REASON: "celeriac-dlq-reason",
@@ -59,8 +61,22 @@ export const DLQ_HEADERS: readonly string[] = [
   Header.DLQ_MSG_ID,
 ];
 
-/** The only content type this version reads. */
+/** The content type of msgpack bodies (what celeriac sends; also what no content-type means). */
 export const CONTENT_TYPE_MSGPACK = "application/x-msgpack";
+
+/**
+ * The body decoder for a `content-type` header: msgpack when absent. Parameters are ignored
+ * (`application/json; charset=utf-8`: JSON is UTF-8 anyway, and the decoder insists on it).
+ */
+function bodyDecoder(contentType: string | undefined): (body: Uint8Array) => unknown {
+  if (contentType === undefined) return unpack;
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  if (type === CONTENT_TYPE_MSGPACK) return unpack;
+  if (type === CONTENT_TYPE_JSON) return parseJsonBody;
+  throw new DecodeError(
+    `unsupported content type "${contentType}" (this worker reads ${CONTENT_TYPE_MSGPACK} and ${CONTENT_TYPE_JSON})`,
+  );
+}
 
 /** How many headers a message carries when the user set none and tracing is off. */
 export const BASE_HEADER_COUNT = 3;
@@ -233,11 +249,7 @@ export function decodeTaskMessage(
   const { id, task } = readEnvelope(header);
   if (!id) throw new DecodeError(`missing required header "${Header.ID}"`);
   if (!task) throw new DecodeError(`missing required header "${Header.TASK}"`);
-  const contentType = header(Header.CONTENT_TYPE);
-  if (contentType !== undefined && contentType !== CONTENT_TYPE_MSGPACK) {
-    throw new DecodeError(`unsupported content type "${contentType}" (this worker reads ${CONTENT_TYPE_MSGPACK})`);
-  }
-  const decoded = unpack(body);
+  const decoded = bodyDecoder(header(Header.CONTENT_TYPE))(body);
   if (!Array.isArray(decoded) || decoded.length < 4) {
     throw new DecodeError("body is not a [args, kwargs, embed, meta] array");
   }
@@ -262,16 +274,10 @@ export function decodeTaskMessage(
     if (!Number.isInteger(retries) || (retries as number) < 0) throw new DecodeError("meta retries is not a count");
     m.retries = retries as number;
   }
-  const eta = meta[META.eta];
-  if (eta !== undefined && eta !== null) {
-    if (typeof eta !== "number") throw new DecodeError("meta eta is not epoch ms");
-    m.eta = eta;
-  }
-  const expires = meta[META.expires];
-  if (expires !== undefined && expires !== null) {
-    if (typeof expires !== "number") throw new DecodeError("meta expires is not epoch ms");
-    m.expires = expires;
-  }
+  const eta = metaTime(meta, META.eta);
+  if (eta !== undefined) m.eta = eta;
+  const expires = metaTime(meta, META.expires);
+  if (expires !== undefined) m.expires = expires;
   m.rootId = metaString(meta, META.rootId);
   m.parentId = metaString(meta, META.parentId);
   m.group = metaString(meta, META.group);
@@ -292,6 +298,18 @@ export function decodeTaskMessage(
   const user = allHeaders ? userHeaders(allHeaders()) : undefined;
   if (user) m.headers = user;
   return m;
+}
+
+/**
+ * A time in `meta`: epoch ms as celeriac writes it, or — for producers in other languages — an
+ * ISO 8601 text (what Celery writes, and what JSON has for a date) or a msgpack timestamp.
+ */
+function metaTime(meta: Record<string, unknown>, k: string): number | undefined {
+  const v = meta[k];
+  if (v === undefined || v === null) return undefined;
+  const ms = typeof v === "number" ? v : typeof v === "string" ? Date.parse(v) : v instanceof Date ? v.getTime() : NaN;
+  if (!Number.isFinite(ms)) throw new DecodeError(`meta ${k} is not epoch ms or an ISO 8601 time`);
+  return ms;
 }
 
 function metaString(meta: Record<string, unknown>, k: string): string | undefined {

@@ -54,7 +54,10 @@ describe("bad input", () => {
     ["undecodable body", { task: "add", id: "ID" }, new Uint8Array([0xdc, 0xff, 0xff, 1]), /undecodable msgpack/, true],
     ["body of the wrong shape", { task: "add", id: "ID" }, pack({ hello: 1 }), /not a \[args, kwargs, embed, meta\] array/, true],
     ["unsupported protocol version", { task: "add", id: "ID" }, pack([[1], null, null, { v: 99 }]), /unsupported protocol version 99/, true],
-    ["wrong content type", { task: "add", id: "ID", "content-type": "application/json" }, new TextEncoder().encode("[1,2]"), /unsupported content type/, true],
+    ["wrong content type", { task: "add", id: "ID", "content-type": "application/x-protobuf" }, new TextEncoder().encode("[1,2]"), /unsupported content type/, true],
+    ["undecodable JSON", { task: "add", id: "ID", "content-type": "application/json" }, new TextEncoder().encode("[[1,2], null, null, {\"v\": 1}"), /undecodable JSON/, true],
+    ["JSON integer beyond 2^53", { task: "add", id: "ID", "content-type": "application/json" }, new TextEncoder().encode('[[9007199254740993, 1], null, null, {"v": 1}]'), /integer 9007199254740993 is beyond/, true],
+    ["JSON of the wrong shape", { task: "add", id: "ID", "content-type": "application/json" }, new TextEncoder().encode('{"args": [1, 2]}'), /not a \[args, kwargs, embed, meta\] array/, true],
     ["missing task header", { id: "ID" }, goodBody, /missing required header "task"/, true],
     ["missing id header", { task: "add" }, goodBody, /missing required header "id"/, false],
   ];

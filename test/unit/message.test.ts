@@ -50,8 +50,8 @@ describe("task message", () => {
     assert.throws(() => decodeTaskMessage(reader({ id: "1", task: "t" }), pack({ not: "an array" })), /not a \[args, kwargs, embed, meta\] array/);
     assert.throws(() => decodeTaskMessage(reader({ id: "1", task: "t" }), pack(["x", null, null, { v: 1 }])), /args is not an array/);
     assert.throws(
-      () => decodeTaskMessage(reader({ id: "1", task: "t", "content-type": "application/json" }), w.body),
-      /unsupported content type "application\/json"/,
+      () => decodeTaskMessage(reader({ id: "1", task: "t", "content-type": "application/x-protobuf" }), w.body),
+      /unsupported content type "application\/x-protobuf"/,
     );
   });
 
