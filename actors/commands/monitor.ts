@@ -73,7 +73,7 @@ ${GLOBAL_HELP}`,
       basicAuth,
       queues: typeof values.queues === "string" ? values.queues.split(",").map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue],
       maxTasks: numberOption("max-tasks", values["max-tasks"]) ?? 10_000,
-      historyMs: 60 * 60_000,
+      historyMs: 10 * 60_000,
       readOnly: values["read-only"] === true,
       traceUrl: traceUrl(values["trace-url"] as string | undefined),
     });
