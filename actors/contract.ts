@@ -47,6 +47,8 @@ export const ENV = {
   SIGNING_REQUIRE: "CELERIAC_SIGNING_REQUIRE",
   /** The monitor's `--basic-auth` (user:password[,user2:password2]). */
   MONITOR_BASIC_AUTH: "CELERIAC_MONITOR_BASIC_AUTH",
+  /** A trace viewer link with `{traceId}` for the monitor's task pages. */
+  MONITOR_TRACE_URL: "CELERIAC_MONITOR_TRACE_URL",
   /** OpenTelemetry: where the CLI exports traces (OTLP/HTTP); unset means no exporter. */
   OTEL_ENDPOINT: "OTEL_EXPORTER_OTLP_ENDPOINT",
   OTEL_TRACES_EXPORTER: "OTEL_TRACES_EXPORTER",

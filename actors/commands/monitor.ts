@@ -12,23 +12,37 @@ import { env, onSignals, writeStderr } from "../../src/runtime/mod.ts";
 
 const isLoopback = (address: string) => address === "localhost" || address === "::1" || address.startsWith("127.");
 
+function traceUrl(flag: string | undefined): string | null {
+  const t = flag ?? env(ENV.MONITOR_TRACE_URL);
+  if (!t) return null;
+  if (!t.includes("{traceId}")) throw new CliError(Exit.USAGE, `--trace-url: "${t}" has no {traceId} placeholder`);
+  return t;
+}
+
 export const monitorCommand: Command = {
   name: "monitor",
   summary: "serve the web dashboard",
-  help: `Usage: celeriac monitor [--port 5555] [--address 127.0.0.1] [--basic-auth user:pass] [-Q a,b]
+  help: `Usage: celeriac monitor [--port 5555] [--address 127.0.0.1] [--basic-auth user:pass] [--read-only] [-Q a,b]
 
-A web dashboard: workers (from their heartbeats), queues (waiting, in flight, consumers), and
-recent tasks with their states, arguments, results and errors. Tasks appear when workers send
-events (celeriac worker -E); on start the monitor reads the events stream's recent history.
-JSON under /api: workers, queues, tasks?state=&name=&limit=, task/<id>, summary. The page and
-the API show task arguments and results: bind to a non-loopback address only with --basic-auth
-(or behind a proxy that authenticates); /livez stays open for probes.
+A web dashboard (Flower's pages): /, /workers, /worker/<name>, /tasks, /task/<id>, /broker,
+/dead-letters, /workflow/<root id>; live through server-sent events. Tasks appear when workers
+send events (celeriac worker -E); on start the monitor reads the events stream's recent history.
+Actions (revoke, terminate, rate limit, pool grow/shrink, consumers, retry, dead-letter replay
+and purge) need the page's CSRF token; --read-only turns them off. /metrics serves cluster-wide
+Prometheus metrics (queue depth and oldest age, dead letters, delayed, workers, task events).
+JSON under /api: workers, worker/<name>, queues, tasks?state=&name=&worker=&id=&args=&offset=&limit=,
+task/<id>, workflow/<root>, charts?name=, dead-letters?queue=, summary. The page and the API
+show task arguments and results: bind to a non-loopback address only with --basic-auth (or
+behind a proxy that authenticates); /livez stays open for probes.
 
 Options:
   --port <port>             port to listen on (default 5555)
   --address <ip>            address to bind (default 127.0.0.1; 0.0.0.0 in a container)
   --basic-auth <u:p[,...]>  require HTTP basic auth with one of these user:password pairs
                             (or env ${ENV.MONITOR_BASIC_AUTH}, which keeps it out of ps)
+  --read-only               refuse every action (viewing only)
+  --trace-url <template>    link trace ids to a viewer, e.g. https://jaeger/trace/{traceId}
+                            (or env ${ENV.MONITOR_TRACE_URL})
   -Q, --queues <a,b>        queues to show even when no worker consumes them
   --max-tasks <n>           tasks kept in memory (default 10000)
 
@@ -39,6 +53,8 @@ ${GLOBAL_HELP}`,
     queues: { type: "string", short: "Q" },
     "max-tasks": { type: "string" },
     "basic-auth": { type: "string" },
+    "read-only": { type: "boolean" },
+    "trace-url": { type: "string" },
   },
   async run({ values, flags }) {
     const address = (values.address as string | undefined) ?? "127.0.0.1";
@@ -58,11 +74,14 @@ ${GLOBAL_HELP}`,
       queues: typeof values.queues === "string" ? values.queues.split(",").map((q) => q.trim()).filter(Boolean) : [app.config.defaultQueue],
       maxTasks: numberOption("max-tasks", values["max-tasks"]) ?? 10_000,
       historyMs: 10 * 60_000,
+      readOnly: values["read-only"] === true,
+      traceUrl: traceUrl(values["trace-url"] as string | undefined),
     });
     if (!basicAuth && !isLoopback(address)) {
       writeStderr(`warning: the monitor on ${address} shows task arguments and results to anyone who reaches it; add --basic-auth\n`);
     }
-    writeStderr(`celeriac monitor for app ${app.name} on http://${address}:${monitor.port}/${basicAuth ? " (basic auth)" : ""} ready.\n`);
+    const mode = `${basicAuth ? " (basic auth)" : ""}${values["read-only"] ? " (read-only)" : ""}`;
+    writeStderr(`celeriac monitor for app ${app.name} on http://${address}:${monitor.port}/${mode} ready.\n`);
     await new Promise<void>((resolve) => {
       const off = onSignals(["SIGTERM", "SIGINT"], () => {
         off();

@@ -1,13 +1,19 @@
 /**
- * The monitor's state and HTTP API: workers from the registry, queues from JetStream, tasks from
- * events (the stream's recent history, then live). The page (page.ts) polls the API.
+ * The monitor: follows task events (the stream's recent history, then live), keeps the charts'
+ * series, samples queue depths, and serves the pages, the JSON API, live updates (server-sent
+ * events), the actions and the cluster's /metrics.
  */
+import { randomBytes } from "node:crypto";
 import type { Celeriac } from "../../src/mod.ts";
+import type { CeleriacEvent } from "../../src/events/event.ts";
 import { recentEvents, watchEvents } from "../../src/events/receiver.ts";
-import { TaskTable } from "../../src/monitor/task-table.ts";
-import { workerStatus } from "../../src/control/status.ts";
-import { type HttpReply, type HttpServerHandle, serveHttp } from "../../src/runtime/http.ts";
-import { PAGE } from "./page.ts";
+import { TaskTable, type TaskView } from "../../src/monitor/task-table.ts";
+import { DepthHistory, type Outcome, TaskRates } from "../../src/monitor/charts.ts";
+import type { HttpReply, HttpRequest, HttpServerHandle, HttpStreamReply } from "../../src/runtime/http.ts";
+import { serveHttp } from "../../src/runtime/http.ts";
+import { apiRoute, json, metrics, type MonitorState, queueRows } from "./api.ts";
+import { runAction } from "./actions.ts";
+import { pageHtml, PAGE_ROUTES } from "./page.ts";
 import { basicAuthGuard } from "./auth.ts";
 
 /** Options of the monitor. */
@@ -22,6 +28,12 @@ export interface MonitorOptions {
   historyMs: number;
   /** `user:password` pairs; when given, everything but /livez needs one (HTTP basic auth). */
   basicAuth?: string[];
+  /** Refuse every action (revoke, rate limit, replay, …). @default false */
+  readOnly?: boolean;
+  /** A link to a trace viewer with `{traceId}`, e.g. `https://jaeger/trace/{traceId}`. */
+  traceUrl?: string | null;
+  /** How often queue depths are sampled for the chart, ms. @default 10000 */
+  depthEveryMs?: number;
 }
 
 /** A running monitor. */
@@ -31,45 +43,95 @@ export interface Monitor {
   close(): Promise<void>;
 }
 
-const json = (body: unknown): HttpReply => ({ status: 200, body: JSON.stringify(body), contentType: "application/json" });
+const OUTCOME_OF: Record<string, Outcome> = { "task-succeeded": "succeeded", "task-failed": "failed", "task-retried": "retried" };
 
-/** Starts the monitor: loads recent events, follows live ones, serves the API and the page. */
-export async function startMonitor(app: Celeriac, opts: MonitorOptions): Promise<Monitor> {
-  const broker = await app.broker();
-  const names = app.config.names;
-  const tasks = new TaskTable(opts.maxTasks);
-  const stopWatching = watchEvents(broker, names, (e) => tasks.add(e));
-  for (const e of await recentEvents(broker, Date.now() - opts.historyMs)) tasks.add(e);
+/** Sends changed tasks to every open page at most every `everyMs`, and a tick for the rest. */
+class LiveUpdates {
+  #clients = new Set<(chunk: string) => void>();
+  #changed = new Map<string, TaskView>();
+  #timer: ReturnType<typeof setInterval>;
+  #ticks = 0;
 
-  async function queues() {
-    const workers = await workerStatus(broker, names);
-    const all = new Set(opts.queues);
-    for (const w of workers) for (const q of w.queues ?? []) all.add(q);
-    const out = [];
-    for (const q of [...all].sort()) {
-      const s = await broker.queueStats(q).catch(() => null);
-      const consumers = workers.filter((w) => w.status === "online" && (w.queues ?? []).includes(q)).length;
-      out.push({ queue: q, pending: s?.pending ?? null, inFlight: s?.inFlight ?? null, workers: consumers });
-    }
-    return out;
+  constructor(everyMs = 500) {
+    this.#timer = setInterval(() => this.#flush(), everyMs);
   }
 
-  async function route(path: string, query: URLSearchParams): Promise<HttpReply> {
-    if (path === "/" || path === "/index.html") return { status: 200, body: PAGE, contentType: "text/html; charset=utf-8" };
-    if (path === "/livez") return { status: 200, body: "ok\n" };
-    if (path === "/api/workers") return json(await workerStatus(broker, names));
-    if (path === "/api/queues") return json(await queues());
-    if (path === "/api/summary") return json({ app: app.name, ...tasks.summary(), delayed: await broker.delayedStats().catch(() => null) });
-    if (path === "/api/tasks") {
-      const limit = Math.min(1000, Number(query.get("limit") ?? 100) || 100);
-      return json(tasks.list({ state: query.get("state") || undefined, name: query.get("name") || undefined, limit }));
+  changed(t: TaskView): void {
+    if (this.#clients.size > 0) this.#changed.set(t.uuid, t);
+  }
+
+  #flush(): void {
+    this.#ticks++;
+    if (this.#changed.size > 0) {
+      // A bounded batch: a page refetches what it shows, it needs to know what moved.
+      const tasks = [...this.#changed.values()].slice(-200);
+      this.#changed.clear();
+      this.#send(`event: tasks\ndata: ${JSON.stringify(tasks)}\n\n`);
     }
-    if (path.startsWith("/api/task/")) {
-      const id = decodeURIComponent(path.slice("/api/task/".length));
-      const record = await app.AsyncResult(id).record().catch(() => null);
-      const seen = tasks.get(id) ?? null;
-      if (!seen && !record) return { status: 404, body: JSON.stringify({ error: `no task ${id}` }), contentType: "application/json" };
-      return json({ events: seen, record });
+    if (this.#ticks % 10 === 0) this.#send(`event: tick\ndata: ${Date.now()}\n\n`);
+  }
+
+  #send(chunk: string): void {
+    for (const c of this.#clients) c(chunk);
+  }
+
+  stream(): HttpStreamReply {
+    return {
+      status: 200,
+      contentType: "text/event-stream",
+      stream: true,
+      open: (write, closed) => {
+        write("retry: 2000\n\n");
+        this.#clients.add(write);
+        closed.addEventListener("abort", () => this.#clients.delete(write), { once: true });
+      },
+    };
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#clients.clear();
+  }
+}
+
+/** Starts the monitor: loads recent events, follows live ones, serves the pages and the API. */
+export async function startMonitor(app: Celeriac, opts: MonitorOptions): Promise<Monitor> {
+  const broker = await app.broker();
+  const tasks = new TaskTable(opts.maxTasks);
+  const rates = new TaskRates();
+  const depth = new DepthHistory(Math.round((opts.depthEveryMs ?? 10_000) / 1000));
+  const live = new LiveUpdates();
+  const state: MonitorState = {
+    app, broker, tasks, rates, depth, queues: opts.queues, readOnly: opts.readOnly ?? false, traceUrl: opts.traceUrl ?? null,
+  };
+  const take = (e: CeleriacEvent) => {
+    tasks.add(e);
+    const outcome = OUTCOME_OF[e.type];
+    if (outcome && typeof e.uuid === "string") {
+      rates.record(tasks.get(e.uuid)?.name ?? String(e.name ?? "?"), outcome, e.timestamp, typeof e.runtime === "number" ? e.runtime : null);
+    }
+  };
+  tasks.onChange((t) => live.changed(t));
+  const stopWatching = watchEvents(broker, app.config.names, take);
+  for (const e of await recentEvents(broker, Date.now() - opts.historyMs)) take(e);
+
+  const sampleDepth = async () => {
+    const now = Date.now() / 1000;
+    for (const r of await queueRows(state).catch(() => [])) if (r.pending !== null) depth.add(r.queue, now, r.pending);
+  };
+  void sampleDepth();
+  const sampler = setInterval(() => void sampleDepth(), opts.depthEveryMs ?? 10_000);
+
+  const csrfToken = randomBytes(24).toString("hex");
+  async function route(path: string, query: URLSearchParams, req: HttpRequest): Promise<HttpReply | HttpStreamReply> {
+    if (path === "/livez") return { status: 200, body: "ok\n" };
+    if (path === "/metrics") return await metrics(state);
+    if (path === "/api/stream") return live.stream();
+    if (path.startsWith("/api/action/")) return await runAction(state, path.slice("/api/action/".length), req, csrfToken);
+    if (req.method !== "GET" && req.method !== "HEAD") return { status: 405, body: "GET only\n", headers: { allow: "GET" } };
+    if (path.startsWith("/api/")) return (await apiRoute(state, path, query)) ?? json({ error: `no API ${path}` }, 404);
+    if (PAGE_ROUTES.some((r) => r.test(path))) {
+      return { status: 200, body: pageHtml({ app: app.name, csrfToken, readOnly: state.readOnly }), contentType: "text/html; charset=utf-8" };
     }
     return { status: 404, body: "not found\n" };
   }
@@ -80,7 +142,9 @@ export async function startMonitor(app: Celeriac, opts: MonitorOptions): Promise
     port: server.port,
     tasks,
     close: async () => {
+      clearInterval(sampler);
       stopWatching();
+      live.close();
       await server.close();
     },
   };

@@ -9,6 +9,8 @@ export interface Stored {
   seq: number;
   message: WireMessage;
   deliveries: number;
+  /** When it was stored, epoch ms. */
+  storedAt: number;
 }
 
 interface InFlight {

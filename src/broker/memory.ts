@@ -117,6 +117,7 @@ export class MemoryBroker implements Broker {
       seq: ++this.#seq,
       message: { headers: { ...message.headers, [Header.MSG_ID]: msgId }, body: message.body.slice() },
       deliveries: 0,
+      storedAt: now,
     };
     const q = this.#queue(queue);
     q.ready.push(stored);
@@ -215,6 +216,12 @@ export class MemoryBroker implements Broker {
     return before - this.#dlq.length;
   }
 
+  deadLetterCounts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const d of this.#dlq) out[d.queue] = (out[d.queue] ?? 0) + 1;
+    return Promise.resolve(out);
+  }
+
   deleteDeadLetter(seq: number): Promise<void> {
     this.#dlq = this.#dlq.filter((d) => d.seq !== seq);
     return Promise.resolve();
@@ -231,7 +238,12 @@ export class MemoryBroker implements Broker {
   queueStats(queue: string): Promise<QueueStats> {
     const q = this.#queue(queue);
     const waiting = [...q.consumers].filter((c) => c.credit > 0).length;
-    return Promise.resolve({ queue, pending: q.ready.length, inFlight: q.inFlight.size, waiting });
+    const stats: QueueStats = { queue, pending: q.ready.length, inFlight: q.inFlight.size, waiting };
+    let oldest = Infinity;
+    for (const s of q.ready) oldest = Math.min(oldest, s.storedAt);
+    for (const f of q.inFlight.values()) oldest = Math.min(oldest, f.stored.storedAt);
+    if (oldest !== Infinity) stats.oldestAgeMs = Math.max(0, Date.now() - oldest);
+    return Promise.resolve(stats);
   }
 
   maxNotifyBytes(): number {

@@ -104,6 +104,8 @@ export interface QueueStats {
   inFlight: number;
   /** Consumers (workers) currently pulling — JetStream: waiting pull requests. */
   waiting: number;
+  /** How long the oldest message not yet acked has been in the queue, ms (absent when empty). */
+  oldestAgeMs?: number;
 }
 
 /** A dead letter as stored. */
@@ -217,6 +219,8 @@ export interface Broker {
   purgeDeadLetters(queue?: string): Promise<number>;
   /** Deletes one dead letter by sequence. */
   deleteDeadLetter(seq: number): Promise<void>;
+  /** How many dead letters each queue has (queues with none are absent). */
+  deadLetterCounts(): Promise<Record<string, number>>;
   /** Removes all waiting messages of a queue; returns how many. */
   purge(queue: string): Promise<number>;
   /** Counts for a queue. */

@@ -96,9 +96,13 @@ export class Control {
     return this.broadcast(ControlCommand.SCHEDULED, {}, opts);
   }
 
-  /** Registered task names, per worker. */
-  registered(opts?: BroadcastOptions): Promise<Replies<string[]>> {
-    return this.broadcast(ControlCommand.REGISTERED, {}, opts);
+  /**
+   * Registered task names, per worker; with `taskinfoitems` (Celery's: `"rate_limit"`, `"queue"`)
+   * each name is followed by those items, `add [rate_limit=10/s]`.
+   */
+  registered(opts?: BroadcastOptions & { taskinfoitems?: string[] }): Promise<Replies<string[]>> {
+    const { taskinfoitems, ...rest } = opts ?? {};
+    return this.broadcast(ControlCommand.REGISTERED, taskinfoitems ? { taskinfoitems } : {}, rest);
   }
 
   /** Worker statistics (Celery's `stats` shape). */

@@ -21,8 +21,10 @@ export function callFields(m: TaskMessage, queue: string): Record<string, unknow
     expires: iso(m.expires),
     root_id: m.rootId ?? m.id,
     parent_id: m.parentId ?? null,
+    group: m.group ?? null,
     queue,
     routing_key: queue,
+    trace_id: m.traceparent?.split("-")[1] ?? null,
   };
 }
 

@@ -86,8 +86,7 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
     case ControlCommand.SCHEDULED:
       return []; // ETA tasks wait in the broker's delayed store, never in a worker
     case ControlCommand.REGISTERED:
-      // Celery's built-ins (celery.map, celery.starmap) are left out, as Celery does.
-      return [...w.tasks.keys()].filter((n) => !n.startsWith("celery.")).sort();
+      return registered(w, args.taskinfoitems);
     case ControlCommand.REVOKED:
       return w.revoked.list();
     case ControlCommand.ACTIVE_QUEUES:
@@ -147,6 +146,27 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
     default:
       return { error: `unknown command ${JSON.stringify(command)}` };
   }
+}
+
+/**
+ * Registered task names, as Celery's `registered`: with `taskinfoitems: ["rate_limit"]` each name
+ * is followed by the items it has (`add [rate_limit=10/s]`). Celery's built-ins (celery.map,
+ * celery.starmap) are left out, as Celery does.
+ */
+function registered(w: RemoteWorker, items: unknown): string[] {
+  const wanted = new Set(Array.isArray(items) ? items.map(String) : []);
+  const out: string[] = [];
+  for (const [name, task] of w.tasks) {
+    if (name.startsWith("celery.")) continue;
+    const info: string[] = [];
+    if (wanted.has("rate_limit")) {
+      const rate = w.admission.rateOf(task);
+      if (rate) info.push(`rate_limit=${rate.text}`);
+    }
+    if (wanted.has("queue") && task.options.queue) info.push(`queue=${task.options.queue}`);
+    out.push(info.length ? `${name} [${info.join(" ")}]` : name);
+  }
+  return out.sort();
 }
 
 function stats(w: RemoteWorker): Record<string, unknown> {

@@ -30,7 +30,7 @@ describe("monitor", () => {
       }, { what: "the worker online in the monitor" });
       assert.ok(workers);
       const tasks = await waitFor(async () => {
-        const list = (await api("/api/tasks")).body as { uuid: string; state: string; result: string | null; exception: string | null }[];
+        const list = ((await api("/api/tasks")).body as { tasks: { uuid: string; state: string; result: string | null; exception: string | null }[] }).tasks;
         const a = list.find((t) => t.uuid === ok.id);
         const b = list.find((t) => t.uuid === bad.id);
         return a?.state === "SUCCESS" && b?.state === "FAILURE" ? { a, b } : null;
@@ -40,8 +40,8 @@ describe("monitor", () => {
       const one = await api(`/api/task/${ok.id}`);
       assert.equal(one.status, 200);
       assert.equal((one.body as { record: { status: string } }).record.status, "SUCCESS");
-      const queues = (await api("/api/queues")).body as { queue: string; workers: number }[];
-      assert.deepEqual(queues.find((q) => q.queue === "celery")?.workers, 1);
+      const queues = (await api("/api/queues")).body as { queue: string; consumers: number }[];
+      assert.deepEqual(queues.find((q) => q.queue === "celery")?.consumers, 1);
       const page = await api("/");
       assert.match(String(page.body), /<title>celeriac monitor<\/title>/);
       assert.equal((await api("/api/task/nope")).status, 404);
@@ -76,6 +76,69 @@ describe("monitor", () => {
       assert.equal((await status("/livez")).code, 200, "probes need no credentials");
     } finally {
       await stopProc(m);
+      await c.dispose();
+    }
+  });
+
+  it("actions need the page's CSRF token and a same-origin JSON body; --read-only refuses them; /metrics covers the cluster", async () => {
+    const c = cluster();
+    const [port, roPort] = [await freePort(), await freePort()];
+    const w = await spawnWorker(["-A", TASKS, "-c", "2", "-E", "-n", "act@%h"], { env: c.env });
+    const start = (p: number, extra: string[]) => {
+      const [cmd, args] = runtimeCommand("node", "actors/cli.ts", ["monitor", "-A", TASKS, "--port", String(p), ...extra]);
+      return spawnProc(cmd, args, c.env);
+    };
+    const m = start(port, []);
+    const ro = start(roPort, ["--read-only"]);
+    try {
+      for (const p of [m, ro]) await waitFor(() => /ready\.\s*$/m.test(p.output()), { what: `monitor ready (${p.output().slice(-300)})`, timeoutMs: 30_000 });
+      assert.match(ro.output(), /\(read-only\) ready/);
+      const base = `http://127.0.0.1:${port}`;
+      const page = await (await fetch(`${base}/tasks`)).text();
+      const token = /name="csrf-token" content="([0-9a-f]+)"/.exec(page)?.[1];
+      assert.ok(token, "the page carries its CSRF token");
+      const post = async (url: string, headers: Record<string, string>, body = "{\"queue\":\"celery\"}") => {
+        const r = await fetch(url, { method: "POST", headers, body });
+        return { status: r.status, body: await r.json() as { error?: string; summary?: string } };
+      };
+      const json = { "content-type": "application/json" };
+      assert.equal((await post(`${base}/api/action/dlq-purge`, json)).status, 403, "no token");
+      assert.equal((await post(`${base}/api/action/dlq-purge`, { ...json, "x-csrf-token": "0".repeat(48) })).status, 403, "wrong token");
+      assert.equal((await post(`${base}/api/action/dlq-purge`, { "content-type": "text/plain", "x-csrf-token": token })).status, 415, "a form post");
+      const cross = await post(`${base}/api/action/dlq-purge`, { ...json, "x-csrf-token": token, origin: "http://evil.example" });
+      assert.equal(cross.status, 403);
+      assert.match(cross.body.error ?? "", /cross-origin/);
+      const bad = await post(`${base}/api/action/pool-grow`, { ...json, "x-csrf-token": token }, "{\"n\": -1}");
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.error ?? "", /^n: /, "a bad argument is named");
+      const ok = await post(`${base}/api/action/dlq-purge`, { ...json, "x-csrf-token": token, origin: base });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.match(ok.body.summary ?? "", /purged 0 dead letters of celery/);
+      const roPage = await (await fetch(`http://127.0.0.1:${roPort}/`)).text();
+      const roToken = /name="csrf-token" content="([0-9a-f]+)"/.exec(roPage)![1]!;
+      const refused = await post(`http://127.0.0.1:${roPort}/api/action/dlq-purge`, { ...json, "x-csrf-token": roToken });
+      assert.equal(refused.status, 403);
+      assert.match(refused.body.error ?? "", /read-only/);
+
+      for (let i = 0; i < 3; i++) await (await c.app.sendTask("add", [i, i])).get({ timeout: 20 });
+      const paged = await waitFor(async () => {
+        const r = await (await fetch(`${base}/api/tasks?name=add&limit=2&offset=1`)).json() as { total: number; tasks: unknown[] };
+        return r.total === 3 ? r : null;
+      }, { what: "3 add tasks in the monitor" });
+      assert.equal(paged.tasks.length, 2);
+      const metrics = await waitFor(async () => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        return /celeriac_task_events_total\{app="[^"]+",type="task-succeeded"\} 3/.test(text) ? text : null;
+      }, { what: "3 successes counted in /metrics" });
+      assert.match(metrics, new RegExp(`celeriac_queue_messages\\{app="${c.name}",queue="celery"\\} 0`));
+      assert.match(metrics, /celeriac_queue_oldest_age_seconds\{/);
+      assert.match(metrics, /celeriac_workers_online\{app="[^"]+"\} 1/);
+      assert.match(metrics, /celeriac_dead_letters\{/);
+      assert.match(metrics, /celeriac_delayed_messages\{/);
+    } finally {
+      await stopProc(ro);
+      await stopProc(m);
+      await stopProc(w);
       await c.dispose();
     }
   });

@@ -95,6 +95,8 @@ for (const [kind, make] of adapters) {
       await waitFor(() => c.got.length === 2, { what: "2 deliveries" });
       // the other three stay at the broker while no credit is granted
       await waitFor(async () => (await broker.queueStats(q)).pending === 3, { what: "3 pending" });
+      const age = (await broker.queueStats(q)).oldestAgeMs;
+      assert.ok(typeof age === "number" && age >= 0 && age < 60_000, `the oldest message's age (${age})`);
       assert.equal(c.got.length, 2);
       c.got.forEach((d) => d.ack());
       consumer.grant(3);
@@ -224,7 +226,9 @@ for (const [kind, make] of adapters) {
       await broker.deadLetter(q, message("d2"), "undecodable", `${q}:2`);
       const list = await broker.listDeadLetters({ queue: q });
       assert.deepEqual(list.map((d) => [d.queue, d.reason, d.headers[Header.ID]]), [[q, "unknown task", "d1"], [q, "undecodable", "d2"]]);
+      assert.equal((await broker.deadLetterCounts())[q], 2, "counted per queue");
       await broker.deleteDeadLetter(list[0]!.seq);
+      assert.equal((await broker.deadLetterCounts())[q], 1);
       assert.equal((await broker.listDeadLetters({ queue: q })).length, 1);
       assert.equal(await broker.purgeDeadLetters(q), 1);
       assert.equal((await broker.listDeadLetters({ queue: q })).length, 0);

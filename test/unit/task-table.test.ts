@@ -34,3 +34,39 @@ describe("monitor task table", () => {
     assert.deepEqual(table.summary().states, { SUCCESS: 2, FAILURE: 1 });
   });
 });
+
+describe("monitor task table: search, timeline, workflows", () => {
+  it("searches by id prefix, worker and argument text, pages, and counts every match", () => {
+    const table = new TaskTable();
+    for (let i = 0; i < 30; i++) {
+      table.add(ev("task-received", `id-${String(i).padStart(2, "0")}`, i, { name: "add", args: `[${i}, 7]`, hostname: i % 2 ? "w1@h" : "w2@h" }));
+    }
+    assert.deepEqual(table.search({ id: "ID-0" }).tasks.map((t) => t.uuid).slice(0, 2), ["id-09", "id-08"], "case-insensitive id prefix");
+    assert.equal(table.search({ worker: "w2@" }).total, 15);
+    assert.deepEqual(table.search({ args: "[13," }).tasks.map((t) => t.uuid), ["id-13"]);
+    const page2 = table.search({ offset: 10, limit: 10 });
+    assert.equal(page2.total, 30);
+    assert.deepEqual([page2.tasks[0]!.uuid, page2.tasks.length], ["id-19", 10]);
+  });
+
+  it("keeps each state change, in time order, bounded", () => {
+    const table = new TaskTable();
+    table.add(ev("task-started", "a", 2));
+    table.add(ev("task-received", "a", 1));
+    for (let i = 0; i < 40; i++) table.add(ev("task-retried", "b", 10 + i));
+    assert.deepEqual(table.get("a")!.steps.map((s) => s.state), ["RECEIVED", "STARTED"]);
+    assert.equal(table.get("b")!.steps.length, 32);
+  });
+
+  it("finds a chord's whole workflow from any member: root, parent and group links", () => {
+    const table = new TaskTable();
+    for (const h of ["h1", "h2", "h3"]) table.add(ev("task-received", h, 1, { root_id: h, group: "g1" }));
+    table.add(ev("task-received", "body", 2, { root_id: "h3", parent_id: "h3" }));
+    table.add(ev("task-received", "next", 3, { root_id: "h3", parent_id: "body" }));
+    table.add(ev("task-received", "other", 3, { root_id: "other" }));
+    for (const from of ["h1", "body", "next"]) {
+      assert.deepEqual(table.workflow(from).map((t) => t.uuid).sort(), ["body", "h1", "h2", "h3", "next"], `from ${from}`);
+    }
+    assert.deepEqual(table.children("body").map((t) => t.uuid), ["next"]);
+  });
+});

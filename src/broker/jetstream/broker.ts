@@ -367,6 +367,15 @@ export class JetStreamBroker implements Broker {
     return r.purged;
   }
 
+  async deadLetterCounts(): Promise<Record<string, number>> {
+    await this.#ensureDlq();
+    const info = await this.#conn.jsm.streams.info(this.#names.dlqStream, { subjects_filter: this.#names.dlqSubjects });
+    const prefix = this.#names.dlqSubject("");
+    const out: Record<string, number> = {};
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) out[subject.slice(prefix.length)] = n;
+    return out;
+  }
+
   async deleteDeadLetter(seq: number): Promise<void> {
     await this.#ensureDlq();
     await this.#conn.jsm.streams.deleteMessage(this.#names.dlqStream, seq);
@@ -383,8 +392,17 @@ export class JetStreamBroker implements Broker {
 
   async queueStats(queue: string): Promise<QueueStats> {
     await this.ensureQueue(queue);
-    const ci = await this.#conn.jsm.consumers.info(this.#names.streamFor(queue), this.#names.durable(queue));
-    return { queue, pending: ci.num_pending, inFlight: ci.num_ack_pending, waiting: ci.num_waiting };
+    const stream = this.#names.streamFor(queue);
+    const ci = await this.#conn.jsm.consumers.info(stream, this.#names.durable(queue));
+    const stats: QueueStats = { queue, pending: ci.num_pending, inFlight: ci.num_ack_pending, waiting: ci.num_waiting };
+    if (ci.num_pending + ci.num_ack_pending > 0) {
+      // The oldest message still in the (WorkQueue) stream for this queue: acked ones are gone.
+      // `next_by_subj` is in the server's message-get API since 2.9 but not in nats.js's type.
+      const query = { seq: ci.ack_floor.stream_seq + 1, next_by_subj: this.#names.taskSubject(queue) };
+      const oldest = await this.#conn.jsm.streams.getMessage(stream, query as unknown as { seq: number }).catch(() => null);
+      if (oldest) stats.oldestAgeMs = Math.max(0, Date.now() - oldest.time.getTime());
+    }
+    return stats;
   }
 
   maxNotifyBytes(): number {
