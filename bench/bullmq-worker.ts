@@ -14,7 +14,8 @@ const queue = opt.queue;
 
 await runWorker("bullmq", async () => {
   // BullMQ requires maxRetriesPerRequest: null on a Worker's connection (blocking commands).
-  const worker = new Worker(queue, async () => null, {
+  // Returns the job's payload, if any, as its result (bench/scale.ts's payload section).
+  const worker = new Worker(queue, async (job) => (job.data as { p?: string }).p ?? null, {
     connection: { ...REDIS_CONN, maxRetriesPerRequest: null },
     concurrency: CONCURRENCY,
   });

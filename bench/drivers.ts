@@ -34,11 +34,29 @@ export interface Driver {
 export const SYSTEMS = ["raw", "bullmq", "celeriac"] as const;
 export type SystemName = typeof SYSTEMS[number];
 
+/** What bench/scale.ts varies; bench/run.ts uses the defaults. */
+export interface DriverOptions {
+  /** Bytes of argument each task carries and returns as its result. @default 0 (none) */
+  payloadBytes?: number;
+  /** NATS server(s) (raw and celeriac). @default NATS_URL */
+  natsUrl?: string;
+  /** Stream replicas (raw and celeriac). @default 1 */
+  replicas?: number;
+}
+
 /** Opens a fresh driver for `system`; `tag` makes every name it creates unique. */
-export function openDriver(system: SystemName, tag: string): Promise<Driver> {
-  if (system === "raw") return openRaw(tag);
-  if (system === "bullmq") return openBull(tag);
-  return openCeleriac(tag);
+export function openDriver(system: SystemName, tag: string, opts: DriverOptions = {}): Promise<Driver> {
+  if (system === "raw") return openRaw(tag, opts);
+  if (system === "bullmq") return openBull(tag, opts);
+  return openCeleriac(tag, opts);
+}
+
+/** The payload of each task: `n` bytes that do not compress to nothing (null for none). */
+function payloadOf(n: number | undefined): Uint8Array | null {
+  if (!n) return null;
+  const p = new Uint8Array(n);
+  for (let i = 0; i < n; i++) p[i] = (i * 2654435761) >>> 24;
+  return p;
 }
 
 /** Deletes keys by exact name, in batches (never by a broad pattern someone else may share). */
@@ -71,8 +89,10 @@ async function deleteStreams(jsm: JetStreamManager, prefix: string): Promise<voi
 // 16–20k/s with traces, 27–36k/s without). A ceiling should be what a careful raw client gets;
 // celeriac can set the same option.
 
-async function openRaw(tag: string): Promise<Driver> {
-  const nc: NatsConnection = await connect({ servers: NATS_URL, name: "bench raw caller", noAsyncTraces: true });
+async function openRaw(tag: string, opts: DriverOptions): Promise<Driver> {
+  const natsUrl = opts.natsUrl ?? NATS_URL;
+  const payload = payloadOf(opts.payloadBytes);
+  const nc: NatsConnection = await connect({ servers: natsUrl, name: "bench raw caller", noAsyncTraces: true });
   const js: JetStreamClient = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const redis = new Redis(REDIS_URL);
@@ -89,8 +109,15 @@ async function openRaw(tag: string): Promise<Driver> {
   // Same stream and consumer settings as celeriac's queue (WorkQueue, file storage, ack wait 30 s,
   // max deliver 5, max ack pending 1000). No msgID header: the ceiling pays for no dedup.
   const addStream = (name: string) =>
-    jsm.streams.add({ name, subjects: [`${name.toLowerCase()}.tasks`], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
-  const publish = (stream: string, id: string) => js.publish(`${stream.toLowerCase()}.tasks`, pack([id, reply]));
+    jsm.streams.add({
+      name,
+      subjects: [`${name.toLowerCase()}.tasks`],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: opts.replicas ?? 1,
+    });
+  const publish = (stream: string, id: string) =>
+    js.publish(`${stream.toLowerCase()}.tasks`, pack(payload ? [id, reply, payload] : [id, reply]));
   const stream = `${streamPrefix}_TASKS`;
   await addStream(stream);
   await jsm.consumers.add(stream, {
@@ -120,7 +147,7 @@ async function openRaw(tag: string): Promise<Driver> {
       await jsm.streams.delete(enq);
       return ms;
     },
-    spawn: () => spawnWorker("raw-worker.ts", ["--stream", stream, "--durable", "q", "--keys", keyPrefix]),
+    spawn: () => spawnWorker("raw-worker.ts", ["--stream", stream, "--durable", "q", "--keys", keyPrefix, "--nats", natsUrl]),
     async burst(n) {
       const results: Promise<unknown>[] = [];
       const t0 = performance.now();
@@ -144,7 +171,7 @@ async function openRaw(tag: string): Promise<Driver> {
 // ---------------------------------------------------------------------------------------------
 // BullMQ (worker in bench/bullmq-worker.ts)
 
-async function openBull(tag: string): Promise<Driver> {
+async function openBull(tag: string, opts: DriverOptions): Promise<Driver> {
   const name = `bench_bull_${tag}`;
   // Completion: one QueueEvents reader and a 'completed' listener that resolves by job id. It is
   // what job.waitUntilFinished() uses underneath, minus a listener per job. It reads the events
@@ -162,7 +189,9 @@ async function openBull(tag: string): Promise<Driver> {
     done.settle(jobId);
   });
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-  const job = () => ({ name: "noop", data: {} });
+  // BullMQ keeps job data as JSON: the payload travels as a string of the same length.
+  const data = opts.payloadBytes ? { p: "x".repeat(opts.payloadBytes) } : {};
+  const job = () => ({ name: "noop", data });
   // The same WINDOW of jobs in flight as the other systems, as addBulk calls of BULK jobs: on this
   // machine 10 × 100 added 20–26k jobs/s where one addBulk of 1000 at a time added 13k.
   const BULK = 100;
@@ -199,7 +228,7 @@ async function openBull(tag: string): Promise<Driver> {
       return ms;
     },
     async roundTrip() {
-      const j = await queue.add("noop", {});
+      const j = await queue.add("noop", data);
       await done.expect(j.id!);
       check();
     },
@@ -214,12 +243,15 @@ async function openBull(tag: string): Promise<Driver> {
 // ---------------------------------------------------------------------------------------------
 // celeriac (worker in bench/celeriac-worker.ts)
 
-async function openCeleriac(tag: string): Promise<Driver> {
+async function openCeleriac(tag: string, opts: DriverOptions): Promise<Driver> {
   const name = `bench_cel_${tag}`;
-  const { app, noop } = benchApp(name);
+  const natsUrl = opts.natsUrl ?? NATS_URL;
+  const appOpts = { natsUrl, replicas: opts.replicas };
+  const { app, noop, echo } = benchApp(name, appOpts);
+  const payload = payloadOf(opts.payloadBytes);
   await app.connect();
   // Our own connections for cleanup: the app offers no stream deletion, and keys are deleted by id.
-  const nc = await connect({ servers: NATS_URL, name: "bench celeriac admin" });
+  const nc = await connect({ servers: natsUrl, name: "bench celeriac admin" });
   const jsm = await jetstreamManager(nc);
   const redis = new Redis(REDIS_URL);
   const ids: string[] = [];
@@ -227,8 +259,8 @@ async function openCeleriac(tag: string): Promise<Driver> {
   // that completes after close must not start a get(): celeriac accepts a get() on a closed app
   // and it then waits out its whole timeout, holding this process open.
   let closed = false;
-  const send = async (): Promise<AsyncResult<null>> => {
-    const r = await noop.delay();
+  const send = async (): Promise<AsyncResult<unknown>> => {
+    const r: AsyncResult<unknown> = payload ? await echo.delay(payload) : await noop.delay();
     ids.push(r.id);
     if (closed) throw new Error("the celeriac driver was closed during a burst");
     return r;
@@ -237,7 +269,7 @@ async function openCeleriac(tag: string): Promise<Driver> {
   return {
     async enqueueOnly(n, warmup) {
       // A second app on its own namespace, so the worker's stream starts empty.
-      const enq = benchApp(`${name}_enq`);
+      const enq = benchApp(`${name}_enq`, appOpts);
       await enq.noop.delay(); // provisions the stream, as the raw driver's setup does
       await pipelined(warmup, WINDOW, () => enq.noop.delay());
       const t0 = performance.now();
@@ -247,7 +279,7 @@ async function openCeleriac(tag: string): Promise<Driver> {
       await deleteStreams(jsm, `${name}_enq_`.toUpperCase());
       return ms;
     },
-    spawn: () => spawnWorker("celeriac-worker.ts", ["--name", name]),
+    spawn: () => spawnWorker("celeriac-worker.ts", ["--name", name, "--nats", natsUrl, "--replicas", String(opts.replicas ?? 1)]),
     async burst(n) {
       const results: Promise<unknown>[] = [];
       const t0 = performance.now();

@@ -3,7 +3,9 @@
  * task queue with results must do: decode, store a result (`SET key value EX 86400`), ack, and
  * send a small notice to the caller's reply subject.
  *
- * Usage (started by bench/run.ts): raw-worker.ts --stream S --durable D --keys PREFIX
+ * The message may carry a payload, returned as the result (bench/scale.ts's payload section).
+ *
+ * Usage (started by bench/run.ts): raw-worker.ts --stream S --durable D --keys PREFIX [--nats URL]
  */
 import { parseArgs } from "node:util";
 import { connect } from "@nats-io/transport-node";
@@ -13,13 +15,13 @@ import { pack, unpack } from "msgpackr";
 import { CONCURRENCY, NATS_URL, REDIS_URL, runWorker } from "./lib.ts";
 
 const { values: opt } = parseArgs({
-  options: { stream: { type: "string" }, durable: { type: "string" }, keys: { type: "string" } },
+  options: { stream: { type: "string" }, durable: { type: "string" }, keys: { type: "string" }, nats: { type: "string" } },
 });
 if (!opt.stream || !opt.durable || !opt.keys) throw new Error("raw-worker needs --stream, --durable and --keys");
 const { stream, durable, keys } = opt as { stream: string; durable: string; keys: string };
 
 await runWorker("raw", async () => {
-  const nc = await connect({ servers: NATS_URL, name: "bench raw worker", noAsyncTraces: true }); // see drivers.ts
+  const nc = await connect({ servers: opt.nats ?? NATS_URL, name: "bench raw worker", noAsyncTraces: true }); // see drivers.ts
   // ioredis's auto-pipelining was tried here: no throughput gain, higher p50 and ~20 MiB more RSS.
   const redis = new Redis(REDIS_URL);
   const consumer = await jetstream(nc).consumers.get(stream, durable);
@@ -31,8 +33,8 @@ await runWorker("raw", async () => {
   let failures = 0;
 
   const handle = async (m: JsMsg) => {
-    const [id, reply] = unpack(m.data) as [string, string];
-    const record = pack({ status: "SUCCESS", result: null, task_id: id, date_done: Date.now() });
+    const [id, reply, payload] = unpack(m.data) as [string, string, Uint8Array | undefined];
+    const record = pack({ status: "SUCCESS", result: payload ?? null, task_id: id, date_done: Date.now() });
     await redis.set(`${keys}${id}`, record, "EX", 86_400);
     m.ack();
     nc.publish(reply, record);
