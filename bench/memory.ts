@@ -1,7 +1,7 @@
 /**
  * `npm run bench:memory`: where a celeriac worker's memory goes, measured rather than guessed.
  *
- *   node --import tsx bench/memory.ts [--runs 3] [--n 100000] [--semi 0,1,2,4,8,16] [--snapshot DIR] [--json]
+ *   node --import tsx bench/memory.ts [--runs 3] [--n 100000] [--semi 0,2,4,8,16] [--v8="FLAGS;FLAGS"] [--snapshot DIR] [--json]
  *
  * 1. What each library costs once loaded: fresh processes that import the runtime's pieces one after
  *    another (nats.js, ioredis, msgpackr, @opentelemetry/api, croner, the tsx loader, celeriac itself
@@ -10,7 +10,8 @@
  * 2. The worker at its peak under the end-to-end burst (N noop tasks, 1,000 in flight, -c 100), with
  *    V8's young generation sized by `--max-semi-space-size` (0 = V8's own default, which grows the
  *    semi-space up to 16 MiB on 64-bit Node 20): peak RSS, what V8's heap spaces held at that peak,
- *    throughput and worker CPU per task. Settings alternate order between runs; medians with min–max.
+ *    throughput and worker CPU per task. `--v8` adds variants with other V8 flags (e.g.
+ *    "--max-semi-space-size=2 --optimize-for-size"). Variants alternate order between runs; medians with min–max.
  * 3. With --snapshot DIR: a heap snapshot of the worker 3 s into a burst (at its working peak), summed
  *    by constructor, so the old generation's content is named.
  */
@@ -25,7 +26,8 @@ const { values: flags } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
     n: { type: "string", default: "100000" },
-    semi: { type: "string", default: "0,1,2,4,8,16" },
+    semi: { type: "string", default: "0,2,4,8,16" },
+    v8: { type: "string" },
     snapshot: { type: "string" },
     json: { type: "boolean", default: false },
   },
@@ -34,11 +36,15 @@ const RUNS = Number(flags.runs);
 const N = Number(flags.n);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be an integer ≥ 1, got ${flags.runs}`);
 if (!Number.isInteger(N) || N < 1000) throw new Error(`--n must be an integer ≥ 1000, got ${flags.n}`);
-const SEMI = flags.semi!.split(",").map((s) => {
-  const x = Number(s);
-  if (!Number.isInteger(x) || x < 0) throw new Error(`--semi: each size is an integer number of MiB ≥ 0, got "${s}"`);
-  return x;
-});
+/** The worker's V8 flags per variant ("" is V8's defaults). */
+const VARIANTS = [
+  ...flags.semi!.split(",").filter(Boolean).map((s) => {
+    const x = Number(s);
+    if (!Number.isInteger(x) || x < 0) throw new Error(`--semi: each size is an integer number of MiB ≥ 0, got "${s}"`);
+    return x === 0 ? "" : `--max-semi-space-size=${x}`;
+  }),
+  ...(flags.v8?.split(";").map((f) => f.trim()).filter(Boolean) ?? []),
+];
 const MiB = 2 ** 20;
 const mib = (b: number) => (b / MiB).toFixed(1);
 
@@ -145,7 +151,6 @@ function libraries(fromDist: boolean) {
 // 2. The worker at its peak, per young-generation size
 
 interface PeakSample {
-  semi: number;
   rss: number;
   rate: number;
   cpuWorker: number;
@@ -156,9 +161,9 @@ interface PeakSample {
   external: number;
 }
 
-async function burstAt(semi: number, run: number, snapshotDir?: string): Promise<PeakSample> {
-  process.env.BENCH_WORKER_FLAGS = semi === 0 ? "" : `--max-semi-space-size=${semi}`;
-  const tag = `${process.pid.toString(36)}m${run}s${semi}`;
+async function burstAt(v8Flags: string, run: number, snapshotDir?: string): Promise<PeakSample> {
+  process.env.BENCH_WORKER_FLAGS = v8Flags;
+  const tag = `${process.pid.toString(36)}m${run}v${VARIANTS.indexOf(v8Flags)}`;
   const d = await openDriver("celeriac", tag);
   let w: WorkerChild | null = null;
   try {
@@ -184,7 +189,6 @@ async function burstAt(semi: number, run: number, snapshotDir?: string): Promise
     const sp = rss.atPeak?.spaces ?? {};
     const used = (k: string) => sp[k]?.size ?? NaN;
     return {
-      semi,
       rss: rss.peak,
       rate: N / (ms / 1000),
       cpuWorker: cpu0 === null || cpu1 === null ? NaN : ((cpu1 - cpu0) * 1000) / N,
@@ -245,20 +249,20 @@ const fromDist = (() => {
 progress(`libraries, ${RUNS} fresh process(es) each${fromDist ? " (source and dist/)" : ""}…`);
 const libs = { source: libraries(false), dist: fromDist ? libraries(true) : null };
 
-const peaks = new Map<number, PeakSample[]>(SEMI.map((s) => [s, []]));
+const peaks = new Map<string, PeakSample[]>(VARIANTS.map((v) => [v, []]));
 for (let run = 1; run <= RUNS; run++) {
-  for (const semi of run % 2 ? SEMI : [...SEMI].reverse()) {
-    progress(`run ${run}/${RUNS}: worker with semi-space ${semi === 0 ? "default" : `${semi} MiB`}, ${N} tasks…`);
-    const s = await burstAt(semi, run);
+  for (const v of run % 2 ? VARIANTS : [...VARIANTS].reverse()) {
+    progress(`run ${run}/${RUNS}: worker with ${v || "V8's default flags"}, ${N} tasks…`);
+    const s = await burstAt(v, run);
     progress(`  peak RSS ${mib(s.rss)} MiB, new space ${mib(s.newSpace)} MiB, ${(s.rate / 1000).toFixed(1)}k tasks/s, ${s.cpuWorker.toFixed(0)} µs CPU/task`);
-    peaks.get(semi)!.push(s);
+    peaks.get(v)!.push(s);
   }
 }
 let heap: ReturnType<typeof summarize> | null = null;
 if (flags.snapshot) {
   mkdirSync(flags.snapshot, { recursive: true });
   progress("heap snapshot run (default young generation)…");
-  await burstAt(0, 0, flags.snapshot);
+  await burstAt("", 0, flags.snapshot);
   heap = summarize(snapshots[0]!);
 }
 
@@ -266,7 +270,7 @@ const med = (xs: PeakSample[], k: keyof PeakSample) => median(xs.map((x) => x[k]
 const span = (xs: PeakSample[], k: keyof PeakSample) => [Math.min(...xs.map((x) => x[k])), Math.max(...xs.map((x) => x[k]))];
 
 if (flags.json) {
-  process.stdout.write(`${JSON.stringify({ config: { runs: RUNS, n: N, semi: SEMI }, libs, peaks: Object.fromEntries(peaks), heap }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ config: { runs: RUNS, n: N, variants: VARIANTS }, libs, peaks: Object.fromEntries(peaks), heap }, null, 2)}\n`);
 } else {
   const out: string[] = [];
   const table = (head: string[], rows: string[][]) => {
@@ -281,12 +285,12 @@ if (flags.json) {
   }
   out.push(`the worker at its peak, ${N} noop tasks end to end at -c 100 (median of ${RUNS}, min–max):`, "");
   table(
-    ["young generation", "peak RSS MiB", "new space", "old space", "code", "large obj.", "external", "tasks/s", "worker µs/task"],
-    [...peaks].map(([semi, xs]) => {
+    ["worker V8 flags", "peak RSS MiB", "new space", "old space", "code", "large obj.", "external", "tasks/s", "worker µs/task"],
+    [...peaks].map(([v, xs]) => {
       const r = span(xs, "rss");
       const rate = span(xs, "rate");
       return [
-        semi === 0 ? "V8 default" : `--max-semi-space-size=${semi}`,
+        v || "V8 defaults",
         `${mib(med(xs, "rss"))} (${mib(r[0]!)}–${mib(r[1]!)})`,
         mib(med(xs, "newSpace")),
         mib(med(xs, "oldSpace")),
