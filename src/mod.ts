@@ -6,13 +6,33 @@ export { Celeriac } from "./app.ts";
 export type { BrokerOptions, CeleriacOptions, TaskRoutes, TracingOptions } from "./options.ts";
 export type { BackendOptions, NatsAuth, SigningOptions, TlsFiles } from "./security/options.ts";
 export { Task } from "./task.ts";
-export type { BoundHandler, PlainHandler } from "./task.ts";
+export type { ApplyArgs, BoundHandler, PlainHandler } from "./task.ts";
+export { Client } from "./client.ts";
+export type { ArgsOf, RemoteTask, ResultOfTask, TasksOf } from "./client.ts";
+export type {
+  Accepts,
+  CannotTake,
+  ChainSteps,
+  ChordBody,
+  Drop,
+  GroupResults,
+  IsSendable,
+  LastResult,
+  MapItem,
+  ResultOf,
+  Sendable,
+  SendableHandler,
+  SignatureTypes,
+  TakesOf,
+  Typed,
+} from "./typing.ts";
 export type { ErrorMatcher, TaskOptions } from "./task-options.ts";
 export type { ApplyOptions, Linkable } from "./producer.ts";
 export { AsyncResult } from "./result.ts";
 export { Signature } from "./canvas/signature.ts";
 export type { SetOptions, SignatureOptions } from "./canvas/signature.ts";
 export { Chain, chain, Chord, chord, Group, group } from "./canvas/compose.ts";
+export type { HeaderResults } from "./canvas/compose.ts";
 export { GroupResult } from "./canvas/group-result.ts";
 export type { ResultHandle } from "./canvas/group-result.ts";
 export type { GetOptions } from "./result.ts";

@@ -9,6 +9,7 @@
  */
 import type { SignatureData } from "../protocol/message.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import type { SignatureTypes } from "../typing.ts";
 
 /** Options a signature carries (the calling options of `applyAsync`, Celery's names). */
 export interface SignatureOptions {
@@ -62,8 +63,13 @@ function copyData(d: SignatureData): SignatureData {
   return structuredClone(d);
 }
 
-/** A task call (or compound) as data. `R` is the result its handle resolves to. */
-export class Signature<R = unknown> {
+/**
+ * A task call (or compound) as data. `R` is the result its handle resolves to; `In` the arguments
+ * it still takes when applied (in a chain: the previous result), checked by `chain` and `chord`.
+ */
+export class Signature<R = unknown, In extends unknown[] = unknown[]> {
+  /** Type-level only (the result and remaining arguments); never set at run time. */
+  declare readonly __types?: SignatureTypes<R, In>;
   /** The data as it travels (Celery's dict form). */
   readonly data: SignatureData;
   readonly #applier: SignatureApplier;
@@ -122,11 +128,11 @@ export class Signature<R = unknown> {
   }
 
   /** A copy, with more args appended and options merged. */
-  clone(args: unknown[] = [], options: SetOptions = {}): Signature<R> {
+  clone(args: unknown[] = [], options: SetOptions = {}): Signature<R, In> {
     const d = copyData(this.data);
     d.args = [...d.args, ...args];
     Object.assign(d.options, wireOptions(options));
-    return new Signature<R>(d, this.#applier);
+    return new Signature<R, In>(d, this.#applier);
   }
 
   /** Sends it. Extra args are appended to the signature's (partial application). */
