@@ -49,8 +49,17 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** A logger whose lines name this task. */
   readonly log: Logger;
-  /** Records a custom state (progress) with metadata; `get()` keeps waiting. */
+  /**
+   * Records a custom state (progress) with metadata; `get()` keeps waiting. A custom state also
+   * reaches the caller's `onProgress` (Celery's `get(on_message=…)`).
+   */
   updateState(state: TaskState, meta?: unknown): Promise<void>;
+  /**
+   * Reports progress: records the PROGRESS state with `value` (readable with `r.info()`) and sends
+   * it to the caller as an event (`r.get({ onProgress })`, `r.progress()`). Await it: it resolves
+   * once the value is stored.
+   */
+  progress(value: unknown): Promise<void>;
   /** Builds a retry request: `throw ctx.retry({ countdown: 5, exc: err })`. */
   retry(opts?: RetryOptions): Retry;
 }

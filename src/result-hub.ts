@@ -8,12 +8,19 @@
  *   and has been connected since (then the notice cannot have been missed);
  * - after a reconnect every waiter is checked against the backend at once;
  * - a slow fallback tick checks long waiters in batches (MGET), with growing intervals.
+ *
+ * Progress (`ctx.progress`, custom states) arrives the same way, as notices of a state that is not
+ * ready; it goes to whoever listens for that task at the time (a missed one is not replayed, but
+ * the last one stays readable in the backend).
  */
 import type { Broker } from "./broker/types.ts";
 import type { ResultBackend } from "./backend/types.ts";
 import { NOTICE_IN_BACKEND, type ResultRecord } from "./protocol/result.ts";
-import { isReady } from "./states.ts";
+import { isProgressState, isReady } from "./states.ts";
 import { ClosedError, TimeoutError } from "./errors.ts";
+
+/** Receives a task's progress: the value (`ctx.progress`'s, or a custom state's meta) and the state. */
+export type ProgressListener = (value: unknown, state: string) => void;
 
 interface Waiter {
   resolve(r: ResultRecord): void;
@@ -42,6 +49,7 @@ export class ResultHub {
   #published = new Map<string, number>();
   #epoch = 0;
   #waiters = new Map<string, Set<Waiter>>();
+  #progress = new Map<string, Set<ProgressListener>>();
   #tick: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
@@ -101,13 +109,43 @@ export class ResultHub {
     } catch {
       return; // a notice we cannot read; the backend read will answer instead
     }
-    if (!record || !isReady(record.status)) return;
+    if (!record) return;
+    if (!isReady(record.status)) {
+      if (isProgressState(record.status)) this.#progressed(record);
+      return;
+    }
     // Too large to travel on NATS: the record is in the backend.
     if ((record as unknown as Record<string, unknown>)[NOTICE_IN_BACKEND] === true) {
       void this.#checkBackend([record.task_id]);
       return;
     }
     this.#settle(record);
+  }
+
+  #progressed(record: ResultRecord): void {
+    const ls = this.#progress.get(record.task_id);
+    if (!ls) return;
+    for (const l of ls) {
+      try {
+        l(record.result, record.status);
+      } catch {
+        // a listener's error is its own; the others and the result still arrive
+      }
+    }
+  }
+
+  /**
+   * Calls `listener` with each progress event of task `id` from now on; returns the function that
+   * stops it. Subscribes first if needed (await `start()` to be sure no event is missed).
+   */
+  onProgress(id: string, listener: ProgressListener): () => void {
+    let set = this.#progress.get(id);
+    if (!set) this.#progress.set(id, set = new Set());
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#progress.get(id) === set) this.#progress.delete(id);
+    };
   }
 
   #settle(record: ResultRecord): void {
@@ -223,5 +261,6 @@ export class ResultHub {
     this.#tick = null;
     for (const ws of this.#waiters.values()) for (const w of ws) w.reject(new ClosedError("app"));
     this.#waiters.clear();
+    this.#progress.clear();
   }
 }

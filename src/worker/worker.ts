@@ -27,6 +27,7 @@ import { TaskObservers } from "./observe.ts";
 import { type RemoteWorker } from "./remote.ts";
 import { type Services, type ServicesHost, startServices } from "./services.ts";
 import { Revocations } from "./revocations.ts";
+import { sendNotice } from "./notice.ts";
 import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
@@ -207,6 +208,7 @@ export class Worker {
       hostname: this.hostname,
       log,
       resultExtended: cfg.resultExtended,
+      notify: (replyTo, id, state, bytes) => sendNotice({ broker, backend }, replyTo, id, state, bytes),
       onReceived: (job) => {
         if (job.task && !job.task.options.acksLate) job.delivery.ack();
         if (this.#obs.observed) this.#obs.received(job);
