@@ -9,6 +9,7 @@ import { type BoundHandler, type PlainHandler, Task, type TaskSender } from "./t
 import type { TaskContext } from "./context.ts";
 import type { SendableHandler } from "./typing.ts";
 import { Client, type TasksOf } from "./client.ts";
+import { type Signal, type SignalHandler, Signals } from "./signals.ts";
 import { AsyncResult, type ResultSource } from "./result.ts";
 import { ResultHub } from "./result-hub.ts";
 import { type ApplyOptions, Producer } from "./producer.ts";
@@ -59,6 +60,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   #role = "client";
   #control: Control | null = null;
   #sentEvents: EventDispatcher | null = null;
+  #signals = new Signals(() => this.log);
   /** The app's logger (the CLI sets its level with `-l`). */
   log: Logger = createLogger("warning");
 
@@ -75,6 +77,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       taskOptions: (name) => this.#tasks.get(name)?.options,
       sent: (m, queue) => this.#sent(m, queue),
       signer: () => this.signing()?.signer ?? null,
+      signals: this.#signals,
     });
     registerBuiltins(this);
   }
@@ -88,6 +91,20 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       this.#broker.ensureEventStream(cfg.eventsMaxAgeMs).catch((err) => this.log.warn(`events stream: ${(err as Error).message}`));
     }
     this.#sentEvents.send(TaskEventType.SENT, callFields(m, queue));
+  }
+
+  /**
+   * Adds a signal handler (Celery's signals): `beforePublish` (may add headers), `afterPublish`,
+   * `taskPrerun`, `taskPostrun`, `taskSuccess`, `taskFailure`, `taskRetry`, `taskRevoked`,
+   * `workerReady`, `workerShutdown`. Returns the function that removes it. See src/signals.ts.
+   */
+  on<S extends Signal>(signal: S, handler: SignalHandler<S>): () => void {
+    return this.#signals.on(signal, handler);
+  }
+
+  /** @internal The app's signal hub (workers fire the task and worker signals through it). */
+  get signals(): Signals {
+    return this.#signals;
   }
 
   /** Remote control and inspection of workers (Celery's `app.control`). */

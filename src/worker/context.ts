@@ -91,6 +91,12 @@ export class RunningTask implements TaskContext {
     // Terminated: REVOKED is (being) stored, and a handler that ignores its signal must not replace it.
     if (this.#job.terminated) throw this.#job.abort.signal.reason;
     const m = this.#m;
+    if (this.#job.settling) {
+      // From a hook, or a call the handler did not await: the outcome is being stored, and a
+      // state written now would replace it.
+      this.log.warn(`updateState(${state}) ignored: task ${m.id} has finished`);
+      return;
+    }
     const extras = recordExtras(this.#job, this.#deps.hostname, this.#deps.resultExtended);
     const backend = this.#deps.backend;
     // Encoded once: the stored bytes are the caller's progress event (as for results, see settle).

@@ -52,9 +52,12 @@ export class Settler {
     this.#deps = deps;
   }
 
-  /** Applies `outcome` to `job`. Never throws; failures to settle leave the message to be redelivered. */
-  async settle(job: Job, outcome: Outcome): Promise<void> {
-    if (job.abandoned || outcome.kind === "abandoned") return;
+  /**
+   * Applies `outcome` to `job`. Never throws; failures to settle leave the message to be
+   * redelivered. Resolves with the state recorded (null if none), or undefined if not settled.
+   */
+  async settle(job: Job, outcome: Outcome): Promise<string | null | undefined> {
+    if (job.abandoned || outcome.kind === "abandoned") return undefined;
     job.settling = true; // from here on a terminate is a no-op (revocations.ts)
     try {
       let state: string | null;
@@ -74,13 +77,15 @@ export class Settler {
         state = await this.#apply(job, outcome);
       }
       this.#deps.onSettled(job, outcome, state);
+      return state;
     } catch (err) {
       if (!job.abandoned && !retryHelps(err)) {
         await this.#cannotSettle(job, err);
-        return;
+        return undefined;
       }
       // Not acked: JetStream redelivers it after ack_wait, and the redelivery check sees what got done.
       this.#deps.log.error(`could not settle ${job.message?.id ?? `message ${job.delivery.seq}`}: ${(err as Error).message}`);
+      return undefined;
     }
   }
 

@@ -28,6 +28,10 @@ import { type RemoteWorker } from "./remote.ts";
 import { type Services, type ServicesHost, startServices } from "./services.ts";
 import { Revocations } from "./revocations.ts";
 import { sendNotice } from "./notice.ts";
+import { type HookDeps, taskRevoked, taskSettled, taskStarting } from "./hooks.ts";
+import { type ContextDeps, RunningTask } from "./context.ts";
+import { Signal } from "../signals.ts";
+import { State } from "../states.ts";
 import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
@@ -51,6 +55,7 @@ export class Worker {
   #ticker: ReturnType<typeof setInterval> | null = null;
   #executor: Executor | null = null;
   #settler: Settler | null = null;
+  #hooks: HookDeps | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
@@ -87,7 +92,9 @@ export class Worker {
     this.#revocations = new Revocations({
       config: host.config,
       log: host.log,
-      settle: (job, outcome) => this.#settler!.settle(job, outcome),
+      settle: async (job, outcome) => {
+        await this.#settler!.settle(job, outcome);
+      },
       release: (job) => this.#release(job),
     });
     const revoked = this.#revocations.ids;
@@ -189,6 +196,7 @@ export class Worker {
       this.#startTicker(cfg.broker.ackWaitMs);
       this.#startedAt = Date.now();
       this.#setState(WorkerState.RUNNING);
+      this.#host.signals.fire(Signal.WORKER_READY, { hostname: this.hostname });
     } catch (err) {
       this.#setState(WorkerState.FAILED);
       this.#offStatus?.();
@@ -202,19 +210,29 @@ export class Worker {
   #pipeline(broker: Broker, backend: ResultBackend, signing: MessageSigning | null): void {
     const cfg = this.#host.config;
     const log = this.#host.log;
-    this.#executor = new Executor({
-      tasks: this.#host.tasks,
+    const contextDeps: ContextDeps = {
       backend,
       hostname: this.hostname,
       log,
       resultExtended: cfg.resultExtended,
       notify: (replyTo, id, state, bytes) => sendNotice({ broker, backend }, replyTo, id, state, bytes),
+    };
+    const hooks: HookDeps = {
+      signals: this.#host.signals,
+      log,
+      context: (job) => new RunningTask(job, job.message!, contextDeps),
+    };
+    this.#hooks = hooks;
+    this.#executor = new Executor({
+      ...contextDeps,
+      tasks: this.#host.tasks,
       onReceived: (job) => {
         if (job.task && !job.task.options.acksLate) job.delivery.ack();
         if (this.#obs.observed) this.#obs.received(job);
         if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", taskEvent(job));
       },
       onStarted: (job) => {
+        taskStarting(hooks, job);
         if (this.#obs.observed) this.#obs.started(job);
         if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
       },
@@ -272,7 +290,11 @@ export class Worker {
     try {
       const outcome = await this.#executor!.execute(job);
       // A terminated task was settled as REVOKED already; what it did after is dropped.
-      if (!job.terminated) await this.#settler!.settle(job, outcome);
+      if (!job.terminated) {
+        const state = await this.#settler!.settle(job, outcome);
+        // Hooks run once the outcome is settled, within the task's slot.
+        if (state !== undefined) await taskSettled(this.#hooks!, job, outcome, state);
+      }
     } catch (err) {
       // execute and settle do not throw; if they ever do, the message is redelivered.
       this.#host.log.error("unexpected error while processing a message", err);
@@ -297,6 +319,7 @@ export class Worker {
     const name = job.message?.task;
     if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);
     if (job.trace) settleSpan(job, outcome, state);
+    if (state === State.REVOKED) taskRevoked(this.#hooks!, job, outcome);
     if (this.#obs.observed) this.#obs.settled(job, outcome, state);
     logSettled(this.#host.log, job, outcome, state);
     if (this.#emitter.has("task-settled")) this.#emitter.emit("task-settled", settledTaskEvent(job, outcome, state));
@@ -350,6 +373,7 @@ export class Worker {
     // Heartbeats and control last through the grace period; worker-offline is the last word.
     await this.#services?.stop();
     this.#setState(WorkerState.STOPPED);
+    await this.#host.signals.emit(Signal.WORKER_SHUTDOWN, { hostname: this.hostname });
   }
 
   #onBrokerStatus(s: "disconnected" | "reconnected"): void {
