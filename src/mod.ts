@@ -69,7 +69,7 @@ export type { Schedule } from "./schedule/schedules.ts";
 export { Beat } from "./schedule/beat.ts";
 export type { BeatEntry, BeatEvents, BeatFire, BeatOptions, MissedPolicy } from "./schedule/beat.ts";
 export { createLogger, parseLogLevel, silentLogger } from "./log.ts";
-export type { Logger, LogLevelName } from "./log.ts";
+export type { LogFields, Logger, LogLevelName } from "./log.ts";
 export type { ResultRecord } from "./protocol/result.ts";
 export { Control } from "./control/client.ts";
 export type { BroadcastOptions, Replies } from "./control/client.ts";

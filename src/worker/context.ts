@@ -4,7 +4,7 @@
  */
 import type { Context } from "@opentelemetry/api";
 import type { ResultBackend } from "../backend/types.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, taskLogger } from "../log.ts";
 import type { TaskMessage } from "../protocol/message.ts";
 import { makeRecord } from "../protocol/result.ts";
 import { PROGRESS_STATE } from "../states.ts";
@@ -83,7 +83,7 @@ export class RunningTask implements TaskContext {
     return this.#job.trace?.context;
   }
   get log(): Logger {
-    this.#log ??= this.#deps.log.child(`${this.#m.task}[${this.#m.id}]`);
+    this.#log ??= taskLogger(this.#deps.log, this.#m.task, this.#m.id, this.#deps.hostname);
     return this.#log;
   }
 

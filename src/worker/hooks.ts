@@ -16,6 +16,8 @@ import type { Job, Outcome } from "./job.ts";
 export interface HookDeps {
   signals: Signals;
   log: Logger;
+  /** The worker's name (a field of its records). */
+  hostname: string;
   /** A context for the job's task (as its handler had). */
   context(job: Job): TaskContext;
 }
@@ -101,5 +103,7 @@ async function call(
 }
 
 function hookFailed(deps: HookDeps, job: Job, hook: string, err: unknown): void {
-  deps.log.error(`the ${hook} hook of task ${job.message?.task}[${job.message?.id}] failed (the task's result is unchanged)`, err);
+  const m = job.message;
+  const log = m && deps.log.bind ? deps.log.bind({ task: m.task, id: m.id, worker: deps.hostname }) : deps.log;
+  log.error(`the ${hook} hook of task ${job.message?.task}[${job.message?.id}] failed (the task's result is unchanged)`, err);
 }

@@ -34,6 +34,7 @@ import { Signal } from "../signals.ts";
 import { State } from "../states.ts";
 import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
+import type { Logger } from "../log.ts";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
@@ -56,6 +57,8 @@ export class Worker {
   #executor: Executor | null = null;
   #settler: Settler | null = null;
   #hooks: HookDeps | null = null;
+  /** The worker's logger (its `logger` option, or the app's). */
+  readonly #log: Logger;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
@@ -79,11 +82,12 @@ export class Worker {
     this.#host = host;
     this.options = compileWorkerOptions(options, host.config.defaultQueue);
     this.hostname = this.options.hostname;
-    this.#emitter = new Emitter((err) => host.log.error("a worker event listener failed", err));
+    this.#log = this.options.logger ?? host.log;
+    this.#emitter = new Emitter((err) => this.#log.error("a worker event listener failed", err));
     this.#slots = new SlotPool(this.options.concurrency, this.options.queues);
     this.#queues = new QueueActors(this.options.queues, {
       slots: this.#slots,
-      log: host.log,
+      log: this.#log,
       dispatch: (d) => this.#dispatch(d),
       exhausted: (ex) => void this.#settler!.exhausted(ex),
       report: (err) => this.#report(err),
@@ -91,7 +95,7 @@ export class Worker {
     this.#concurrency = this.options.concurrency;
     this.#revocations = new Revocations({
       config: host.config,
-      log: host.log,
+      log: this.#log,
       settle: async (job, outcome) => {
         await this.#settler!.settle(job, outcome);
       },
@@ -163,7 +167,7 @@ export class Worker {
   }
 
   async #start(): Promise<void> {
-    const log = this.#host.log;
+    const log = this.#log;
     try {
       const signing = this.#host.signing();
       if (signing?.require && !signing.signer) {
@@ -209,7 +213,7 @@ export class Worker {
   /** The executor and the settler: one delivery to its outcome, the outcome to its consequences. */
   #pipeline(broker: Broker, backend: ResultBackend, signing: MessageSigning | null): void {
     const cfg = this.#host.config;
-    const log = this.#host.log;
+    const log = this.#log;
     const contextDeps: ContextDeps = {
       backend,
       hostname: this.hostname,
@@ -220,6 +224,7 @@ export class Worker {
     const hooks: HookDeps = {
       signals: this.#host.signals,
       log,
+      hostname: this.hostname,
       context: (job) => new RunningTask(job, job.message!, contextDeps),
     };
     this.#hooks = hooks;
@@ -297,7 +302,7 @@ export class Worker {
       }
     } catch (err) {
       // execute and settle do not throw; if they ever do, the message is redelivered.
-      this.#host.log.error("unexpected error while processing a message", err);
+      this.#log.error("unexpected error while processing a message", err);
     } finally {
       this.#release(job);
       if (job.trace) {
@@ -321,7 +326,7 @@ export class Worker {
     if (job.trace) settleSpan(job, outcome, state);
     if (state === State.REVOKED) taskRevoked(this.#hooks!, job, outcome);
     if (this.#obs.observed) this.#obs.settled(job, outcome, state);
-    logSettled(this.#host.log, job, outcome, state);
+    logSettled(this.#log, this.hostname, job, outcome, state);
     if (this.#emitter.has("task-settled")) this.#emitter.emit("task-settled", settledTaskEvent(job, outcome, state));
   }
 
@@ -351,7 +356,7 @@ export class Worker {
     this.#slots.close();
     await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
     if (this.#inFlight.size > 0) {
-      this.#host.log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
+      this.#log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
       const idle = new Promise<void>((r) => (this.#idle = r));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const graceOver = new Promise<void>((r) => {
@@ -365,7 +370,7 @@ export class Worker {
       job.abandoned = true;
       job.abort.abort(new ClosedError(`worker ${this.hostname}`));
       job.delivery.nak();
-      this.#host.log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
+      this.#log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
     }
     this.#inFlight.clear();
     if (this.#ticker) clearInterval(this.#ticker);
@@ -434,7 +439,7 @@ export class Worker {
       broker,
       config: cfg,
       options: this.options,
-      log: this.#host.log,
+      log: this.#log,
       remote: this.#remote(),
       observers: this.#obs,
       events: this.options.events ?? cfg.workerSendTaskEvents,
