@@ -72,6 +72,9 @@ export interface Lineage {
   addChild?(id: string): void;
   /** Its span's context when traced (an OpenTelemetry Context), so sends from it stay in its trace. */
   readonly traceContext?: unknown;
+  /** Its task name and headers (for `beforePublish` handlers that pass context on to children). */
+  readonly name?: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** The task whose code is running right now, if any (tasks sent here become its children). */

@@ -26,7 +26,9 @@ export type {
   TakesOf,
   Typed,
 } from "./typing.ts";
-export type { ErrorMatcher, TaskOptions } from "./task-options.ts";
+export type { ErrorMatcher, TaskHooks, TaskOptions } from "./task-options.ts";
+export { Signal } from "./signals.ts";
+export type { PublishSignal, SignalHandler, SignalPayloads } from "./signals.ts";
 export type { ApplyOptions, Linkable } from "./producer.ts";
 export { AsyncResult } from "./result.ts";
 export { Signature } from "./canvas/signature.ts";
@@ -35,9 +37,10 @@ export { Chain, chain, Chord, chord, Group, group } from "./canvas/compose.ts";
 export type { HeaderResults } from "./canvas/compose.ts";
 export { GroupResult } from "./canvas/group-result.ts";
 export type { ResultHandle } from "./canvas/group-result.ts";
-export type { GetOptions } from "./result.ts";
+export type { GetOptions, ProgressOptions } from "./result.ts";
+export type { ProgressListener } from "./result-hub.ts";
 export type { RetryOptions, TaskContext } from "./context.ts";
-export { READY_STATES, State } from "./states.ts";
+export { isProgressState, PROGRESS_STATE, READY_STATES, State } from "./states.ts";
 export type { TaskState } from "./states.ts";
 export { Worker, WorkerState } from "./worker/worker.ts";
 export type { StopOptions, TaskEvent, WorkerEvents } from "./worker/worker.ts";

@@ -210,7 +210,9 @@ export class Producer {
 
 /** The `beforePublish` / `afterPublish` payload; its `headers` are the message's own. */
 function publishSignal(m: TaskMessage, queue: string): PublishSignal {
-  return { task: m.task, id: m.id, args: m.args, kwargs: m.kwargs, queue, retries: m.retries, headers: m.headers ??= {} };
+  const p = currentTask.getStore();
+  const parent = p && p.id !== m.id ? { id: p.id, name: p.name ?? "", headers: p.headers ?? {} } : null;
+  return { task: m.task, id: m.id, args: m.args, kwargs: m.kwargs, queue, retries: m.retries, headers: m.headers ??= {}, parent };
 }
 
 /**

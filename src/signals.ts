@@ -45,6 +45,12 @@ export interface PublishSignal {
    * add to them (a tenant id, auth context); in `afterPublish` they are as sent.
    */
   readonly headers: Record<string, string>;
+  /**
+   * The task this one is sent from, when sent from inside a running task (its children): to pass
+   * context such as a tenant id on from its headers. Null otherwise (also for the retries and
+   * canvas steps a worker publishes, which keep the headers they were sent with).
+   */
+  readonly parent: { readonly id: string; readonly name: string; readonly headers: Readonly<Record<string, string>> } | null;
 }
 
 /** The payloads, by signal. */
