@@ -8,7 +8,10 @@
  * would never satisfy such a constraint.
  */
 
-/** Leaf values the codecs carry as they are (msgpackr and JSON with celeriac's extensions). */
+/**
+ * Leaf values the codec carries as they are (msgpack; Map and Set are checked by their contents).
+ * A class instance with methods is not sendable: it would arrive as a plain object.
+ */
 type WireLeaf = string | number | boolean | bigint | null | undefined | void | Date | Uint8Array;
 
 /**
@@ -19,6 +22,8 @@ export type Sendable<T> = unknown extends T ? T
   : T extends WireLeaf ? T
   : T extends symbol ? never
   : T extends (...args: never[]) => unknown ? never
+  : T extends ReadonlyMap<infer K, infer V> ? ReadonlyMap<Sendable<K>, Sendable<V>>
+  : T extends ReadonlySet<infer V> ? ReadonlySet<Sendable<V>>
   : T extends readonly unknown[] ? { [K in keyof T]: Sendable<T[K]> }
   : T extends object ? { [K in keyof T]: K extends symbol ? never : Sendable<T[K]> }
   : T;

@@ -50,8 +50,13 @@ export function registering(): void {
   app.task("makeFn", () => () => 1);
   // @ts-expect-error …or a bound task's argument
   app.task({ name: "boundCb", bind: true }, (_ctx, fn: () => void) => fn());
-  // Dates, byte arrays, interfaces and unions travel.
+  // Dates, byte arrays, bigints, maps, sets, interfaces and unions travel.
   app.task("fine", (d: Date, b: Uint8Array, o: { a?: number | null; tags: string[] }) => ({ d, b, o }));
+  app.task("collections", (m: Map<string, bigint>, s: Set<number>) => new Map([...m].filter(([k]) => s.has(k.length))));
+  // @ts-expect-error a map of functions cannot be sent
+  app.task("fnMap", (m: Map<string, () => void>) => m.size);
+  // @ts-expect-error a class instance with methods would arrive as a plain object
+  app.task("instance", (u: URL) => u.href);
 }
 
 export function mapping(): void {
