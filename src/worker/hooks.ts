@@ -40,6 +40,11 @@ export function taskRevoked(deps: HookDeps, job: Job, outcome: Outcome): void {
 
 const TASK_SIGNALS = [Signal.TASK_SUCCESS, Signal.TASK_FAILURE, Signal.TASK_RETRY, Signal.TASK_POSTRUN] as const;
 
+/** True if the job's task has hooks or the app has task signal handlers (most have neither). */
+export function hasHooks(deps: HookDeps, job: Job): boolean {
+  return job.task?.options.hooks != null || TASK_SIGNALS.some((s) => deps.signals.has(s));
+}
+
 /**
  * Runs the hooks and signals of a task whose handler ran and whose outcome (`state`: SUCCESS,
  * FAILURE or RETRY) is settled. Never throws.
@@ -47,8 +52,8 @@ const TASK_SIGNALS = [Signal.TASK_SUCCESS, Signal.TASK_FAILURE, Signal.TASK_RETR
 export async function taskSettled(deps: HookDeps, job: Job, outcome: Outcome, state: string | null): Promise<void> {
   if (outcome.kind !== "success" && outcome.kind !== "failure" && outcome.kind !== "retry") return;
   if (state !== State.SUCCESS && state !== State.FAILURE && state !== State.RETRY) return;
+  if (!hasHooks(deps, job)) return;
   const hooks = job.task?.options.hooks ?? null;
-  if (!hooks && !TASK_SIGNALS.some((s) => deps.signals.has(s))) return;
   const ctx = deps.context(job);
   const { signals } = deps;
   const value = outcome.kind === "success" && state === State.SUCCESS ? outcome.value : undefined;
