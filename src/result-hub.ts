@@ -10,8 +10,9 @@
  * - a slow fallback tick checks long waiters in batches (MGET), with growing intervals.
  *
  * Progress (`ctx.progress`, custom states) arrives the same way, as notices of a state that is not
- * ready; it goes to whoever listens for that task at the time (a missed one is not replayed, but
- * the last one stays readable in the backend).
+ * ready, and goes to whoever listens for that task. For a task this client published, events that
+ * arrive before anyone listens are kept (bounded) and replayed to the first listener, so
+ * `(await t.delay()).get({ onProgress })` misses no step of a fast task.
  */
 import type { Broker } from "./broker/types.ts";
 import type { ResultBackend } from "./backend/types.ts";
@@ -34,6 +35,8 @@ const NOTICE_CACHE = 10_000;
 const FIRST_CHECK_MS = 1_000;
 const MAX_CHECK_MS = 30_000;
 const TICK_MS = 500;
+/** Progress events kept for tasks nobody listens to yet, across all tasks (oldest task dropped first). */
+const UNCLAIMED_EVENTS = 10_000;
 
 /** One per app: the client side of result notices. */
 export class ResultHub {
@@ -50,6 +53,9 @@ export class ResultHub {
   #epoch = 0;
   #waiters = new Map<string, Set<Waiter>>();
   #progress = new Map<string, Set<ProgressListener>>();
+  /** Progress of tasks this client published that nobody listened to yet, in arrival order. */
+  #unclaimed = new Map<string, [value: unknown, state: string][]>();
+  #unclaimedCount = 0;
   #tick: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
@@ -123,25 +129,39 @@ export class ResultHub {
   }
 
   #progressed(record: ResultRecord): void {
-    const ls = this.#progress.get(record.task_id);
-    if (!ls) return;
-    for (const l of ls) {
-      try {
-        l(record.result, record.status);
-      } catch {
-        // a listener's error is its own; the others and the result still arrive
-      }
+    const id = record.task_id;
+    const ls = this.#progress.get(id);
+    if (ls) {
+      for (const l of ls) call(l, record.result, record.status);
+      return;
+    }
+    if (!this.#published.has(id) && !this.#unclaimed.has(id)) return;
+    let list = this.#unclaimed.get(id);
+    if (!list) this.#unclaimed.set(id, list = []);
+    list.push([record.result, record.status]);
+    this.#unclaimedCount++;
+    while (this.#unclaimedCount > UNCLAIMED_EVENTS) {
+      const [oldest, events] = this.#unclaimed.entries().next().value!;
+      this.#unclaimed.delete(oldest);
+      this.#unclaimedCount -= events.length;
     }
   }
 
   /**
-   * Calls `listener` with each progress event of task `id` from now on; returns the function that
-   * stops it. Subscribes first if needed (await `start()` to be sure no event is missed).
+   * Calls `listener` with each progress event of task `id`: first, synchronously, those kept for
+   * a task this client published (see the module comment), then each as it arrives. Returns the
+   * function that stops it.
    */
   onProgress(id: string, listener: ProgressListener): () => void {
     let set = this.#progress.get(id);
     if (!set) this.#progress.set(id, set = new Set());
     set.add(listener);
+    const kept = this.#unclaimed.get(id);
+    if (kept) {
+      this.#unclaimed.delete(id);
+      this.#unclaimedCount -= kept.length;
+      for (const [value, state] of kept) call(listener, value, state);
+    }
     return () => {
       set.delete(listener);
       if (set.size === 0 && this.#progress.get(id) === set) this.#progress.delete(id);
@@ -151,9 +171,11 @@ export class ResultHub {
   #settle(record: ResultRecord): void {
     const id = record.task_id;
     this.#published.delete(id);
+    // Kept progress stays while the record waits in #arrived: a later get({ onProgress }) replays it.
     const ws = this.#waiters.get(id);
     if (ws) {
       this.#waiters.delete(id);
+      this.#dropUnclaimed(id); // its waiters did not ask for progress: nobody will now
       for (const w of ws) w.resolve(record);
       this.#maybeStopTick();
       return;
@@ -162,6 +184,7 @@ export class ResultHub {
     if (this.#arrived.size > NOTICE_CACHE) {
       const oldest = this.#arrived.keys().next().value;
       if (oldest !== undefined) this.#arrived.delete(oldest);
+      if (oldest !== undefined) this.#dropUnclaimed(oldest);
     }
   }
 
@@ -175,6 +198,7 @@ export class ResultHub {
     const early = this.#arrived.get(id);
     if (early) {
       this.#arrived.delete(id);
+      this.#dropUnclaimed(id);
       return early;
     }
     const sure = this.#published.get(id) === this.#epoch;
@@ -262,5 +286,22 @@ export class ResultHub {
     for (const ws of this.#waiters.values()) for (const w of ws) w.reject(new ClosedError("app"));
     this.#waiters.clear();
     this.#progress.clear();
+    this.#unclaimed.clear();
+    this.#unclaimedCount = 0;
+  }
+
+  #dropUnclaimed(id: string): void {
+    const kept = this.#unclaimed.get(id);
+    if (!kept) return;
+    this.#unclaimed.delete(id);
+    this.#unclaimedCount -= kept.length;
+  }
+}
+
+function call(l: ProgressListener, value: unknown, state: string): void {
+  try {
+    l(value, state);
+  } catch {
+    // a listener's error is its own; the others and the result still arrive
   }
 }

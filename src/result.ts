@@ -120,7 +120,8 @@ export class AsyncResult<T = unknown> {
       },
     ).finally(() => wake?.());
     try {
-      const before = await this.record();
+      // Events kept for a task this client sent were replayed above: they are the whole story.
+      const before = queue.length > 0 ? null : await this.record();
       // The step read from the backend may also arrive as the next event (it is stored, then
       // sent): that first event is dropped if it is the same value, so each step comes once.
       let echo: { value: unknown } | null = null;

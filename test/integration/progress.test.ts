@@ -63,6 +63,14 @@ describe("progress", () => {
     assert.deepEqual(seen, [1, 2, 3, 4, 5].map((i) => ["PROGRESS", { done: i, total: 5 }]));
   });
 
+  it("a caller that listens late still gets every step of a task it sent, even once it finished", async () => {
+    const r = await t.app.tasks.get("steps")!.applyAsync([4]); // no gate: it may well finish first
+    await waitFor(async () => (await r.state()) === State.SUCCESS, { what: "the task to finish" });
+    const seen: unknown[] = [];
+    assert.equal(await r.get({ timeout: 10, onProgress: (v) => seen.push(v) }), 4);
+    assert.deepEqual(seen, [1, 2, 3, 4].map((i) => ({ done: i, total: 4 })));
+  });
+
   it("r.progress() yields the events and ends when the task is ready", async () => {
     const g = gate();
     const r = await t.app.tasks.get("steps")!.applyAsync([3], { taskId: g.id });
