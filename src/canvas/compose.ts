@@ -10,7 +10,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import type { ChainSteps, ChordBody, GroupResults, LastResult, ResultOf } from "../typing.ts";
 
 /** Anything that can be a canvas step. */
-export type AnySignature = Signature<unknown>;
+export type AnySignature = Signature<unknown, unknown[], unknown>;
 
 function compound(task: string, type: "chain" | "group" | "chord", kwargs: Record<string, unknown>): SignatureData {
   return { task, args: [], kwargs, options: {}, subtask_type: type, immutable: false };
@@ -43,7 +43,7 @@ export class Chain<R = unknown> extends Signature<R> {
  * Tasks that run in parallel; the result is the list of their results, in order. `R` is a
  * member's result, `Out` the whole list (a tuple for a group of a tuple of steps).
  */
-export class Group<R = unknown, Out extends unknown[] = R[]> extends Signature<Out> {
+export class Group<R = unknown, Out extends unknown[] = R[]> extends Signature<Out, unknown[], GroupResult<R, Out>> {
   override applyAsync(args: unknown[] = [], options: Parameters<Signature["applyAsync"]>[1] = {}): Promise<GroupResult<R, Out>> {
     return super.applyAsync(args, options) as Promise<GroupResult<R, Out>>;
   }

@@ -76,6 +76,16 @@ export function mapping(): void {
 }
 
 export async function canvas(): Promise<void> {
+  const one = await add.s(1, 2).applyAsync();
+  expect<Equals<typeof one, AsyncResult<number>>>();
+  const partial = await add.s(1).delay(2);
+  expect<Equals<typeof partial, AsyncResult<number>>>();
+  const mapped = await double.map([1, 2]).applyAsync();
+  expect<Equals<typeof mapped, AsyncResult<number[]>>>();
+  const chunked = await add.chunks([[1, 2]], 1).applyAsync();
+  expect<Equals<Awaited<ReturnType<typeof chunked.join>>, number[][]>>();
+  add.s(1, 2).link(group(double.s(), double.s())).linkError(ping.si());
+
   const c = await chain(add.s(1, 2), double.s(), add.s(10)).applyAsync();
   expect<Equals<typeof c, AsyncResult<number>>>();
   const c2 = await chain(ping.s(), greet.s()).applyAsync();
