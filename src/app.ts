@@ -163,11 +163,6 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     return this.#tasks;
   }
 
-  /**
-   * Defines a task: `app.task("add", (a, b) => a + b)`. Its arguments and result must be
-   * serialisable (a function or a symbol among them is a compile error).
-   */
-  task<const N extends string, A extends unknown[], R>(name: N, fn: PlainHandler<A, R> & SendableHandler<A, R>): Task<A, Awaited<R>, N>;
   /** Defines a bound task that also takes the message's keyword arguments, as a last object. */
   task<const N extends string, A extends unknown[], K extends Record<string, unknown>, R>(
     options: TaskOptions & { name: N; bind: true; kwargs: true },
@@ -183,9 +178,13 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     options: TaskOptions & { name: N; bind: true },
     fn: BoundHandler<A, R> & SendableHandler<A, R>,
   ): Task<A, Awaited<R>, N>;
-  /** Defines a task with options. */
+  /**
+   * Defines a task: `app.task("add", (a, b) => a + b)`, or with options. Its arguments and result
+   * must be serialisable (a function or a symbol among them is a compile error). Last of the
+   * overloads, so that the compiler's error for the common case is this one's.
+   */
   task<const N extends string, A extends unknown[], R>(
-    options: TaskOptions & { name: N; bind?: false },
+    nameOrOptions: N | (TaskOptions & { name: N; bind?: false }),
     fn: PlainHandler<A, R> & SendableHandler<A, R>,
   ): Task<A, Awaited<R>, N>;
   task(nameOrOptions: string | TaskOptions, fn: (...args: never[]) => unknown): Task {
