@@ -72,8 +72,8 @@ export interface SignalPayloads {
   workerShutdown: { readonly hostname: string };
 }
 
-/** A handler of signal `S`. */
-export type SignalHandler<S extends Signal> = (payload: SignalPayloads[S]) => void | Promise<void>;
+/** A handler of signal `S`; what it returns is ignored, except that a promise is awaited (not by `taskPrerun`). */
+export type SignalHandler<S extends Signal> = (payload: SignalPayloads[S]) => unknown;
 
 /** The signal hub of one app. */
 export class Signals {
@@ -137,7 +137,7 @@ export class Signals {
     if (!set) return;
     for (const h of [...set]) {
       try {
-        const p = (h as SignalHandler<S>)(payload);
+        const p = (h as SignalHandler<S>)(payload) as PromiseLike<unknown> | undefined;
         if (p && typeof p.then === "function") p.then(undefined, (err) => this.#report(signal, err));
       } catch (err) {
         this.#report(signal, err);

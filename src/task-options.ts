@@ -13,13 +13,13 @@ import type { TaskContext } from "./context.ts";
  */
 export interface TaskHooks {
   /** After a success, with the result. */
-  onSuccess?(ctx: TaskContext, result: unknown): void | Promise<void>;
+  onSuccess?(ctx: TaskContext, result: unknown): unknown;
   /** After a failure (retries exhausted, or not retried), with the error. */
-  onFailure?(ctx: TaskContext, error: unknown): void | Promise<void>;
+  onFailure?(ctx: TaskContext, error: unknown): unknown;
   /** When the task is to be retried, with the error that caused it. */
-  onRetry?(ctx: TaskContext, error: unknown): void | Promise<void>;
+  onRetry?(ctx: TaskContext, error: unknown): unknown;
   /** After any of them: the state (SUCCESS, FAILURE, RETRY) and the result or the error. */
-  afterReturn?(ctx: TaskContext, state: string, resultOrError: unknown): void | Promise<void>;
+  afterReturn?(ctx: TaskContext, state: string, resultOrError: unknown): unknown;
 }
 
 const HOOKS = ["onSuccess", "onFailure", "onRetry", "afterReturn"] as const;

@@ -115,3 +115,15 @@ export async function canvas(): Promise<void> {
   // @ts-expect-error the header's results are numbers, greet takes a name
   chord([add.s(1, 1)], greet.s());
 }
+
+export function hooksAndSignals(): void {
+  const log: unknown[] = [];
+  // Handlers may return anything (an expression arrow); a promise is awaited.
+  app.on("beforePublish", ({ headers }) => (headers["x-tenant-id"] = "acme"));
+  app.on("taskFailure", async ({ ctx, error }) => log.push(ctx.id, error));
+  app.task({ name: "hooked", onSuccess: (ctx, result) => log.push(ctx.id, result), afterReturn: async () => {} }, () => 1);
+  // @ts-expect-error an unknown signal
+  app.on("taskExploded", () => {});
+  // @ts-expect-error a signal's payload is typed: taskSuccess has no error
+  app.on("taskSuccess", ({ error }) => log.push(error));
+}
