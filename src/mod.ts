@@ -12,6 +12,8 @@ export type { ArgsOf, RemoteTask, ResultOfTask, TasksOf } from "./client.ts";
 export type {
   Accepts,
   CannotTake,
+  ChainArgs,
+  ChainNeedsAStep,
   ChainSteps,
   ChordBody,
   Drop,

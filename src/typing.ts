@@ -90,6 +90,14 @@ export type ChainSteps<S extends readonly unknown[], P = typeof START> = S exten
   ? [[P] extends [typeof START] ? H : Accepts<TakesOf<H>, P> extends true ? H : CannotTake<P>, ...ChainSteps<T, ResultOf<H>>]
   : S;
 
+/** What a chain of no steps must be given instead (it would have no result). */
+export interface ChainNeedsAStep {
+  "celeriac: a chain needs at least one step": never;
+}
+
+/** A chain's arguments: at least one step, each taking the previous one's result. */
+export type ChainArgs<S extends readonly unknown[]> = S extends readonly [] ? [ChainNeedsAStep] : ChainSteps<S>;
+
 /** The result of the last step of a chain. */
 export type LastResult<S extends readonly unknown[]> = S extends readonly [...unknown[], infer L] ? ResultOf<L>
   : S extends readonly (infer E)[] ? ResultOf<E>

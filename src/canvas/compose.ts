@@ -7,7 +7,7 @@ import { Signature, type SignatureApplier } from "./signature.ts";
 import type { AsyncResult } from "../result.ts";
 import { emptyGroupResult, type GroupResult } from "./group-result.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import type { ChainSteps, ChordBody, GroupResults, LastResult, ResultOf } from "../typing.ts";
+import type { ChainArgs, ChainSteps, ChordBody, GroupResults, LastResult, ResultOf } from "../typing.ts";
 
 /** Anything that can be a canvas step. */
 export type AnySignature = Signature<unknown, unknown[], unknown>;
@@ -67,7 +67,7 @@ export class Chord<R = unknown> extends Signature<R> {
  * Typed: each step must take the previous step's result as its last argument, and the chain's
  * result is the last step's.
  */
-export function chain<const S extends readonly AnySignature[]>(...sigs: S & ChainSteps<S>): Chain<LastResult<S>>;
+export function chain<const S extends readonly AnySignature[]>(...sigs: S & ChainArgs<S>): Chain<LastResult<S>>;
 /** `chain([a.s(1), b.s()])`: the same, from a list. */
 export function chain<const S extends readonly AnySignature[]>(sigs: S & ChainSteps<S>): Chain<LastResult<S>>;
 export function chain(...sigs: AnySignature[] | [AnySignature[]]): Chain<unknown> {

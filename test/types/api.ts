@@ -92,6 +92,11 @@ export async function canvas(): Promise<void> {
   expect<Equals<typeof c2, AsyncResult<string>>>();
   const ci = await chain(add.s(1, 2), ping.si()).applyAsync();
   expect<Equals<typeof ci, AsyncResult<"pong">>>();
+  // @ts-expect-error a chain needs a step
+  chain();
+  const steps = [double.s(1), double.s()];
+  const spread = await chain(...steps).applyAsync();
+  expect<Equals<typeof spread, AsyncResult<number>>>();
   // @ts-expect-error a step that takes no more arguments cannot take the previous result
   chain(add.s(1, 2), add.s(3, 4));
   // @ts-expect-error the previous result (a number) is not a name
