@@ -74,6 +74,11 @@ export class ResultHub {
     this.replySubject = replySubject;
   }
 
+  /** @internal How many tasks are being waited for (diagnostics and tests). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   /** True once the reply subscription is in place. */
   started = false;
 
@@ -190,9 +195,9 @@ export class ResultHub {
 
   /**
    * Resolves with the task's ready record. Rejects with TimeoutError after `timeoutMs`
-   * (null = wait forever).
+   * (null = wait forever), or with the signal's reason once `signal` aborts (the waiter is gone).
    */
-  async wait(id: string, timeoutMs: number | null): Promise<ResultRecord> {
+  async wait(id: string, timeoutMs: number | null, signal?: AbortSignal): Promise<ResultRecord> {
     if (this.#closed) throw new ClosedError("app");
     if (!this.started) await this.start();
     const early = this.#arrived.get(id);
@@ -225,6 +230,10 @@ export class ResultHub {
           reject(new TimeoutError(`the result of task ${id} did not arrive within ${timeoutMs / 1000}s`));
         }, timeoutMs);
       }
+      signal?.addEventListener("abort", () => {
+        this.#drop(id, w);
+        w.reject(signal.reason);
+      }, { once: true });
       this.#ensureTick();
     });
     // Not awaited: `p` must have its handler before the timer can reject it.

@@ -112,7 +112,9 @@ export class AsyncResult<T = unknown> {
       queue.push(value);
       wake?.();
     });
-    hub.wait(this.id, timeoutMs(opts.timeout)).then(
+    // Aborted when the iteration ends early (a `break`), so its waiter does not outlive it.
+    const stop = new AbortController();
+    hub.wait(this.id, timeoutMs(opts.timeout), stop.signal).then(
       () => (done = true),
       (err) => {
         failure = err;
@@ -143,6 +145,7 @@ export class AsyncResult<T = unknown> {
       if (failure) throw failure;
     } finally {
       off();
+      stop.abort();
     }
   }
 

@@ -96,6 +96,18 @@ describe("progress", () => {
     assert.equal(await r.get({ timeout: 10 }), "done");
   });
 
+  it("leaving r.progress() early leaves no waiter behind", async () => {
+    const g = gate();
+    const r = await t.app.tasks.get("steps")!.applyAsync([3], { taskId: g.id });
+    g.open();
+    for await (const v of r.progress({ timeout: 10 })) {
+      assert.deepEqual(v, { done: 1, total: 3 });
+      break;
+    }
+    assert.equal(t.app.hub().waiting, 0);
+    assert.equal(await r.get({ timeout: 10 }), 3);
+  });
+
   it("a custom updateState reaches onProgress with its state (Celery's on_message); built-in states do not", async () => {
     const seen: unknown[] = [];
     const g = gate();
