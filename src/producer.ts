@@ -212,7 +212,9 @@ export class Producer {
 function publishSignal(m: TaskMessage, queue: string): PublishSignal {
   const p = currentTask.getStore();
   const parent = p && p.id !== m.id ? { id: p.id, name: p.name ?? "", headers: p.headers ?? {} } : null;
-  return { task: m.task, id: m.id, args: m.args, kwargs: m.kwargs, queue, retries: m.retries, headers: m.headers ??= {}, parent };
+  // A copy: the caller's headers object (a shared constant, say) must not collect what handlers add.
+  const headers = m.headers = { ...m.headers };
+  return { task: m.task, id: m.id, args: m.args, kwargs: m.kwargs, queue, retries: m.retries, headers, parent };
 }
 
 /**

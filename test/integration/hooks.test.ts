@@ -139,8 +139,11 @@ describe("task hooks and signals", () => {
     const off = t.app.on("beforePublish", ({ headers, task }) => {
       if (task === "tenant") headers["x-tenant"] = "acme";
     });
+    const shared = { "x-source": "web" };
     try {
       assert.equal(await (await t.app.sendTask("tenant")).get({ timeout: 10 }), "acme");
+      assert.equal(await (await t.app.sendTask("tenant", [], { headers: shared })).get({ timeout: 10 }), "acme");
+      assert.deepEqual(shared, { "x-source": "web" }, "the caller's headers object is not changed");
     } finally {
       off();
     }
