@@ -7,6 +7,9 @@ import { type CeleriacOptions, type CompiledAppOptions, compileAppOptions } from
 import { compileTaskOptions, type TaskOptions } from "./task-options.ts";
 import { type BoundHandler, type PlainHandler, Task, type TaskSender } from "./task.ts";
 import type { TaskContext } from "./context.ts";
+import type { SendableHandler } from "./typing.ts";
+import { Client, type TasksOf } from "./client.ts";
+import { type Signal, type SignalHandler, Signals } from "./signals.ts";
 import { AsyncResult, type ResultSource } from "./result.ts";
 import { ResultHub } from "./result-hub.ts";
 import { type ApplyOptions, Producer } from "./producer.ts";
@@ -57,6 +60,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   #role = "client";
   #control: Control | null = null;
   #sentEvents: EventDispatcher | null = null;
+  #signals = new Signals(() => this.log);
   /** The app's logger (the CLI sets its level with `-l`). */
   log: Logger = createLogger("warning");
 
@@ -73,6 +77,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       taskOptions: (name) => this.#tasks.get(name)?.options,
       sent: (m, queue) => this.#sent(m, queue),
       signer: () => this.signing()?.signer ?? null,
+      signals: this.#signals,
     });
     registerBuiltins(this);
   }
@@ -86,6 +91,20 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       this.#broker.ensureEventStream(cfg.eventsMaxAgeMs).catch((err) => this.log.warn(`events stream: ${(err as Error).message}`));
     }
     this.#sentEvents.send(TaskEventType.SENT, callFields(m, queue));
+  }
+
+  /**
+   * Adds a signal handler (Celery's signals): `beforePublish` (may add headers), `afterPublish`,
+   * `taskPrerun`, `taskPostrun`, `taskSuccess`, `taskFailure`, `taskRetry`, `taskRevoked`,
+   * `workerReady`, `workerShutdown`. Returns the function that removes it. See src/signals.ts.
+   */
+  on<S extends Signal>(signal: S, handler: SignalHandler<S>): () => void {
+    return this.#signals.on(signal, handler);
+  }
+
+  /** @internal The app's signal hub (workers fire the task and worker signals through it). */
+  get signals(): Signals {
+    return this.#signals;
   }
 
   /** Remote control and inspection of workers (Celery's `app.control`). */
@@ -144,22 +163,30 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     return this.#tasks;
   }
 
-  /** Defines a task: `app.task("add", (a, b) => a + b)`. */
-  task<A extends unknown[], R>(name: string, fn: PlainHandler<A, R>): Task<A, Awaited<R>>;
   /** Defines a bound task that also takes the message's keyword arguments, as a last object. */
-  task<A extends unknown[], K extends Record<string, unknown>, R>(
-    options: TaskOptions & { bind: true; kwargs: true },
-    fn: (ctx: TaskContext, ...args: [...A, K]) => R | Promise<R>,
-  ): Task<A, Awaited<R>>;
+  task<const N extends string, A extends unknown[], K extends Record<string, unknown>, R>(
+    options: TaskOptions & { name: N; bind: true; kwargs: true },
+    fn: ((ctx: TaskContext, ...args: [...A, K]) => R | Promise<R>) & SendableHandler<A, R>,
+  ): Task<A, Awaited<R>, N>;
   /** Defines a task that takes the message's keyword arguments as a last object (`kwargs: true`). */
-  task<A extends unknown[], K extends Record<string, unknown>, R>(
-    options: TaskOptions & { bind?: false; kwargs: true },
-    fn: (...args: [...A, K]) => R | Promise<R>,
-  ): Task<A, Awaited<R>>;
+  task<const N extends string, A extends unknown[], K extends Record<string, unknown>, R>(
+    options: TaskOptions & { name: N; bind?: false; kwargs: true },
+    fn: ((...args: [...A, K]) => R | Promise<R>) & SendableHandler<A, R>,
+  ): Task<A, Awaited<R>, N>;
   /** Defines a bound task: the handler gets the context first. */
-  task<A extends unknown[], R>(options: TaskOptions & { bind: true }, fn: BoundHandler<A, R>): Task<A, Awaited<R>>;
-  /** Defines a task with options. */
-  task<A extends unknown[], R>(options: TaskOptions & { bind?: false }, fn: PlainHandler<A, R>): Task<A, Awaited<R>>;
+  task<const N extends string, A extends unknown[], R>(
+    options: TaskOptions & { name: N; bind: true },
+    fn: BoundHandler<A, R> & SendableHandler<A, R>,
+  ): Task<A, Awaited<R>, N>;
+  /**
+   * Defines a task: `app.task("add", (a, b) => a + b)`, or with options. Its arguments and result
+   * must be serialisable (a function or a symbol among them is a compile error). Last of the
+   * overloads, so that the compiler's error for the common case is this one's.
+   */
+  task<const N extends string, A extends unknown[], R>(
+    nameOrOptions: N | (TaskOptions & { name: N; bind?: false }),
+    fn: PlainHandler<A, R> & SendableHandler<A, R>,
+  ): Task<A, Awaited<R>, N>;
   task(nameOrOptions: string | TaskOptions, fn: (...args: never[]) => unknown): Task {
     const opts: TaskOptions = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions;
     if (typeof fn !== "function") throw new InvalidArgumentError("fn", `task ${opts.name} needs a handler function`);
@@ -175,7 +202,20 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     return t as Task;
   }
 
-  /** Sends a task by name, without importing it. */
+  /**
+   * A typed producer for the tasks of module `M`, which is never loaded: pass its type,
+   * `app.client<typeof import("./tasks.ts")>()`. Unknown names and wrong arguments do not compile.
+   */
+  client<M>(): Client<TasksOf<M>> {
+    return new Client<TasksOf<M>>({
+      tasks: this.#tasks,
+      acksLate: this.#options.acksLate ?? true,
+      sendTaskMessage: (name, args, options, task) => this.sendTaskMessage(name, args, options, task),
+      applySignature: (data, extra) => this.applySignature(data, extra),
+    });
+  }
+
+  /** Sends a task by name, without importing it: untyped (see {@link client} for the typed way). */
   sendTask<R = unknown>(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     if (typeof name !== "string" || name === "") throw new InvalidArgumentError("name", "must be a task name");
     return this.sendTaskMessage<R>(name, args, options, this.#tasks.get(name)?.options);

@@ -19,6 +19,7 @@ import { activeTracer, tracePublish } from "./tracing.ts";
 import { checkQueueName } from "./options.ts";
 import { InvalidArgumentError } from "./errors.ts";
 import type { Signer } from "./security/signing.ts";
+import { type PublishSignal, Signal, type Signals } from "./signals.ts";
 
 /** Options of `applyAsync` and `sendTask`. Durations in seconds. */
 export interface ApplyOptions {
@@ -77,6 +78,8 @@ export interface ProducerDeps {
   sent?(m: TaskMessage, queue: string): void;
   /** The key to sign messages with, or null when this app does not sign (reads key files once). */
   signer(): Signer | null;
+  /** The app's signals (`beforePublish`, `afterPublish`); absent for a producer without an app. */
+  signals?: Signals;
 }
 
 function epochMs(v: Date | number, field: string): number {
@@ -180,11 +183,15 @@ export class Producer {
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
     if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
     const msgId = opts.msgId ?? msgIdFor(m.id, m.retries);
+    const signals = this.#deps.signals;
+    const signal = signals?.has(Signal.BEFORE_PUBLISH) || signals?.has(Signal.AFTER_PUBLISH) ? publishSignal(m, queue) : null;
+    if (signal) await beforePublish(signals!, m, signal);
     // Traced: a PRODUCER span around the publish, its context injected before encoding (and so
     // before signing: the signature covers the trace headers as they travel).
     if (activeTracer()) await tracePublish(m, queue, () => this.#send(broker, queue, m, msgId));
     else await this.#send(broker, queue, m, msgId);
     this.#deps.sent?.(m, queue);
+    if (signal) signals!.fire(Signal.AFTER_PUBLISH, signal);
   }
 
   #send(broker: Broker, queue: string, m: TaskMessage, msgId: string): Promise<unknown> {
@@ -199,4 +206,29 @@ export class Producer {
       ? broker.publishDelayed(queue, wire, msgId, m.eta)
       : broker.publish(queue, wire, msgId);
   }
+}
+
+/** The `beforePublish` / `afterPublish` payload; its `headers` are the message's own. */
+function publishSignal(m: TaskMessage, queue: string): PublishSignal {
+  const p = currentTask.getStore();
+  const parent = p && p.id !== m.id ? { id: p.id, name: p.name ?? "", headers: p.headers ?? {} } : null;
+  // A copy: the caller's headers object (a shared constant, say) must not collect what handlers add.
+  const headers = m.headers = { ...m.headers };
+  return { task: m.task, id: m.id, args: m.args, kwargs: m.kwargs, queue, retries: m.retries, headers, parent };
+}
+
+/**
+ * Runs the `beforePublish` handlers (awaited; one that throws fails the publish) and checks the
+ * headers they added, as `applyAsync({ headers })` would.
+ */
+async function beforePublish(signals: Signals, m: TaskMessage, signal: PublishSignal): Promise<void> {
+  const before = new Map(Object.entries(signal.headers));
+  await signals.emitStrict(Signal.BEFORE_PUBLISH, signal);
+  const added: Record<string, string> = {};
+  for (const [k, v] of Object.entries(signal.headers)) if (before.get(k) !== v) added[k] = v;
+  for (const k of before.keys()) {
+    if (!(k in signal.headers)) throw new InvalidArgumentError("headers", `a beforePublish handler removed header "${k}" of task ${m.task}[${m.id}]`);
+  }
+  const bad = invalidUserHeader(added);
+  if (bad) throw new InvalidArgumentError("headers", `${bad} (set by a beforePublish handler)`);
 }

@@ -39,3 +39,15 @@ export const EXCEPTION_STATES: ReadonlySet<string> = new Set([
 export function isReady(state: string): boolean {
   return READY_STATES.has(state);
 }
+
+/** The custom state `ctx.progress(value)` records (Celery's convention for progress). */
+export const PROGRESS_STATE = "PROGRESS";
+
+/**
+ * True for a state a task reports while it runs (`ctx.progress`, `ctx.updateState` with a custom
+ * state): these reach a caller's `onProgress`. The worker's own states (RECEIVED, STARTED, RETRY)
+ * and the ready ones do not.
+ */
+export function isProgressState(state: string): boolean {
+  return !(state in State);
+}

@@ -4,12 +4,31 @@
 import { ConfigError } from "./errors.ts";
 import { checkQueueName, type CompiledAppOptions } from "./options.ts";
 import { parseRate, type Rate } from "./rate.ts";
+import type { TaskContext } from "./context.ts";
+
+/**
+ * Celery's Task methods as options: called in the worker, with the task's context, once its
+ * outcome is settled (stored, acked). May be async; an error in one is logged and never changes
+ * the task's result.
+ */
+export interface TaskHooks {
+  /** After a success, with the result. */
+  onSuccess?(ctx: TaskContext, result: unknown): unknown;
+  /** After a failure (retries exhausted, or not retried), with the error. */
+  onFailure?(ctx: TaskContext, error: unknown): unknown;
+  /** When the task is to be retried, with the error that caused it. */
+  onRetry?(ctx: TaskContext, error: unknown): unknown;
+  /** After any of them: the state (SUCCESS, FAILURE, RETRY) and the result or the error. */
+  afterReturn?(ctx: TaskContext, state: string, resultOrError: unknown): unknown;
+}
+
+const HOOKS = ["onSuccess", "onFailure", "onRetry", "afterReturn"] as const;
 
 /** An error class or an error name, for `autoretryFor` / `dontAutoretryFor`. */
 export type ErrorMatcher = string | (abstract new (...args: never[]) => Error);
 
 /** Options of `app.task({...}, fn)`. Durations in seconds. */
-export interface TaskOptions {
+export interface TaskOptions extends TaskHooks {
   /** The task's name on the wire. Required. */
   name: string;
   /** Pass the task context as the handler's first argument. @default false */
@@ -73,6 +92,8 @@ export interface CompiledTaskOptions {
   softTimeLimitMs: number | undefined;
   expiresMs: number | undefined;
   rateLimit: Rate | null;
+  /** The hooks the task has; null when none (the common case costs nothing). */
+  hooks: TaskHooks | null;
 }
 
 /** Task defaults that do not depend on the app. */
@@ -144,7 +165,19 @@ export function compileTaskOptions(
     softTimeLimitMs: optSeconds(o.softTimeLimit, f("softTimeLimit")),
     expiresMs: optSeconds(o.expires, f("expires")),
     rateLimit: parseRate(o.rateLimit, f("rateLimit")),
+    hooks: compileHooks(o, f),
   };
+}
+
+function compileHooks(o: TaskHooks, f: (k: string) => string): TaskHooks | null {
+  let hooks: TaskHooks | null = null;
+  for (const k of HOOKS) {
+    const h = o[k];
+    if (h === undefined) continue;
+    if (typeof h !== "function") throw new ConfigError(f(k), `must be a function, got ${JSON.stringify(h)}`);
+    (hooks ??= {})[k] = h as never;
+  }
+  return hooks;
 }
 
 /** True if `err` matches one of `list` (by class or by name, so it works across module copies). */

@@ -14,7 +14,8 @@ export const callCommand: Command = {
   summary: "send a task by name",
   help: `Usage: celeriac call <task> [options]
 
-Sends a task and prints its id; with --wait, waits for it and prints its result.
+Sends a task and prints its id; with --wait, waits for it and prints its result (and, on stderr,
+each progress event it reports: "<state> <value as JSON>").
 Exit code: 0 on success, 1 if the task failed (FAILURE/REVOKED/REJECTED), 75 on --timeout.
 
 Options:
@@ -77,7 +78,7 @@ Example:
       }
       writeStderr(`sent ${name}[${r.id}]; waiting for its result${timeout !== undefined ? ` (up to ${timeout}s)` : ""}...\n`);
       try {
-        const value = await r.get({ timeout });
+        const value = await r.get({ timeout, onProgress: (v, state) => writeStderr(`${state} ${render(v)}\n`) });
         out(values.json ? render({ id: r.id, state: "SUCCESS", result: value }) : render(value));
         return Exit.OK;
       } catch (err) {

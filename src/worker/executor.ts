@@ -21,6 +21,8 @@ export interface ExecutorDeps {
   hostname: string;
   log: Logger;
   resultExtended: boolean;
+  /** Sends a result notice (progress events from `ctx.progress` / `ctx.updateState`). */
+  notify(replyTo: string, id: string, state: TaskState, bytes: Uint8Array): void;
   /** Called once the message is decoded and the task known, before it runs. */
   onReceived(job: Job): void;
   /** Called when the handler begins. */

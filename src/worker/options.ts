@@ -4,7 +4,7 @@
 import { ConfigError } from "../errors.ts";
 import { checkQueueName } from "../options.ts";
 import { hostname as machineName } from "../runtime/mod.ts";
-import type { Logger } from "../log.ts";
+import { isLogger, type Logger } from "../log.ts";
 
 /** Execution pools. Only `async` runs tasks today (see docs/architecture.md). */
 export const Pool = { ASYNC: "async", THREADS: "threads", PROCESS: "process" } as const;
@@ -23,7 +23,10 @@ export interface WorkerOptions {
   hostname?: string;
   /** Seconds a warm shutdown lets running tasks finish before handing them back. @default 30 */
   gracePeriod?: number;
-  /** Where the worker logs. @default the app's logger */
+  /**
+   * Where the worker logs: every record of the worker and of its tasks (`ctx.log`). With a `bind`
+   * method, each task's records carry the fields `task`, `id` and `worker`. @default the app's logger
+   */
   logger?: Logger;
   /** Take part in moving due delayed tasks (ETA, countdown, retry delays) to their queues. @default true */
   mover?: boolean;
@@ -57,6 +60,8 @@ export interface CompiledWorkerOptions {
   healthPort: number | null;
   healthHost: string;
   maxMessageBytes: number;
+  /** null = the app's logger. */
+  logger: Logger | null;
 }
 
 /** Defaults, defined once. */
@@ -105,7 +110,11 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new ConfigError("healthPort", `must be a port number 0-65535, got ${JSON.stringify(port)}`);
   }
+  if (o.logger !== undefined && !isLogger(o.logger)) {
+    throw new ConfigError("logger", "must be a Logger: an object with debug, info, warn, error, child and enabledFor methods (and optionally bind)");
+  }
   return {
+    logger: o.logger ?? null,
     queues,
     concurrency,
     pool,

@@ -8,7 +8,7 @@
 import type { Broker, ExhaustedMessage } from "../broker/types.ts";
 import type { ResultBackend, StoreOutcome } from "../backend/types.ts";
 import type { Producer } from "../producer.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, taskLogger } from "../log.ts";
 import { decodeTaskMessage, Header, type TaskMessage } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord, remoteErrorOf, type ResultRecord } from "../protocol/result.ts";
 import { isReady, State } from "../states.ts";
@@ -52,9 +52,12 @@ export class Settler {
     this.#deps = deps;
   }
 
-  /** Applies `outcome` to `job`. Never throws; failures to settle leave the message to be redelivered. */
-  async settle(job: Job, outcome: Outcome): Promise<void> {
-    if (job.abandoned || outcome.kind === "abandoned") return;
+  /**
+   * Applies `outcome` to `job`. Never throws; failures to settle leave the message to be
+   * redelivered. Resolves with the state recorded (null if none), or undefined if not settled.
+   */
+  async settle(job: Job, outcome: Outcome): Promise<string | null | undefined> {
+    if (job.abandoned || outcome.kind === "abandoned") return undefined;
     job.settling = true; // from here on a terminate is a no-op (revocations.ts)
     try {
       let state: string | null;
@@ -74,13 +77,15 @@ export class Settler {
         state = await this.#apply(job, outcome);
       }
       this.#deps.onSettled(job, outcome, state);
+      return state;
     } catch (err) {
       if (!job.abandoned && !retryHelps(err)) {
         await this.#cannotSettle(job, err);
-        return;
+        return undefined;
       }
       // Not acked: JetStream redelivers it after ack_wait, and the redelivery check sees what got done.
       this.#deps.log.error(`could not settle ${job.message?.id ?? `message ${job.delivery.seq}`}: ${(err as Error).message}`);
+      return undefined;
     }
   }
 
@@ -178,7 +183,8 @@ export class Settler {
     }
     const next = { ...m, retries: m.retries + 1, eta: decision.etaMs > Date.now() ? decision.etaMs : undefined };
     const inS = Math.max(0, (decision.etaMs - Date.now()) / 1000);
-    this.#deps.log.info(`Task ${m.task}[${m.id}] retry ${next.retries} in ${inS.toFixed(inS < 10 ? 1 : 0)}s: ${retry.message}`);
+    const log = this.#deps.log.bind ? taskLogger(this.#deps.log, m.task, m.id, this.#deps.hostname) : this.#deps.log;
+    log.info(`Task ${m.task}[${m.id}] retry ${next.retries} in ${inS.toFixed(inS < 10 ? 1 : 0)}s: ${retry.message}`);
     // Publish the next attempt first: its dedup id (`<id>:<retries>`) makes a repeat harmless.
     await this.#durably(`publish retry ${next.retries} of ${m.id}`, job, () => this.#deps.producer.publish(next));
     const d = retry.exc === undefined ? { type: "Retry", message: retry.message, traceback: null } : describeError(retry.exc);

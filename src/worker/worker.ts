@@ -27,8 +27,14 @@ import { TaskObservers } from "./observe.ts";
 import { type RemoteWorker } from "./remote.ts";
 import { type Services, type ServicesHost, startServices } from "./services.ts";
 import { Revocations } from "./revocations.ts";
+import { sendNotice } from "./notice.ts";
+import { hasHooks, type HookDeps, taskRevoked, taskSettled, taskStarting } from "./hooks.ts";
+import { type ContextDeps, RunningTask } from "./context.ts";
+import { Signal } from "../signals.ts";
+import { State } from "../states.ts";
 import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
+import type { Logger } from "../log.ts";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
@@ -50,6 +56,9 @@ export class Worker {
   #ticker: ReturnType<typeof setInterval> | null = null;
   #executor: Executor | null = null;
   #settler: Settler | null = null;
+  #hooks: HookDeps | null = null;
+  /** The worker's logger (its `logger` option, or the app's). */
+  readonly #log: Logger;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
@@ -73,11 +82,12 @@ export class Worker {
     this.#host = host;
     this.options = compileWorkerOptions(options, host.config.defaultQueue);
     this.hostname = this.options.hostname;
-    this.#emitter = new Emitter((err) => host.log.error("a worker event listener failed", err));
+    this.#log = this.options.logger ?? host.log;
+    this.#emitter = new Emitter((err) => this.#log.error("a worker event listener failed", err));
     this.#slots = new SlotPool(this.options.concurrency, this.options.queues);
     this.#queues = new QueueActors(this.options.queues, {
       slots: this.#slots,
-      log: host.log,
+      log: this.#log,
       dispatch: (d) => this.#dispatch(d),
       exhausted: (ex) => void this.#settler!.exhausted(ex),
       report: (err) => this.#report(err),
@@ -85,8 +95,10 @@ export class Worker {
     this.#concurrency = this.options.concurrency;
     this.#revocations = new Revocations({
       config: host.config,
-      log: host.log,
-      settle: (job, outcome) => this.#settler!.settle(job, outcome),
+      log: this.#log,
+      settle: async (job, outcome) => {
+        await this.#settler!.settle(job, outcome);
+      },
       release: (job) => this.#release(job),
     });
     const revoked = this.#revocations.ids;
@@ -155,7 +167,7 @@ export class Worker {
   }
 
   async #start(): Promise<void> {
-    const log = this.#host.log;
+    const log = this.#log;
     try {
       const signing = this.#host.signing();
       if (signing?.require && !signing.signer) {
@@ -188,6 +200,7 @@ export class Worker {
       this.#startTicker(cfg.broker.ackWaitMs);
       this.#startedAt = Date.now();
       this.#setState(WorkerState.RUNNING);
+      this.#host.signals.fire(Signal.WORKER_READY, { hostname: this.hostname });
     } catch (err) {
       this.#setState(WorkerState.FAILED);
       this.#offStatus?.();
@@ -200,19 +213,31 @@ export class Worker {
   /** The executor and the settler: one delivery to its outcome, the outcome to its consequences. */
   #pipeline(broker: Broker, backend: ResultBackend, signing: MessageSigning | null): void {
     const cfg = this.#host.config;
-    const log = this.#host.log;
-    this.#executor = new Executor({
-      tasks: this.#host.tasks,
+    const log = this.#log;
+    const contextDeps: ContextDeps = {
       backend,
       hostname: this.hostname,
       log,
       resultExtended: cfg.resultExtended,
+      notify: (replyTo, id, state, bytes) => sendNotice({ broker, backend }, replyTo, id, state, bytes),
+    };
+    const hooks: HookDeps = {
+      signals: this.#host.signals,
+      log,
+      hostname: this.hostname,
+      context: (job) => new RunningTask(job, job.message!, contextDeps),
+    };
+    this.#hooks = hooks;
+    this.#executor = new Executor({
+      ...contextDeps,
+      tasks: this.#host.tasks,
       onReceived: (job) => {
         if (job.task && !job.task.options.acksLate) job.delivery.ack();
         if (this.#obs.observed) this.#obs.received(job);
         if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", taskEvent(job));
       },
       onStarted: (job) => {
+        taskStarting(hooks, job);
         if (this.#obs.observed) this.#obs.started(job);
         if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
       },
@@ -270,10 +295,15 @@ export class Worker {
     try {
       const outcome = await this.#executor!.execute(job);
       // A terminated task was settled as REVOKED already; what it did after is dropped.
-      if (!job.terminated) await this.#settler!.settle(job, outcome);
+      if (!job.terminated) {
+        const state = await this.#settler!.settle(job, outcome);
+        // Hooks run once the outcome is settled, within the task's slot (checked first: most
+        // tasks have none, and an await per task is measurable).
+        if (state !== undefined && hasHooks(this.#hooks!, job)) await taskSettled(this.#hooks!, job, outcome, state);
+      }
     } catch (err) {
       // execute and settle do not throw; if they ever do, the message is redelivered.
-      this.#host.log.error("unexpected error while processing a message", err);
+      this.#log.error("unexpected error while processing a message", err);
     } finally {
       this.#release(job);
       if (job.trace) {
@@ -295,8 +325,9 @@ export class Worker {
     const name = job.message?.task;
     if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);
     if (job.trace) settleSpan(job, outcome, state);
+    if (state === State.REVOKED) taskRevoked(this.#hooks!, job, outcome);
     if (this.#obs.observed) this.#obs.settled(job, outcome, state);
-    logSettled(this.#host.log, job, outcome, state);
+    logSettled(this.#log, this.hostname, job, outcome, state);
     if (this.#emitter.has("task-settled")) this.#emitter.emit("task-settled", settledTaskEvent(job, outcome, state));
   }
 
@@ -326,7 +357,7 @@ export class Worker {
     this.#slots.close();
     await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
     if (this.#inFlight.size > 0) {
-      this.#host.log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
+      this.#log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
       const idle = new Promise<void>((r) => (this.#idle = r));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const graceOver = new Promise<void>((r) => {
@@ -340,7 +371,7 @@ export class Worker {
       job.abandoned = true;
       job.abort.abort(new ClosedError(`worker ${this.hostname}`));
       job.delivery.nak();
-      this.#host.log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
+      this.#log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
     }
     this.#inFlight.clear();
     if (this.#ticker) clearInterval(this.#ticker);
@@ -348,6 +379,7 @@ export class Worker {
     // Heartbeats and control last through the grace period; worker-offline is the last word.
     await this.#services?.stop();
     this.#setState(WorkerState.STOPPED);
+    await this.#host.signals.emit(Signal.WORKER_SHUTDOWN, { hostname: this.hostname });
   }
 
   #onBrokerStatus(s: "disconnected" | "reconnected"): void {
@@ -408,7 +440,7 @@ export class Worker {
       broker,
       config: cfg,
       options: this.options,
-      log: this.#host.log,
+      log: this.#log,
       remote: this.#remote(),
       observers: this.#obs,
       events: this.options.events ?? cfg.workerSendTaskEvents,
