@@ -166,13 +166,25 @@ export interface WorkerChild {
 }
 
 /**
- * Spawns `node [BENCH_WORKER_FLAGS] --import tsx bench/<file> ...args`. Its stdout speaks a tiny protocol (`READY`,
+ * V8's heap settings for every system's worker alike: those k8s/base/worker.yaml deploys with
+ * (`bench:memory` measured why: with V8's own limits on this 24 GiB machine a -c 100 worker's old
+ * space grows to ~60 MiB of mostly garbage before a full GC). BENCH_V8_FLAGS replaces them; set it
+ * to "" to measure V8's defaults.
+ */
+export const WORKER_V8_FLAGS = "--max-semi-space-size=2 --max-old-space-size=384";
+
+export function workerV8Flags(): string[] {
+  return (process.env.BENCH_V8_FLAGS ?? WORKER_V8_FLAGS).split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Spawns `node [worker V8 flags] [BENCH_WORKER_FLAGS] --import tsx bench/<file> ...args`. Its stdout speaks a tiny protocol (`READY`,
  * `RSS <peak bytes> <bytes at READY>`); its stderr goes straight to ours so its errors are seen.
  */
 export function spawnWorker(file: string, args: string[]): WorkerChild {
   hookExit();
   // BENCH_WORKER_FLAGS: node flags for the worker processes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const flags = process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  const flags = [...workerV8Flags(), ...(process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [])];
   const child = spawn(process.execPath, [...flags, "--import", "tsx", `bench/${file}`, ...args], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "inherit"],

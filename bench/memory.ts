@@ -10,8 +10,10 @@
  * 2. The worker at its peak under the end-to-end burst (N noop tasks, 1,000 in flight, -c 100), with
  *    V8's young generation sized by `--max-semi-space-size` (0 = V8's own default, which grows the
  *    semi-space up to 16 MiB on 64-bit Node 20): peak RSS, what V8's heap spaces held at that peak,
- *    throughput and worker CPU per task. `--v8` adds variants with other V8 flags (e.g.
- *    "--max-semi-space-size=2 --optimize-for-size"). Variants alternate order between runs; medians with min–max.
+ *    throughput and worker CPU per task. `--v8` adds variants with other V8 flags, by default the
+ *    settings k8s/base/worker.yaml deploys (bench/lib.ts WORKER_V8_FLAGS), which also cap the old
+ *    space: with V8's own limit on a 24 GiB machine (~4 GiB) the old space grows to ~60 MiB, mostly
+ *    garbage, before a full GC. Variants alternate order between runs; medians with min–max.
  * 3. With --snapshot DIR: a heap snapshot of the worker 3 s into a burst (at its working peak), summed
  *    by constructor, so the old generation's content is named.
  */
@@ -20,14 +22,14 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { openDriver } from "./drivers.ts";
-import { cpuMs, deadline, median, progress, ROOT, type WorkerChild, type WorkerRss } from "./lib.ts";
+import { cpuMs, deadline, median, progress, ROOT, WORKER_V8_FLAGS, type WorkerChild, type WorkerRss } from "./lib.ts";
 
 const { values: flags } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
     n: { type: "string", default: "100000" },
     semi: { type: "string", default: "0,2,4,8,16" },
-    v8: { type: "string" },
+    v8: { type: "string", default: WORKER_V8_FLAGS },
     snapshot: { type: "string" },
     json: { type: "boolean", default: false },
   },
@@ -162,7 +164,7 @@ interface PeakSample {
 }
 
 async function burstAt(v8Flags: string, run: number, snapshotDir?: string): Promise<PeakSample> {
-  process.env.BENCH_WORKER_FLAGS = v8Flags;
+  process.env.BENCH_V8_FLAGS = v8Flags;
   const tag = `${process.pid.toString(36)}m${run}v${VARIANTS.indexOf(v8Flags)}`;
   const d = await openDriver("celeriac", tag);
   let w: WorkerChild | null = null;
