@@ -9,6 +9,7 @@ import {
   encodeTaskMessage,
   type Embed,
   Header,
+  invalidPriority,
   invalidUserHeader,
   msgIdFor,
   type SignatureData,
@@ -30,7 +31,11 @@ export interface ApplyOptions {
   expires?: number | Date;
   /** Queue to send to; overrides the task's queue and the routes. */
   queue?: string;
-  /** Accepted for Celery compatibility and carried in the message; JetStream delivers in order. */
+  /**
+   * Priority level 0–9: a waiting task of a higher level runs before any of a lower one; equal
+   * levels run in send order. Higher runs first, as with RabbitMQ (Celery on Redis and BullMQ
+   * count the other way). @default the task's `priority`, else 0
+   */
   priority?: number;
   /** Use this id instead of a new UUID (a second send with the same id is dropped as a duplicate). */
   taskId?: string;
@@ -79,6 +84,15 @@ export interface ProducerDeps {
   signer(): Signer | null;
 }
 
+/**
+ * Call options named in the API that this version does not have yet: refused by name rather
+ * than accepted and ignored.
+ */
+const NOT_YET: Record<string, string> = {
+  concurrencyKey: "per-key concurrency limits are not implemented yet",
+  deduplication: "deduplication beyond the broker's duplicate window is not implemented yet; a repeated taskId within it is dropped",
+};
+
 function epochMs(v: Date | number, field: string): number {
   const ms = v instanceof Date ? v.getTime() : v;
   if (typeof ms !== "number" || !Number.isFinite(ms)) throw new InvalidArgumentError(field, "must be a Date or epoch ms");
@@ -123,6 +137,12 @@ export class Producer {
       const bad = invalidUserHeader(o.headers);
       if (bad) throw new InvalidArgumentError("headers", bad);
     }
+    for (const k in NOT_YET) {
+      if ((o as Record<string, unknown>)[k] !== undefined) throw new InvalidArgumentError(k, NOT_YET[k]!);
+    }
+    const priority = o.priority ?? task?.priority ?? 0;
+    const badPriority = invalidPriority(priority);
+    if (badPriority) throw new InvalidArgumentError("priority", badPriority);
     const id = o.taskId ?? crypto.randomUUID();
     if (typeof id !== "string" || id === "" || /[\s]/.test(id)) throw new InvalidArgumentError("taskId", "must be a non-empty string without spaces");
     const now = Date.now();
@@ -164,6 +184,7 @@ export class Producer {
       headers: o.once ? { ...o.headers, [Header.ONCE]: "1" } : o.headers,
       chordSize: o.chordSize,
     };
+    if (priority > 0) m.priority = priority;
     if (o.timeLimit !== undefined || o.softTimeLimit !== undefined) m.timelimit = [o.timeLimit ?? null, o.softTimeLimit ?? null];
     // Sent from inside a task (and not as that task's own follow-up): it is the task's child.
     if (parent && o.parentId === undefined) parent.addChild?.(id);

@@ -4,6 +4,16 @@
 import { ConfigError } from "./errors.ts";
 import { checkQueueName, type CompiledAppOptions } from "./options.ts";
 import { parseRate, type Rate } from "./rate.ts";
+import { invalidPriority } from "./protocol/message.ts";
+
+/**
+ * Flow-control options named in the API that this version does not have yet: refused by name
+ * rather than accepted and ignored.
+ */
+const NOT_YET: Record<string, string> = {
+  globalRateLimit: "cluster-wide rate limits are not implemented yet; `rateLimit` limits each worker",
+  keyConcurrency: "per-key concurrency limits are not implemented yet",
+};
 
 /** An error class or an error name, for `autoretryFor` / `dontAutoretryFor`. */
 export type ErrorMatcher = string | (abstract new (...args: never[]) => Error);
@@ -51,6 +61,11 @@ export interface TaskOptions {
   expires?: number;
   /** At most this many starts per worker: `"10/s"`, `"100/m"`, `"5/h"` or a number per second. @default none */
   rateLimit?: string | number;
+  /**
+   * Default priority of calls: 0–9, higher runs first (RabbitMQ's order, as Celery on AMQP; Celery
+   * on Redis and BullMQ count the other way). A call's `priority` overrides it. @default 0
+   */
+  priority?: number;
 }
 
 /** What the worker and the producer read. */
@@ -73,6 +88,7 @@ export interface CompiledTaskOptions {
   softTimeLimitMs: number | undefined;
   expiresMs: number | undefined;
   rateLimit: Rate | null;
+  priority: number;
 }
 
 /** Task defaults that do not depend on the app. */
@@ -123,6 +139,12 @@ export function compileTaskOptions(
   if (o.kwargs !== undefined && typeof o.kwargs !== "boolean") {
     throw new ConfigError(f("kwargs"), `must be true or false, got ${JSON.stringify(o.kwargs)}`);
   }
+  for (const k in NOT_YET) {
+    if ((o as unknown as Record<string, unknown>)[k] !== undefined) throw new ConfigError(f(k), NOT_YET[k]!);
+  }
+  const priority = o.priority ?? 0;
+  const badPriority = invalidPriority(priority);
+  if (badPriority) throw new ConfigError(f("priority"), badPriority);
   const delay = o.defaultRetryDelay ?? TASK_DEFAULTS.defaultRetryDelay;
   if (typeof delay !== "number" || !(delay >= 0)) throw new ConfigError(f("defaultRetryDelay"), "must be seconds ≥ 0");
   return {
@@ -144,6 +166,7 @@ export function compileTaskOptions(
     softTimeLimitMs: optSeconds(o.softTimeLimit, f("softTimeLimit")),
     expiresMs: optSeconds(o.expires, f("expires")),
     rateLimit: parseRate(o.rateLimit, f("rateLimit")),
+    priority,
   };
 }
 

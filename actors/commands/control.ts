@@ -19,6 +19,12 @@ function need(v: string | undefined, usage: string): string {
   return v;
 }
 
+/** Commands named in the API that this version does not have yet: refused by name. */
+const NOT_YET: Record<string, string> = {
+  "pause-queue": "pausing a queue is not implemented yet; cancel-consumer stops one worker's consumption",
+  "resume-queue": "pausing a queue is not implemented yet; add-consumer starts one worker's consumption",
+};
+
 type Action = (app: Celeriac, a: string[], o: BroadcastOptions, flags: Record<string, unknown>) => Promise<Replies>;
 
 const ACTIONS: Record<string, Action> = {
@@ -69,6 +75,7 @@ Example:
   options: { ...REMOTE_OPTIONS, terminate: { type: "boolean" } },
   async run({ values, positionals, flags }) {
     const [name, ...rest] = positionals;
+    if (name && NOT_YET[name]) throw new CliError(Exit.USAGE, `control ${name}: ${NOT_YET[name]}`);
     const action = name ? ACTIONS[name] : undefined;
     if (!action) {
       throw new CliError(Exit.USAGE, `control: ${name ? `unknown command "${name}"` : "which command?"}; use one of ${Object.keys(ACTIONS).join(", ")}`);

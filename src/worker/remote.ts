@@ -57,7 +57,7 @@ export function taskInfo(w: RemoteWorker, job: Job): TaskInfo {
     hostname: w.hostname,
     time_start: job.startedAt === null ? null : job.startedAt / 1000,
     acknowledged: Boolean(job.task && !job.task.options.acksLate),
-    delivery_info: { exchange: "", routing_key: job.queue, priority: null, redelivered: job.delivery.deliveryCount > 1 },
+    delivery_info: { exchange: "", routing_key: job.queue, priority: m.priority ?? 0, redelivered: job.delivery.deliveryCount > 1 },
     worker_pid: w.pid,
   };
 }
