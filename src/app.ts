@@ -10,6 +10,7 @@ import type { TaskContext } from "./context.ts";
 import { AsyncResult, type ResultSource } from "./result.ts";
 import { ResultHub } from "./result-hub.ts";
 import { type ApplyOptions, Producer } from "./producer.ts";
+import { buildAll, type BulkCall, publishInOrder } from "./bulk.ts";
 import { createBackend, createBroker } from "./adapters.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Worker, type WorkerHost } from "./worker/worker.ts";
@@ -179,6 +180,20 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   sendTask<R = unknown>(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     if (typeof name !== "string" || name === "") throw new InvalidArgumentError("name", "must be a task name");
     return this.sendTaskMessage<R>(name, args, options, this.#tasks.get(name)?.options);
+  }
+
+  /**
+   * Sends many tasks at once (BullMQ's `addBulk`): all are checked before any is sent, then
+   * published back to back with their acknowledgements awaited together. Resolves with their
+   * handles in the order of `calls`; equal-priority calls to one queue run in that order.
+   */
+  async sendMany<R = unknown>(calls: readonly BulkCall[]): Promise<AsyncResult<R>[]> {
+    if (this.#closed) throw new ClosedError("app");
+    const messages = buildAll(calls, (name, args, options) => this.#producer.build(name, args, options, this.#tasks.get(name)?.options));
+    const hub = this.hub();
+    if (!hub.started && messages.some((m) => !m.ignoreResult)) await hub.start();
+    await publishInOrder(messages, (m) => this.#producer.publish(m));
+    return messages.map((m) => new AsyncResult<R>(m.id, this));
   }
 
   /** @internal Used by Task: builds, publishes, returns the handle. */
