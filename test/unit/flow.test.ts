@@ -85,7 +85,7 @@ function fakeDelivery(id: string, naks: string[]): Delivery {
   };
 }
 
-function priorityRig() {
+async function priorityRig(scan?: () => Promise<number[]>) {
   const levels: FakeLevel[] = [];
   const got: string[] = [];
   const returned: number[] = [];
@@ -101,14 +101,15 @@ function priorityRig() {
     onError(e) {
       throw e;
     },
-  }, { rescanMs: 3_600_000, overflowNakMs: 1_000 });
+  }, { rescanMs: 3_600_000, overflowNakMs: 1_000 }, scan);
+  await consumer.start();
   const deliver = (level: number, id: string) => levels[level]!.h.onDelivery(fakeDelivery(id, naks));
   return { consumer, levels, got, returned, naks, deliver };
 }
 
 describe("priority consumer: credit goes to the highest level with work", () => {
   it("probes hot levels from 9 down, one at a time; what they leave goes to level 0", async () => {
-    const r = priorityRig();
+    const r = await priorityRig();
     r.consumer.grant(3);
     assert.deepEqual(r.levels[9]!.grants, [3], "level 9 is probed first with all the credit");
     assert.deepEqual(r.levels[8]!.grants, [], "one probe at a time");
@@ -126,8 +127,22 @@ describe("priority consumer: credit goes to the highest level with work", () => 
     await r.consumer.stop();
   });
 
+  it("with a scan, only the levels holding messages are probed", async () => {
+    let answer = (_: number[]) => {};
+    const r = priorityRig(() => new Promise((resolve) => (answer = resolve)));
+    await Promise.resolve();
+    answer([4]);
+    const rig = await r;
+    rig.consumer.grant(2);
+    assert.deepEqual(rig.levels[9]!.grants, [], "an empty level is not probed");
+    assert.deepEqual(rig.levels[4]!.grants, [2]);
+    rig.levels[4]!.h.onReturned(2);
+    assert.deepEqual(rig.levels[0]!.grants, [2]);
+    await rig.consumer.stop();
+  });
+
   it("a doorbell lends the credit parked in level 0 to the rung level; a delivery over the credit is handed back", async () => {
-    const r = priorityRig();
+    const r = await priorityRig();
     r.consumer.grant(1);
     for (let level = 9; level >= 1; level--) r.levels[level]!.h.onReturned(1);
     assert.deepEqual(r.levels[0]!.grants, [1]);
@@ -145,7 +160,7 @@ describe("priority consumer: credit goes to the highest level with work", () => 
   });
 
   it("credit level 0 returns unused goes back to the worker, minus what a probe borrowed and spent", async () => {
-    const r = priorityRig();
+    const r = await priorityRig();
     r.consumer.grant(4);
     for (let level = 9; level >= 1; level--) r.levels[level]!.h.onReturned(4);
     r.consumer.ring(2);

@@ -358,12 +358,14 @@ export class JetStreamBroker implements Broker {
       new Puller(nc, { queue, stream, durable: this.#names.durable(queue, n) }, levelHandlers, {
         ...this.#pullerOptions,
         noWait: n > 0,
-      }), handlers, this.#priorityOptions);
+      }), handlers, this.#priorityOptions, () => this.#busyLevels(queue));
     const bell = nc.subscribe(this.#names.bellSubject(queue), {
       callback: (err, msg) => {
         if (!err) consumer.ring(Number(msg.string()));
       },
     });
+    // After the doorbell's SUB went out: a message the scan misses rings it.
+    await consumer.start();
     return {
       grant: (n) => consumer.grant(n),
       stop: async () => {
@@ -371,6 +373,13 @@ export class JetStreamBroker implements Broker {
         await Promise.all([...advisories.map((a) => a.stop()), consumer.stop()]);
       },
     };
+  }
+
+  /** The levels above 0 of `queue` that hold messages: one stream-info call. */
+  async #busyLevels(queue: string): Promise<number[]> {
+    const base = this.#names.taskSubject(queue);
+    const info = await this.#conn.jsm.streams.info(this.#names.streamFor(queue), { subjects_filter: `${base}.*` });
+    return Object.entries(info.state.subjects ?? {}).filter(([, n]) => n > 0).map(([subject]) => Number(subject.slice(base.length + 1)));
   }
 
   async deadLetter(queue: string, message: WireMessage, reason: string, dedupKey: string): Promise<void> {

@@ -12,8 +12,10 @@
  * level is empty. Every unit of credit the worker grants first probes the levels that may hold
  * work ("hot"), highest first; what a probe leaves unused goes to the next hot level, the rest
  * to level 0. A level turns cold when a probe finds it empty, and hot again when a producer rings
- * its doorbell (`<p>.bell.<q>`, core NATS, after the publish was stored), or on the periodic
- * rescan that covers a lost doorbell.
+ * its doorbell (`<p>.bell.<q>`, core NATS, after the publish was stored), or when a scan (one
+ * stream-info call listing the levels' subjects that hold messages) finds messages there: once
+ * before the first pull, after the doorbell is subscribed (so nothing falls between the two), and
+ * then periodically, which covers a lost doorbell.
  *
  * The hazard: credit already parked in a level-0 pull request cannot be taken back (2.9 cannot
  * cancel a pull). When a doorbell rings for an idle worker, the probe borrows that parked credit;
@@ -38,6 +40,9 @@ export const PRIORITY_DEFAULTS: PriorityOptions = { rescanMs: 5_000, overflowNak
 /** Opens the consumer of one level, reporting to `handlers`. Level 0 pulls and waits; others probe. */
 export type LevelOpener = (level: number, handlers: ConsumeHandlers) => QueueConsumer;
 
+/** Lists the levels above 0 that hold messages now (delivered or not). */
+export type LevelScan = () => Promise<number[]>;
+
 /** The consumer of one queue across its priority levels. */
 export class PriorityConsumer implements QueueConsumer {
   #handlers: ConsumeHandlers;
@@ -48,19 +53,30 @@ export class PriorityConsumer implements QueueConsumer {
   /** Credit given to level 0's pull requests and not yet delivered or returned. */
   #lent0 = 0;
   /** Levels 1..9 that may hold messages (index = level; 0 unused). */
-  #hot: boolean[] = new Array(MAX_PRIORITY + 1).fill(true);
+  #hot: boolean[] = new Array(MAX_PRIORITY + 1).fill(false);
+  #scan: LevelScan | null;
+  /** No credit moves before the first scan said which levels hold work. */
+  #started = false;
   /** The level being probed and how many deliveries its probe may still bring; 0 = none. */
   #probing = 0;
   #probeLeft = 0;
   #stopped = false;
   #timer: ReturnType<typeof setInterval>;
 
-  constructor(open: LevelOpener, handlers: ConsumeHandlers, opts: PriorityOptions = PRIORITY_DEFAULTS) {
+  /** Without `scan`, every level counts as possibly busy at first and on each rescan. */
+  constructor(open: LevelOpener, handlers: ConsumeHandlers, opts: PriorityOptions = PRIORITY_DEFAULTS, scan?: LevelScan) {
     this.#handlers = handlers;
     this.#opts = opts;
-    this.#hot[0] = false;
+    this.#scan = scan ?? null;
     for (let level = 0; level <= MAX_PRIORITY; level++) this.#levels.push(open(level, this.#levelHandlers(level)));
     this.#timer = setInterval(() => this.rescan(), opts.rescanMs);
+  }
+
+  /** Runs the first scan; credit granted before it waits for it. */
+  async start(): Promise<void> {
+    await this.#rescanNow();
+    this.#started = true;
+    this.#pump();
   }
 
   /** Allows `n` more deliveries, from the highest level that has work. */
@@ -77,11 +93,25 @@ export class PriorityConsumer implements QueueConsumer {
     this.#pump();
   }
 
-  /** Marks every level as possibly holding work and probes them. */
+  /** Marks the levels that hold work (all, without a scan) as hot and probes them. */
   rescan(): void {
+    this.#rescanNow().then(() => this.#pump(), (err) => this.#handlers.onError(err as Error));
+  }
+
+  async #rescanNow(): Promise<void> {
     if (this.#stopped) return;
-    for (let level = 1; level <= MAX_PRIORITY; level++) this.#hot[level] = true;
-    this.#pump();
+    let levels: number[] | null = null;
+    if (this.#scan) {
+      try {
+        levels = await this.#scan();
+      } catch (err) {
+        this.#handlers.onError(err as Error); // and probe every level instead
+      }
+    }
+    // Only ever marks hot: a doorbell rung while the scan was under way must not be undone.
+    for (let level = 1; level <= MAX_PRIORITY; level++) {
+      if (levels === null || levels.includes(level)) this.#hot[level] = true;
+    }
   }
 
   /** Credit held now (for tests): [granted and undelivered, lent to level 0]. */
@@ -90,7 +120,7 @@ export class PriorityConsumer implements QueueConsumer {
   }
 
   #pump(): void {
-    if (this.#stopped || this.#probing !== 0) return;
+    if (this.#stopped || !this.#started || this.#probing !== 0) return;
     if (this.#credit > 0) {
       for (let level = MAX_PRIORITY; level >= 1; level--) {
         if (!this.#hot[level]) continue;
