@@ -7,6 +7,7 @@
 import type { ApplyOptions } from "./producer.ts";
 import type { TaskMessage } from "./protocol/message.ts";
 import { InvalidArgumentError } from "./errors.ts";
+import type { ResultBackend } from "./backend/types.ts";
 
 /** One call of `app.sendMany`. */
 export interface BulkCall {
@@ -26,6 +27,28 @@ export interface BulkCall {
  * latency when the server is busy.
  */
 export const BULK_WINDOW = 10_000;
+
+/**
+ * Claims the deduplication ids of the calls that have one, in call order (so a repeat within the
+ * same batch finds the first). Where another task holds the id, `ids[i]` becomes that task's id
+ * and the call's message is not to be sent. Returns the claims made, to release if sending fails.
+ */
+export async function claimDeduplication(
+  calls: readonly BulkCall[],
+  messages: readonly TaskMessage[],
+  backend: () => Promise<ResultBackend>,
+  ids: string[],
+): Promise<{ id: string; taskId: string }[]> {
+  const claims: { id: string; taskId: string }[] = [];
+  for (let i = 0; i < calls.length; i++) {
+    const d = calls[i]!.options?.deduplication;
+    if (!d) continue;
+    const holder = await (await backend()).dedupClaim(d.id, messages[i]!.id, d.ttl * 1000);
+    if (holder === null) claims.push({ id: d.id, taskId: messages[i]!.id });
+    else ids[i] = holder;
+  }
+  return claims;
+}
 
 /** Builds every call's message, naming the call (`calls[3].priority`) when one is invalid. */
 export function buildAll(

@@ -37,6 +37,13 @@ export interface ApplyOptions {
    * count the other way). @default the task's `priority`, else 0
    */
   priority?: number;
+  /**
+   * Runs the task once per `id` within `ttl` seconds (BullMQ's name): a second send with the same
+   * id in that time sends nothing and resolves with the first task's AsyncResult; after `ttl` a
+   * send runs again. Kept in the result backend, so it holds for every producer of the app and
+   * for longer than the broker's duplicate window, which is all a repeated `taskId` gets.
+   */
+  deduplication?: Deduplication;
   /** Use this id instead of a new UUID (a second send with the same id is dropped as a duplicate). */
   taskId?: string;
   /** Extra headers, readable by the task as `ctx.headers`. */
@@ -68,6 +75,28 @@ export interface ApplyOptions {
   once?: boolean;
 }
 
+/** The `deduplication` call option. */
+export interface Deduplication {
+  /** What makes two sends the same: any non-empty text. */
+  id: string;
+  /** Seconds during which a second send with this id does not run. */
+  ttl: number;
+}
+
+/** Checks the `deduplication` option, naming the bad field. */
+export function checkDeduplication(d: unknown): Deduplication | undefined {
+  if (d === undefined) return undefined;
+  if (typeof d !== "object" || d === null) throw new InvalidArgumentError("deduplication", "must be { id, ttl }");
+  const { id, ttl } = d as Record<string, unknown>;
+  if (typeof id !== "string" || id === "") {
+    throw new InvalidArgumentError("deduplication.id", `must be a non-empty string, got ${JSON.stringify(id)}`);
+  }
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
+    throw new InvalidArgumentError("deduplication.ttl", `must be a positive number of seconds, got ${JSON.stringify(ttl)}`);
+  }
+  return { id, ttl };
+}
+
 /** What the producer needs from its app. */
 export interface ProducerDeps {
   config(): CompiledAppOptions;
@@ -90,7 +119,6 @@ export interface ProducerDeps {
  */
 const NOT_YET: Record<string, string> = {
   concurrencyKey: "per-key concurrency limits are not implemented yet",
-  deduplication: "deduplication beyond the broker's duplicate window is not implemented yet; a repeated taskId within it is dropped",
 };
 
 function epochMs(v: Date | number, field: string): number {
@@ -140,6 +168,7 @@ export class Producer {
     for (const k in NOT_YET) {
       if ((o as Record<string, unknown>)[k] !== undefined) throw new InvalidArgumentError(k, NOT_YET[k]!);
     }
+    checkDeduplication(o.deduplication);
     const priority = o.priority ?? task?.priority ?? 0;
     const badPriority = invalidPriority(priority);
     if (badPriority) throw new InvalidArgumentError("priority", badPriority);

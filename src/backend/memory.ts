@@ -29,6 +29,7 @@ export class MemoryBackend implements ResultBackend {
   #entries = new Map<string, Entry>();
   #chords = new Map<string, ChordState>();
   #chains = new Map<string, { steps: Uint8Array[]; expiresAt: number | null }>();
+  #dedup = new Map<string, { taskId: string; until: number }>();
   #sweptAt = 0;
   #serializer: Serializer;
   #settings: BackendSettings;
@@ -135,6 +136,20 @@ export class MemoryBackend implements ResultBackend {
     c.expiresAt = this.#expiry();
     this.#sweep();
     return c;
+  }
+
+  dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null> {
+    const now = Date.now();
+    if (this.#dedup.size >= 10_000) for (const [k, v] of this.#dedup) if (v.until <= now) this.#dedup.delete(k);
+    const held = this.#dedup.get(id);
+    if (held && held.until > now) return Promise.resolve(held.taskId);
+    this.#dedup.set(id, { taskId, until: now + ttlMs });
+    return Promise.resolve(null);
+  }
+
+  dedupRelease(id: string, taskId: string): Promise<void> {
+    if (this.#dedup.get(id)?.taskId === taskId) this.#dedup.delete(id);
+    return Promise.resolve();
   }
 
   forget(taskId: string): Promise<void> {

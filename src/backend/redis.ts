@@ -64,7 +64,23 @@ end
 return 0
 `;
 
+/** Claims a dedup key: returns the holder's task id, or false after setting it (with its TTL). */
+const DEDUP_CLAIM = `
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`;
+
+/** Deletes a dedup key only if the given task still holds it. */
+const DEDUP_RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 type GuardedRedis = Redis & {
+  celeriacDedupClaim(key: string, taskId: string, ttlMs: number): Promise<string | null>;
+  celeriacDedupRelease(key: string, taskId: string): Promise<number>;
   celeriacStore(key: string, value: Uint8Array, ttlMs: number): Promise<number>;
   celeriacChordJoinBuffer(key: string, index: number, value: Uint8Array, size: number, ttlMs: number): Promise<(number | Uint8Array)[]>;
   celeriacChordFail(key: string, memberId: string, ttlMs: number): Promise<number>;
@@ -128,6 +144,8 @@ export class RedisBackend implements ResultBackend {
     this.#redis.defineCommand("celeriacStore", { numberOfKeys: 1, lua: storeUnlessSuccess(settings.serializer) });
     this.#redis.defineCommand("celeriacChordJoin", { numberOfKeys: 1, lua: CHORD_JOIN });
     this.#redis.defineCommand("celeriacChordFail", { numberOfKeys: 1, lua: CHORD_FAIL });
+    this.#redis.defineCommand("celeriacDedupClaim", { numberOfKeys: 1, lua: DEDUP_CLAIM });
+    this.#redis.defineCommand("celeriacDedupRelease", { numberOfKeys: 1, lua: DEDUP_RELEASE });
   }
 
   #key(taskId: string): string {
@@ -265,6 +283,20 @@ export class RedisBackend implements ResultBackend {
 
   #chordKey(groupId: string): string {
     return `${this.#settings.keyPrefix}chord-${groupId}`;
+  }
+
+  async dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null> {
+    if (this.#redis.status !== "ready") await this.connect();
+    return await this.#redis.celeriacDedupClaim(this.#dedupKey(id), taskId, Math.max(1, Math.round(ttlMs))) ?? null;
+  }
+
+  async dedupRelease(id: string, taskId: string): Promise<void> {
+    if (this.#redis.status !== "ready") await this.connect();
+    await this.#redis.celeriacDedupRelease(this.#dedupKey(id), taskId);
+  }
+
+  #dedupKey(id: string): string {
+    return `${this.#settings.keyPrefix}dedup-${id}`;
   }
 
   async forget(taskId: string): Promise<void> {

@@ -65,6 +65,13 @@ export interface ResultBackend {
   chainSave(steps: unknown[]): Promise<string>;
   /** Reads up to `count` stored steps from index `from`. */
   chainLoad(id: string, from: number, count: number): Promise<unknown[]>;
+  /**
+   * Claims the deduplication id `id` for task `taskId` during `ttlMs` (the call option
+   * `deduplication`): resolves null when this call claimed it, or the id of the task that holds it.
+   */
+  dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null>;
+  /** Releases `id` if `taskId` still holds it (its send failed: a later send may run). */
+  dedupRelease(id: string, taskId: string): Promise<void>;
   /** Closes connections. */
   close(): Promise<void>;
 }

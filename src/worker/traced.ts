@@ -149,6 +149,12 @@ export class TracedBackend implements ResultBackend {
   forget(taskId: string): Promise<void> {
     return this.#b.forget(taskId);
   }
+  dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null> {
+    return this.#b.dedupClaim(id, taskId, ttlMs);
+  }
+  dedupRelease(id: string, taskId: string): Promise<void> {
+    return this.#b.dedupRelease(id, taskId);
+  }
   chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin> {
     return this.#b.chordJoin(groupId, index, size, result);
   }

@@ -32,6 +32,17 @@ for (const [kind, make] of adapters) {
       if (kind === "redis") await cleanup(uniqueName("none"), prefix);
     });
 
+    it("deduplication ids: the first claim holds for its ttl; release frees only the holder's", async () => {
+      assert.equal(await backend.dedupClaim("d1", "task-a", 300), null, "claimed");
+      assert.equal(await backend.dedupClaim("d1", "task-b", 300), "task-a", "held by the first");
+      await backend.dedupRelease("d1", "task-b");
+      assert.equal(await backend.dedupClaim("d1", "task-c", 300), "task-a", "another task's release frees nothing");
+      await backend.dedupRelease("d1", "task-a");
+      assert.equal(await backend.dedupClaim("d1", "task-d", 200), null, "free after the holder's release");
+      await waitFor(async () => (await backend.dedupClaim("d1", "task-e", 10_000)) === null, { what: "the ttl to expire" });
+      assert.equal(await backend.dedupClaim("d1", "task-f", 300), "task-e");
+    });
+
     it("stores and reads records, several at once, PENDING as null", async () => {
       await backend.store(makeRecord("a", State.SUCCESS, { n: 1, when: new Date(5), big: 7n }));
       await backend.store(makeRecord("b", State.FAILURE, { exc_type: "E", exc_message: ["x"], exc_module: "m" }, { traceback: "tb" }));

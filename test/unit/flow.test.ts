@@ -218,8 +218,51 @@ describe("bulk enqueue", () => {
   });
 });
 
+describe("deduplication (memory backend)", () => {
+  it("a second send with the same id within ttl returns the first task's result and runs nothing; after ttl it runs again", async () => {
+    const app = memoryApp();
+    let runs = 0;
+    const t = app.task("once", () => ++runs);
+    const worker = app.worker({ concurrency: 2, hostname: "dedup@test" });
+    try {
+      await worker.start();
+      const dedup = { id: "order-7", ttl: 0.3 };
+      const a = await t.applyAsync([], { deduplication: dedup });
+      const b = await t.applyAsync([], { deduplication: dedup });
+      const [c] = await app.sendMany([{ task: "once", options: { deduplication: dedup } }]);
+      assert.equal(b.id, a.id);
+      assert.equal(c!.id, a.id);
+      assert.equal(await a.get({ timeout: 5 }), 1);
+      const later = await waitFor(async () => {
+        const r = await t.applyAsync([], { deduplication: dedup });
+        return r.id !== a.id ? r : null;
+      }, { what: "the ttl to pass", timeoutMs: 5_000, intervalMs: 100 });
+      assert.equal(await later.get({ timeout: 5 }), 2);
+      assert.equal(runs, 2);
+    } finally {
+      await worker.stop();
+      await app.close();
+    }
+  });
+
+  it("refuses a bad deduplication option, naming the field", async () => {
+    const app = memoryApp();
+    try {
+      for (const [d, field] of [[{ ttl: 5 }, "deduplication.id"], [{ id: "x", ttl: 0 }, "deduplication.ttl"], ["x", "deduplication"]] as const) {
+        await assert.rejects(
+          app.sendTask("t", [], { deduplication: d as never }),
+          (e: unknown) => e instanceof InvalidArgumentError && e.argument === field,
+          JSON.stringify(d),
+        );
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe("flow control not built yet: refused by name", () => {
-  it("globalRateLimit and keyConcurrency (task options), concurrencyKey and deduplication (call options)", async () => {
+  it("globalRateLimit and keyConcurrency (task options), concurrencyKey (call option)", async () => {
     const app = memoryApp();
     try {
       for (const k of ["globalRateLimit", "keyConcurrency"]) {
@@ -228,7 +271,7 @@ describe("flow control not built yet: refused by name", () => {
           (e: unknown) => e instanceof ConfigError && e.field === `task t_${k}: ${k}`,
         );
       }
-      for (const [k, v] of [["concurrencyKey", "tenant-42"], ["deduplication", { id: "x", ttl: 60 }]] as const) {
+      for (const [k, v] of [["concurrencyKey", "tenant-42"]] as const) {
         await assert.rejects(
           app.sendTask("t", [], { [k]: v } as never),
           (e: unknown) => e instanceof InvalidArgumentError && e.argument === k,
