@@ -58,6 +58,8 @@ export interface Names {
   readonly revokedBucket: string;
   readonly beatBucket: string;
   readonly workersBucket: string;
+  /** Paused queues (`control pause-queue`), one key per queue. */
+  readonly pausedBucket: string;
   /**
    * Leases; the bucket's TTL frees a dead holder's lease, so each lease with its own TTL has its
    * own bucket: the delayed-task mover's (`mover`, TTL 5 s) and beat's leader lease (`leaseTtl`).
@@ -101,6 +103,7 @@ export function namesFor(prefix: string): Names {
     revokedBucket: `${prefix}_revoked`,
     beatBucket: `${prefix}_beat`,
     workersBucket: `${prefix}_workers`,
+    pausedBucket: `${prefix}_paused`,
     locksBucket: `${prefix}_locks`,
     beatLockBucket: `${prefix}_beat_lock`,
   };

@@ -19,12 +19,6 @@ function need(v: string | undefined, usage: string): string {
   return v;
 }
 
-/** Commands named in the API that this version does not have yet: refused by name. */
-const NOT_YET: Record<string, string> = {
-  "pause-queue": "pausing a queue is not implemented yet; cancel-consumer stops one worker's consumption",
-  "resume-queue": "pausing a queue is not implemented yet; add-consumer starts one worker's consumption",
-};
-
 type Action = (app: Celeriac, a: string[], o: BroadcastOptions, flags: Record<string, unknown>) => Promise<Replies>;
 
 const ACTIONS: Record<string, Action> = {
@@ -38,6 +32,8 @@ const ACTIONS: Record<string, Action> = {
   "pool-shrink": (app, a, o) => app.control.poolShrink(count(a[0], "pool-shrink"), o),
   "add-consumer": (app, a, o) => app.control.addConsumer(need(a[0], "add-consumer <queue>"), o),
   "cancel-consumer": (app, a, o) => app.control.cancelConsumer(need(a[0], "cancel-consumer <queue>"), o),
+  "pause-queue": (app, a, o) => app.control.pauseQueue(need(a[0], "pause-queue <queue>"), o),
+  "resume-queue": (app, a, o) => app.control.resumeQueue(need(a[0], "resume-queue <queue>"), o),
   "enable-events": (app, _a, o) => app.control.enableEvents(o),
   "disable-events": (app, _a, o) => app.control.disableEvents(o),
 };
@@ -60,6 +56,9 @@ Commands:
   pool-shrink [n]                remove n slots (default 1)
   add-consumer <queue>           start consuming a queue
   cancel-consumer <queue>        stop consuming a queue
+  pause-queue <queue>            every worker stops taking tasks from the queue, persistently
+                                 (workers started later hold off too); running tasks finish
+  resume-queue <queue>           undo pause-queue
   enable-events                  start sending task events
   disable-events                 stop sending task events
 
@@ -75,7 +74,6 @@ Example:
   options: { ...REMOTE_OPTIONS, terminate: { type: "boolean" } },
   async run({ values, positionals, flags }) {
     const [name, ...rest] = positionals;
-    if (name && NOT_YET[name]) throw new CliError(Exit.USAGE, `control ${name}: ${NOT_YET[name]}`);
     const action = name ? ACTIONS[name] : undefined;
     if (!action) {
       throw new CliError(Exit.USAGE, `control: ${name ? `unknown command "${name}"` : "which command?"}; use one of ${Object.keys(ACTIONS).join(", ")}`);
@@ -87,6 +85,10 @@ Example:
       const code = printReplies(replies, Boolean(values.json), showReply);
       if (name === "revoke" && code === Exit.UNAVAILABLE) {
         out(`revoked ${rest.join(", ")}: stored; workers started later will refuse ${rest.length === 1 ? "it" : "them"}`);
+      }
+      if ((name === "pause-queue" || name === "resume-queue") && code === Exit.UNAVAILABLE) {
+        out(`${name === "pause-queue" ? "paused" : "resumed"} ${rest[0]}: stored; workers started later follow it`);
+        return Exit.OK;
       }
       return code;
     } finally {

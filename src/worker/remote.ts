@@ -42,6 +42,10 @@ export interface RemoteWorker {
   resize(concurrency: number): void;
   addConsumer(queue: string): Promise<void>;
   cancelConsumer(queue: string): Promise<void>;
+  pauseQueue(queue: string): Promise<void>;
+  resumeQueue(queue: string): Promise<void>;
+  /** Queues consumed but held off by pause-queue. */
+  paused(): string[];
   setEvents(on: boolean): void;
 }
 
@@ -90,7 +94,14 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
     case ControlCommand.REVOKED:
       return w.revoked.list();
     case ControlCommand.ACTIVE_QUEUES:
-      return w.queues().map((q) => ({ name: q, exchange: { name: "", type: "direct" }, routing_key: q, durable: true, consumer: w.durable(q) }));
+      return w.queues().map((q) => ({
+        name: q,
+        exchange: { name: "", type: "direct" },
+        routing_key: q,
+        durable: true,
+        consumer: w.durable(q),
+        paused: w.paused().includes(q),
+      }));
     case ControlCommand.QUERY_TASK: {
       const ids = new Set([args.ids ?? args.id].flat().map(String));
       const out: Record<string, [string, TaskInfo]> = {};
@@ -136,6 +147,18 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       if (!w.queues().includes(q)) return { error: `not consuming from ${q}` };
       await w.cancelConsumer(q);
       return { ok: `no longer consuming from ${q}` };
+    }
+    case ControlCommand.PAUSE_QUEUE: {
+      const q = queueArg(args.queue);
+      if (!w.queues().includes(q)) return { ok: `not consuming from ${q}` };
+      await w.pauseQueue(q);
+      return { ok: `paused ${q}; running tasks finish` };
+    }
+    case ControlCommand.RESUME_QUEUE: {
+      const q = queueArg(args.queue);
+      if (!w.queues().includes(q)) return { ok: `not consuming from ${q}` };
+      await w.resumeQueue(q);
+      return { ok: `resumed ${q}` };
     }
     case ControlCommand.ENABLE_EVENTS:
       w.setEvents(true);

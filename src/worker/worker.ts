@@ -13,6 +13,7 @@ import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } 
 import { SlotPool } from "./slots.ts";
 import { Executor } from "./executor.ts";
 import { Settler } from "./settle.ts";
+import { PauseWatch } from "./paused.ts";
 import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
 import { logSettled, settledTaskEvent, type TaskEvent, taskEvent } from "./report.ts";
@@ -48,6 +49,7 @@ export class Worker {
   #inFlight = new Set<Job>();
   #actors: Supervised[] = [];
   #ticker: ReturnType<typeof setInterval> | null = null;
+  #pauses: PauseWatch | null = null;
   #executor: Executor | null = null;
   #settler: Settler | null = null;
   #starting: Promise<void> | null = null;
@@ -171,6 +173,9 @@ export class Worker {
       const cfg = this.#host.config;
       // Mingle: revocations made while this worker was not running still hold.
       await this.#revocations.sync(broker);
+      // Likewise a queue paused before this worker started stays held off.
+      this.#pauses = new PauseWatch({ broker, bucket: cfg.names.pausedBucket, queues: this.#queues, report: (e) => this.#report(e) });
+      await this.#pauses.sync();
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
       this.#pipeline(broker, backend, signing);
       await this.#queues.start(broker);
@@ -186,6 +191,7 @@ export class Worker {
         }), { onCrash: (err) => this.#report(err as Error) }));
       }
       this.#startTicker(cfg.broker.ackWaitMs);
+      this.#pauses.start();
       this.#startedAt = Date.now();
       this.#setState(WorkerState.RUNNING);
     } catch (err) {
@@ -344,6 +350,7 @@ export class Worker {
     }
     this.#inFlight.clear();
     if (this.#ticker) clearInterval(this.#ticker);
+    this.#pauses?.stop();
     this.#offStatus?.();
     // Heartbeats and control last through the grace period; worker-offline is the last word.
     await this.#services?.stop();
@@ -357,6 +364,7 @@ export class Worker {
     if (metrics) metrics.reconnects++;
     // A revoke broadcast while we were cut off was lost; its KV entry was not.
     this.#revocations.sync(this.#broker).catch((err) => this.#report(err as Error));
+    this.#pauses?.sync().catch((err) => this.#report(err as Error));
     // Copies of finished tasks may come back looking new (see checkEveryDeliveryFor): for as long
     // as a producer's retry is deduplicated, or a redelivery takes, look before running.
     const b = this.#host.config.broker;
@@ -398,6 +406,9 @@ export class Worker {
       },
       addConsumer: (q) => this.#addConsumer(q),
       cancelConsumer: (q) => this.#queues.cancel(q),
+      pauseQueue: (q) => this.#queues.pause(q),
+      resumeQueue: (q) => this.#queues.resume(this.#broker!, q),
+      paused: () => [...this.#queues.paused],
       setEvents: (on) => this.#obs.setTaskEvents(on),
     };
   }

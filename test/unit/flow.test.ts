@@ -261,6 +261,29 @@ describe("deduplication (memory backend)", () => {
   });
 });
 
+describe("pause a queue (memory broker)", () => {
+  it("a queue paused before the worker starts is not consumed until resumed", async () => {
+    const app = memoryApp();
+    const t = app.task("t", () => "ran");
+    const worker = app.worker({ concurrency: 1, hostname: "pause@test" });
+    try {
+      await app.control.pauseQueue(app.config.defaultQueue, { timeout: 0.05 });
+      const r = await t.delay();
+      await worker.start();
+      const queues = await app.control.activeQueues({ destination: ["pause@test"] });
+      assert.deepEqual((queues["pause@test"] as { paused: boolean }[]).map((q) => q.paused), [true]);
+      assert.equal(await r.state(), "PENDING");
+      assert.equal((await (await app.broker()).queueStats(app.config.defaultQueue)).pending, 1);
+      await app.control.resumeQueue(app.config.defaultQueue);
+      assert.equal(await r.get({ timeout: 5 }), "ran");
+      await assert.rejects(app.control.pauseQueue("a.b"), (e: unknown) => e instanceof ConfigError && e.field === "queue");
+    } finally {
+      await worker.stop();
+      await app.close();
+    }
+  });
+});
+
 describe("flow control not built yet: refused by name", () => {
   it("globalRateLimit and keyConcurrency (task options), concurrencyKey (call option)", async () => {
     const app = memoryApp();
