@@ -10,6 +10,7 @@ export type { BoundHandler, PlainHandler } from "./task.ts";
 export type { ErrorMatcher, TaskOptions } from "./task-options.ts";
 export type { ApplyOptions, Linkable } from "./producer.ts";
 export type { BulkCall } from "./bulk.ts";
+export type { Deduplication } from "./producer.ts";
 export { AsyncResult } from "./result.ts";
 export { Signature } from "./canvas/signature.ts";
 export type { SetOptions, SignatureOptions } from "./canvas/signature.ts";

@@ -38,6 +38,12 @@ export interface ApplyOptions {
    */
   priority?: number;
   /**
+   * At most the task's `keyConcurrency` tasks with this key run at once across all workers
+   * (BullMQ Pro's groups, Hatchet's concurrency keys); the others wait in the broker, holding no
+   * worker slot. Refused for a task of this app that has no `keyConcurrency`.
+   */
+  concurrencyKey?: string;
+  /**
    * Runs the task once per `id` within `ttl` seconds (BullMQ's name): a second send with the same
    * id in that time sends nothing and resolves with the first task's AsyncResult; after `ttl` a
    * send runs again. Kept in the result backend, so it holds for every producer of the app and
@@ -113,14 +119,6 @@ export interface ProducerDeps {
   signer(): Signer | null;
 }
 
-/**
- * Call options named in the API that this version does not have yet: refused by name rather
- * than accepted and ignored.
- */
-const NOT_YET: Record<string, string> = {
-  concurrencyKey: "per-key concurrency limits are not implemented yet",
-};
-
 function epochMs(v: Date | number, field: string): number {
   const ms = v instanceof Date ? v.getTime() : v;
   if (typeof ms !== "number" || !Number.isFinite(ms)) throw new InvalidArgumentError(field, "must be a Date or epoch ms");
@@ -164,9 +162,6 @@ export class Producer {
     if (o.headers !== undefined) {
       const bad = invalidUserHeader(o.headers);
       if (bad) throw new InvalidArgumentError("headers", bad);
-    }
-    for (const k in NOT_YET) {
-      if ((o as Record<string, unknown>)[k] !== undefined) throw new InvalidArgumentError(k, NOT_YET[k]!);
     }
     checkDeduplication(o.deduplication);
     const priority = o.priority ?? task?.priority ?? 0;
@@ -214,6 +209,15 @@ export class Producer {
       chordSize: o.chordSize,
     };
     if (priority > 0) m.priority = priority;
+    if (o.concurrencyKey !== undefined) {
+      if (typeof o.concurrencyKey !== "string" || o.concurrencyKey === "") {
+        throw new InvalidArgumentError("concurrencyKey", `must be a non-empty string, got ${JSON.stringify(o.concurrencyKey)}`);
+      }
+      if (task && task.keyConcurrency === null) {
+        throw new InvalidArgumentError("concurrencyKey", `task ${taskName} has no keyConcurrency: the key would limit nothing`);
+      }
+      m.concurrencyKey = o.concurrencyKey;
+    }
     if (o.timeLimit !== undefined || o.softTimeLimit !== undefined) m.timelimit = [o.timeLimit ?? null, o.softTimeLimit ?? null];
     // Sent from inside a task (and not as that task's own follow-up): it is the task's child.
     if (parent && o.parentId === undefined) parent.addChild?.(id);

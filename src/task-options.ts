@@ -12,7 +12,6 @@ import { invalidPriority } from "./protocol/message.ts";
  */
 const NOT_YET: Record<string, string> = {
   globalRateLimit: "cluster-wide rate limits are not implemented yet; `rateLimit` limits each worker",
-  keyConcurrency: "per-key concurrency limits are not implemented yet",
 };
 
 /** An error class or an error name, for `autoretryFor` / `dontAutoretryFor`. */
@@ -66,6 +65,12 @@ export interface TaskOptions {
    * on Redis and BullMQ count the other way). A call's `priority` overrides it. @default 0
    */
   priority?: number;
+  /**
+   * At most this many tasks of this name with the same `concurrencyKey` (a call option) run at
+   * once across all workers; the others wait in the broker, holding no slot. Calls without a key
+   * are not limited. @default none
+   */
+  keyConcurrency?: number;
 }
 
 /** What the worker and the producer read. */
@@ -89,6 +94,7 @@ export interface CompiledTaskOptions {
   expiresMs: number | undefined;
   rateLimit: Rate | null;
   priority: number;
+  keyConcurrency: number | null;
 }
 
 /** Task defaults that do not depend on the app. */
@@ -145,6 +151,10 @@ export function compileTaskOptions(
   const priority = o.priority ?? 0;
   const badPriority = invalidPriority(priority);
   if (badPriority) throw new ConfigError(f("priority"), badPriority);
+  const keyConcurrency = o.keyConcurrency ?? null;
+  if (keyConcurrency !== null && (!Number.isInteger(keyConcurrency) || keyConcurrency < 1)) {
+    throw new ConfigError(f("keyConcurrency"), `must be an integer ≥ 1, got ${JSON.stringify(keyConcurrency)}`);
+  }
   const delay = o.defaultRetryDelay ?? TASK_DEFAULTS.defaultRetryDelay;
   if (typeof delay !== "number" || !(delay >= 0)) throw new ConfigError(f("defaultRetryDelay"), "must be seconds ≥ 0");
   return {
@@ -167,6 +177,7 @@ export function compileTaskOptions(
     expiresMs: optSeconds(o.expires, f("expires")),
     rateLimit: parseRate(o.rateLimit, f("rateLimit")),
     priority,
+    keyConcurrency,
   };
 }
 

@@ -30,6 +30,7 @@ export class MemoryBackend implements ResultBackend {
   #chords = new Map<string, ChordState>();
   #chains = new Map<string, { steps: Uint8Array[]; expiresAt: number | null }>();
   #dedup = new Map<string, { taskId: string; until: number }>();
+  #permits = new Map<string, Map<string, number>>();
   #sweptAt = 0;
   #serializer: Serializer;
   #settings: BackendSettings;
@@ -145,6 +146,29 @@ export class MemoryBackend implements ResultBackend {
     if (held && held.until > now) return Promise.resolve(held.taskId);
     this.#dedup.set(id, { taskId, until: now + ttlMs });
     return Promise.resolve(null);
+  }
+
+  permitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
+    const now = Date.now();
+    let holders = this.#permits.get(key);
+    if (!holders) this.#permits.set(key, holders = new Map());
+    for (const [h, until] of holders) if (until <= now) holders.delete(h);
+    if (!holders.has(holder) && holders.size >= limit) return Promise.resolve(false);
+    holders.set(holder, now + leaseMs);
+    return Promise.resolve(true);
+  }
+
+  permitRenew(key: string, holder: string, leaseMs: number): Promise<void> {
+    const holders = this.#permits.get(key);
+    if (holders?.has(holder)) holders.set(holder, Date.now() + leaseMs);
+    return Promise.resolve();
+  }
+
+  permitRelease(key: string, holder: string): Promise<void> {
+    const holders = this.#permits.get(key);
+    holders?.delete(holder);
+    if (holders?.size === 0) this.#permits.delete(key);
+    return Promise.resolve();
   }
 
   dedupRelease(id: string, taskId: string): Promise<void> {

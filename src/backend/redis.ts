@@ -78,7 +78,30 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/** Per-key permits: a sorted set of holders scored by lease end, on the server's clock. */
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+const PERMIT_ACQUIRE = NOW_MS + `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[3]))
+  return 1
+end
+return 0
+`;
+const PERMIT_RENEW = NOW_MS + `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+end
+return 0
+`;
+
 type GuardedRedis = Redis & {
+  celeriacPermitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<number>;
+  celeriacPermitRenew(key: string, holder: string, leaseMs: number): Promise<number>;
   celeriacDedupClaim(key: string, taskId: string, ttlMs: number): Promise<string | null>;
   celeriacDedupRelease(key: string, taskId: string): Promise<number>;
   celeriacStore(key: string, value: Uint8Array, ttlMs: number): Promise<number>;
@@ -146,6 +169,8 @@ export class RedisBackend implements ResultBackend {
     this.#redis.defineCommand("celeriacChordFail", { numberOfKeys: 1, lua: CHORD_FAIL });
     this.#redis.defineCommand("celeriacDedupClaim", { numberOfKeys: 1, lua: DEDUP_CLAIM });
     this.#redis.defineCommand("celeriacDedupRelease", { numberOfKeys: 1, lua: DEDUP_RELEASE });
+    this.#redis.defineCommand("celeriacPermitAcquire", { numberOfKeys: 1, lua: PERMIT_ACQUIRE });
+    this.#redis.defineCommand("celeriacPermitRenew", { numberOfKeys: 1, lua: PERMIT_RENEW });
   }
 
   #key(taskId: string): string {
@@ -293,6 +318,25 @@ export class RedisBackend implements ResultBackend {
   async dedupRelease(id: string, taskId: string): Promise<void> {
     if (this.#redis.status !== "ready") await this.connect();
     await this.#redis.celeriacDedupRelease(this.#dedupKey(id), taskId);
+  }
+
+  async permitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
+    if (this.#redis.status !== "ready") await this.connect();
+    return (await this.#redis.celeriacPermitAcquire(this.#permitKey(key), holder, limit, Math.max(1, Math.round(leaseMs)))) === 1;
+  }
+
+  async permitRenew(key: string, holder: string, leaseMs: number): Promise<void> {
+    if (this.#redis.status !== "ready") await this.connect();
+    await this.#redis.celeriacPermitRenew(this.#permitKey(key), holder, Math.max(1, Math.round(leaseMs)));
+  }
+
+  async permitRelease(key: string, holder: string): Promise<void> {
+    if (this.#redis.status !== "ready") await this.connect();
+    await this.#redis.zrem(this.#permitKey(key), holder);
+  }
+
+  #permitKey(key: string): string {
+    return `${this.#settings.keyPrefix}permits-${key}`;
   }
 
   #dedupKey(id: string): string {

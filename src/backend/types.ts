@@ -72,6 +72,16 @@ export interface ResultBackend {
   dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null>;
   /** Releases `id` if `taskId` still holds it (its send failed: a later send may run). */
   dedupRelease(id: string, taskId: string): Promise<void>;
+  /**
+   * Takes one of `limit` permits of `key` for `holder` (per-key concurrency), leased for `leaseMs`:
+   * true when taken (or already held by `holder`, whose lease is then renewed). A lease that ran
+   * out (its worker died) frees its permit.
+   */
+  permitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<boolean>;
+  /** Extends `holder`'s lease on a permit of `key`, if it still holds one. */
+  permitRenew(key: string, holder: string, leaseMs: number): Promise<void>;
+  /** Gives `holder`'s permit of `key` back. */
+  permitRelease(key: string, holder: string): Promise<void>;
   /** Closes connections. */
   close(): Promise<void>;
 }

@@ -141,6 +141,8 @@ export interface TaskMessage {
   headers?: Record<string, string>;
   /** Priority level 0–9, higher runs first (RabbitMQ / Celery-on-AMQP order); absent means 0. */
   priority?: number;
+  /** Tasks of one name sharing this key run at most the task's `keyConcurrency` at once. */
+  concurrencyKey?: string;
   traceparent?: string;
   tracestate?: string;
 }
@@ -166,6 +168,7 @@ const META = {
   replyTo: "reply_to",
   queue: "queue",
   chordSize: "chord_size",
+  concurrencyKey: "concurrency_key",
 } as const satisfies Partial<Record<keyof TaskMessage, string>>;
 
 /** The JetStream dedup id: the task id, or `<id>:<retries>` for a retry. */
@@ -204,6 +207,7 @@ export function encodeTaskMessage(m: TaskMessage): WireMessage {
   if (m.replyTo !== undefined) meta[META.replyTo] = m.replyTo;
   if (m.queue !== undefined) meta[META.queue] = m.queue;
   if (m.chordSize !== undefined) meta[META.chordSize] = m.chordSize;
+  if (m.concurrencyKey !== undefined) meta[META.concurrencyKey] = m.concurrencyKey;
   const headers: Record<string, string> = m.headers ? { ...m.headers } : {};
   headers[Header.TASK] = m.task;
   headers[Header.ID] = m.id;
@@ -292,6 +296,8 @@ export function decodeTaskMessage(
   m.origin = metaString(meta, META.origin);
   m.replyTo = metaString(meta, META.replyTo);
   m.queue = metaString(meta, META.queue);
+  const key = metaString(meta, META.concurrencyKey);
+  if (key !== undefined) m.concurrencyKey = key;
   const gi = meta[META.groupIndex];
   if (typeof gi === "number") m.groupIndex = gi;
   const cs = meta[META.chordSize];

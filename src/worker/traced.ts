@@ -155,6 +155,15 @@ export class TracedBackend implements ResultBackend {
   dedupRelease(id: string, taskId: string): Promise<void> {
     return this.#b.dedupRelease(id, taskId);
   }
+  permitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
+    return this.#b.permitAcquire(key, holder, limit, leaseMs);
+  }
+  permitRenew(key: string, holder: string, leaseMs: number): Promise<void> {
+    return this.#b.permitRenew(key, holder, leaseMs);
+  }
+  permitRelease(key: string, holder: string): Promise<void> {
+    return this.#b.permitRelease(key, holder);
+  }
   chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin> {
     return this.#b.chordJoin(groupId, index, size, result);
   }

@@ -13,6 +13,7 @@ import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } 
 import { SlotPool } from "./slots.ts";
 import { Executor } from "./executor.ts";
 import { Settler } from "./settle.ts";
+import { KeyPermits } from "./permits.ts";
 import { PauseWatch } from "./paused.ts";
 import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
@@ -50,6 +51,7 @@ export class Worker {
   #actors: Supervised[] = [];
   #ticker: ReturnType<typeof setInterval> | null = null;
   #pauses: PauseWatch | null = null;
+  #permits: KeyPermits | null = null;
   #executor: Executor | null = null;
   #settler: Settler | null = null;
   #starting: Promise<void> | null = null;
@@ -223,10 +225,16 @@ export class Worker {
         if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
       },
       isRevoked: (id) => this.#revocations.ids.has(id),
-      admit: (job, task) => this.#admission.admit(job, task),
+      admit: (job, task) => {
+        const rated = this.#admission.admit(job, task);
+        const permits = this.#permits;
+        if (task.options.keyConcurrency === null || !permits) return rated;
+        return rated === null ? permits.admit(job, task) : rated.then((o) => o ?? permits.admit(job, task));
+      },
       signing,
       maxMessageBytes: this.options.maxMessageBytes,
     });
+    this.#permits = new KeyPermits({ backend, leaseMs: cfg.broker.ackWaitMs, report: (e) => this.#report(e) });
     this.#settler = new Settler({
       broker,
       // Result writes become child spans of the task's span when traced.
@@ -245,6 +253,7 @@ export class Worker {
     this.#ticker = setInterval(() => {
       const before = Date.now() - every;
       for (const job of this.#inFlight) if (job.receivedAt < before && !job.abandoned) job.delivery.working();
+      this.#permits?.renew(this.#inFlight);
     }, every);
   }
 
@@ -297,6 +306,7 @@ export class Worker {
   }
 
   #onSettled(job: Job, outcome: Outcome, state: string | null): void {
+    this.#permits?.release(job);
     this.#processed++;
     const name = job.message?.task;
     if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);

@@ -32,6 +32,22 @@ for (const [kind, make] of adapters) {
       if (kind === "redis") await cleanup(uniqueName("none"), prefix);
     });
 
+    it("per-key permits: at most the limit at once; the holder again renews; release and lease expiry free one", async () => {
+      assert.equal(await backend.permitAcquire("k", "t1", 2, 10_000), true);
+      assert.equal(await backend.permitAcquire("k", "t2", 2, 300), true);
+      assert.equal(await backend.permitAcquire("k", "t3", 2, 10_000), false, "both permits are taken");
+      assert.equal(await backend.permitAcquire("k", "t1", 2, 10_000), true, "a holder asking again keeps its permit");
+      assert.equal(await backend.permitAcquire("other", "t3", 2, 10_000), true, "keys are independent");
+      await backend.permitRelease("k", "t1");
+      assert.equal(await backend.permitAcquire("k", "t3", 2, 10_000), true, "a released permit is free");
+      assert.equal(await backend.permitAcquire("k", "t4", 2, 10_000), false);
+      // t2 neither renews nor releases (its worker died): its lease runs out.
+      await waitFor(() => backend.permitAcquire("k", "t4", 2, 10_000), { what: "t2's lease to run out" });
+      await backend.permitRenew("k", "t4", 200);
+      await backend.permitRelease("k", "t3");
+      await backend.permitRelease("other", "t3");
+    });
+
     it("deduplication ids: the first claim holds for its ttl; release frees only the holder's", async () => {
       assert.equal(await backend.dedupClaim("d1", "task-a", 300), null, "claimed");
       assert.equal(await backend.dedupClaim("d1", "task-b", 300), "task-a", "held by the first");
