@@ -6,13 +6,7 @@ import { checkQueueName, type CompiledAppOptions } from "./options.ts";
 import { parseRate, type Rate } from "./rate.ts";
 import { invalidPriority } from "./protocol/message.ts";
 
-/**
- * Flow-control options named in the API that this version does not have yet: refused by name
- * rather than accepted and ignored.
- */
-const NOT_YET: Record<string, string> = {
-  globalRateLimit: "cluster-wide rate limits are not implemented yet; `rateLimit` limits each worker",
-};
+
 
 /** An error class or an error name, for `autoretryFor` / `dontAutoretryFor`. */
 export type ErrorMatcher = string | (abstract new (...args: never[]) => Error);
@@ -61,6 +55,12 @@ export interface TaskOptions {
   /** At most this many starts per worker: `"10/s"`, `"100/m"`, `"5/h"` or a number per second. @default none */
   rateLimit?: string | number;
   /**
+   * At most this many starts for all workers together: `"100/s"`, `"10/m"`, `"5/h"` or a number per
+   * second. Starts are spaced evenly (no bursts); a task over the limit waits in the broker, never
+   * in a worker slot. @default none
+   */
+  globalRateLimit?: string | number;
+  /**
    * Default priority of calls: 0–9, higher runs first (RabbitMQ's order, as Celery on AMQP; Celery
    * on Redis and BullMQ count the other way). A call's `priority` overrides it. @default 0
    */
@@ -93,6 +93,7 @@ export interface CompiledTaskOptions {
   softTimeLimitMs: number | undefined;
   expiresMs: number | undefined;
   rateLimit: Rate | null;
+  globalRateLimit: Rate | null;
   priority: number;
   keyConcurrency: number | null;
 }
@@ -145,9 +146,6 @@ export function compileTaskOptions(
   if (o.kwargs !== undefined && typeof o.kwargs !== "boolean") {
     throw new ConfigError(f("kwargs"), `must be true or false, got ${JSON.stringify(o.kwargs)}`);
   }
-  for (const k in NOT_YET) {
-    if ((o as unknown as Record<string, unknown>)[k] !== undefined) throw new ConfigError(f(k), NOT_YET[k]!);
-  }
   const priority = o.priority ?? 0;
   const badPriority = invalidPriority(priority);
   if (badPriority) throw new ConfigError(f("priority"), badPriority);
@@ -176,6 +174,7 @@ export function compileTaskOptions(
     softTimeLimitMs: optSeconds(o.softTimeLimit, f("softTimeLimit")),
     expiresMs: optSeconds(o.expires, f("expires")),
     rateLimit: parseRate(o.rateLimit, f("rateLimit")),
+    globalRateLimit: parseRate(o.globalRateLimit, f("globalRateLimit")),
     priority,
     keyConcurrency,
   };

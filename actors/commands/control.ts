@@ -26,7 +26,8 @@ const ACTIONS: Record<string, Action> = {
     if (a.length === 0) throw new CliError(Exit.USAGE, "usage: celeriac control revoke <id>... [--terminate]");
     return app.control.revoke(a, { ...o, terminate: Boolean(f.terminate) });
   },
-  "rate-limit": (app, a, o) => app.control.rateLimit(need(a[0], "rate-limit <task> <rate>"), need(a[1], "rate-limit <task> <rate>"), o),
+  "rate-limit": (app, a, o, f) =>
+    app.control.rateLimit(need(a[0], "rate-limit <task> <rate>"), need(a[1], "rate-limit <task> <rate>"), { ...o, global: Boolean(f.global) }),
   shutdown: (app, _a, o) => app.control.shutdown(o),
   "pool-grow": (app, a, o) => app.control.poolGrow(count(a[0], "pool-grow"), o),
   "pool-shrink": (app, a, o) => app.control.poolShrink(count(a[0], "pool-shrink"), o),
@@ -51,6 +52,7 @@ Commands:
   revoke <id>... [--terminate]   never run these tasks; --terminate also aborts running ones
                                  (their ctx.signal aborts, the result is REVOKED)
   rate-limit <task> <rate>       set a task's rate limit per worker: 10/s, 100/m, 5/h; 0 = none
+             [--global]          ... or for all workers together (the task's globalRateLimit)
   shutdown                       warm shutdown
   pool-grow [n]                  add n slots (default 1)
   pool-shrink [n]                remove n slots (default 1)
@@ -71,7 +73,7 @@ ${GLOBAL_HELP}
 Example:
   celeriac control revoke 3f2a... --terminate
   celeriac control rate-limit fetchPage 10/s -d w1@host`,
-  options: { ...REMOTE_OPTIONS, terminate: { type: "boolean" } },
+  options: { ...REMOTE_OPTIONS, terminate: { type: "boolean" }, global: { type: "boolean" } },
   async run({ values, positionals, flags }) {
     const [name, ...rest] = positionals;
     const action = name ? ACTIONS[name] : undefined;
@@ -79,6 +81,7 @@ Example:
       throw new CliError(Exit.USAGE, `control: ${name ? `unknown command "${name}"` : "which command?"}; use one of ${Object.keys(ACTIONS).join(", ")}`);
     }
     if (values.terminate && name !== "revoke") throw new CliError(Exit.USAGE, "--terminate: only with revoke");
+    if (values.global && name !== "rate-limit") throw new CliError(Exit.USAGE, "--global: only with rate-limit");
     const app = await loadApp(flags, "control");
     try {
       const replies = await action(app, rest, broadcastOptions(values), values);

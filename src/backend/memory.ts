@@ -31,6 +31,7 @@ export class MemoryBackend implements ResultBackend {
   #chains = new Map<string, { steps: Uint8Array[]; expiresAt: number | null }>();
   #dedup = new Map<string, { taskId: string; until: number }>();
   #permits = new Map<string, Map<string, number>>();
+  #rates = new Map<string, { next: number; line: Map<string, number> }>();
   #sweptAt = 0;
   #serializer: Serializer;
   #settings: BackendSettings;
@@ -156,6 +157,23 @@ export class MemoryBackend implements ResultBackend {
     if (!holders.has(holder) && holders.size >= limit) return Promise.resolve(false);
     holders.set(holder, now + leaseMs);
     return Promise.resolve(true);
+  }
+
+  rateTake(key: string, holder: string, intervalMs: number): Promise<number> {
+    // As the Redis script: the next free start, and a line of refused callers by return time.
+    const now = Date.now();
+    const r = this.#rates.get(key) ?? { next: 0, line: new Map<string, number>() };
+    this.#rates.set(key, r);
+    for (const [h, at] of r.line) if (at < now - 10 * intervalMs - 5000) r.line.delete(h);
+    if (r.next - now <= intervalMs / 4) {
+      r.next = Math.max(r.next, now) + intervalMs;
+      r.line.delete(holder);
+      return Promise.resolve(0);
+    }
+    let at = r.next;
+    for (const [h, t] of r.line) if (h !== holder && t + intervalMs > at) at = t + intervalMs;
+    r.line.set(holder, at);
+    return Promise.resolve(Math.floor(at - now));
   }
 
   permitRenew(key: string, holder: string, leaseMs: number): Promise<void> {

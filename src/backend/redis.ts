@@ -99,7 +99,33 @@ end
 return 0
 `;
 
+/**
+ * A cluster-wide rate limit (GCRA with a burst of one and a tolerance of a quarter interval, so a
+ * task that comes back a little early to its turn still takes it: n starts in any window W need
+ * W ≥ (n − 1) × interval − interval / 4). KEYS[1] holds the next free start time on the server's clock; KEYS[2] is the line of refused tasks, each scored with the time it was told
+ * to come back: a refused task goes to the end of the line, one interval after the last, so a
+ * backlog comes back spread out at the rate rather than all at once. Nothing is reserved: a task
+ * that comes back to a taken start goes to the end again.
+ */
+const RATE_TAKE = NOW_MS + `
+local interval = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 10 * interval - 5000)
+local next = tonumber(redis.call('GET', KEYS[1]) or '0')
+if next - now <= interval / 4 then
+  redis.call('SET', KEYS[1], math.max(next, now) + interval, 'PX', math.max(1000, math.floor(2 * interval)))
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 0
+end
+local at = next
+local last = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if last[2] and tonumber(last[2]) + interval > at then at = tonumber(last[2]) + interval end
+redis.call('ZADD', KEYS[2], at, ARGV[2])
+redis.call('PEXPIRE', KEYS[2], math.floor(at - now + 10 * interval) + 5000)
+return math.floor(at - now)
+`;
+
 type GuardedRedis = Redis & {
+  celeriacRateTake(key: string, lineKey: string, intervalMs: number, holder: string): Promise<number>;
   celeriacPermitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<number>;
   celeriacPermitRenew(key: string, holder: string, leaseMs: number): Promise<number>;
   celeriacDedupClaim(key: string, taskId: string, ttlMs: number): Promise<string | null>;
@@ -171,6 +197,7 @@ export class RedisBackend implements ResultBackend {
     this.#redis.defineCommand("celeriacDedupRelease", { numberOfKeys: 1, lua: DEDUP_RELEASE });
     this.#redis.defineCommand("celeriacPermitAcquire", { numberOfKeys: 1, lua: PERMIT_ACQUIRE });
     this.#redis.defineCommand("celeriacPermitRenew", { numberOfKeys: 1, lua: PERMIT_RENEW });
+    this.#redis.defineCommand("celeriacRateTake", { numberOfKeys: 2, lua: RATE_TAKE });
   }
 
   #key(taskId: string): string {
@@ -333,6 +360,12 @@ export class RedisBackend implements ResultBackend {
   async permitRelease(key: string, holder: string): Promise<void> {
     if (this.#redis.status !== "ready") await this.connect();
     await this.#redis.zrem(this.#permitKey(key), holder);
+  }
+
+  async rateTake(key: string, holder: string, intervalMs: number): Promise<number> {
+    if (this.#redis.status !== "ready") await this.connect();
+    const k = `${this.#settings.keyPrefix}rate-${key}`;
+    return await this.#redis.celeriacRateTake(k, `${k}-line`, Math.max(1, intervalMs), holder);
   }
 
   #permitKey(key: string): string {

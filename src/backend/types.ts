@@ -82,6 +82,13 @@ export interface ResultBackend {
   permitRenew(key: string, holder: string, leaseMs: number): Promise<void>;
   /** Gives `holder`'s permit of `key` back. */
   permitRelease(key: string, holder: string): Promise<void>;
+  /**
+   * Takes the next start of a cluster-wide rate limit (`globalRateLimit`): starts under `key` are
+   * spaced at least `intervalMs` apart on the backend's clock. Resolves 0 when this one may start
+   * now, else how many ms to wait: `holder` joins the end of the line of refused callers, one
+   * interval after the last, so a backlog comes back spread out (nothing is reserved).
+   */
+  rateTake(key: string, holder: string, intervalMs: number): Promise<number>;
   /** Closes connections. */
   close(): Promise<void>;
 }

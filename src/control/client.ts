@@ -143,9 +143,14 @@ export class Control {
     return await this.broadcast(ControlCommand.REVOKE, { task_id: list, terminate: Boolean(opts.terminate), signal: opts.signal ?? null }, opts);
   }
 
-  /** Sets a task's rate limit on the workers (`"10/s"`; `null` or `0` removes it). */
-  rateLimit(task: string, rate: string | number | null, opts?: BroadcastOptions): Promise<Replies> {
-    return this.broadcast(ControlCommand.RATE_LIMIT, { task_name: task, rate_limit: rate }, opts);
+  /**
+   * Sets a task's rate limit on the workers (`"10/s"`; `null` or `0` removes it): each worker's own
+   * (`rateLimit`), or with `global: true` the cluster-wide one (`globalRateLimit`). Like Celery's,
+   * the change holds for the workers running now, until they restart.
+   */
+  rateLimit(task: string, rate: string | number | null, opts: BroadcastOptions & { global?: boolean } = {}): Promise<Replies> {
+    const { global, ...rest } = opts;
+    return this.broadcast(ControlCommand.RATE_LIMIT, { task_name: task, rate_limit: rate, ...(global ? { global: true } : {}) }, rest);
   }
 
   /** Asks workers to shut down warmly. */

@@ -7,7 +7,7 @@ import type { Job } from "./job.ts";
 import type { RevokedIds } from "../control/revoked.ts";
 import type { Admission } from "./admission.ts";
 import { ControlCommand, type TaskInfo } from "../control/protocol.ts";
-import { parseRate } from "../rate.ts";
+import { parseRate, type Rate } from "../rate.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { loadAverage, rssBytes, runtimeName } from "../runtime/mod.ts";
 
@@ -43,6 +43,8 @@ export interface RemoteWorker {
   addConsumer(queue: string): Promise<void>;
   cancelConsumer(queue: string): Promise<void>;
   pauseQueue(queue: string): Promise<void>;
+  /** Cluster-wide limits (`rate-limit --global`). */
+  globalRates: { setRate(taskName: string, rate: Rate | null): void };
   resumeQueue(queue: string): Promise<void>;
   /** Queues consumed but held off by pause-queue. */
   paused(): string[];
@@ -119,6 +121,10 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       const name = String(args.task_name ?? "");
       if (!w.tasks.has(name)) return { error: `unknown task ${name}` };
       const rate = parseRate(args.rate_limit ?? null, "rate_limit");
+      if (args.global === true) {
+        w.globalRates.setRate(name, rate);
+        return { ok: rate ? "new cluster-wide rate limit set successfully" : "cluster-wide rate limit disabled successfully" };
+      }
       w.admission.setRate(name, rate);
       return { ok: rate ? "new rate limit set successfully" : "rate limit disabled successfully" };
     }

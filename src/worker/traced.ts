@@ -164,6 +164,9 @@ export class TracedBackend implements ResultBackend {
   permitRelease(key: string, holder: string): Promise<void> {
     return this.#b.permitRelease(key, holder);
   }
+  rateTake(key: string, holder: string, intervalMs: number): Promise<number> {
+    return this.#b.rateTake(key, holder, intervalMs);
+  }
   chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin> {
     return this.#b.chordJoin(groupId, index, size, result);
   }

@@ -13,6 +13,8 @@ import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } 
 import { SlotPool } from "./slots.ts";
 import { Executor } from "./executor.ts";
 import { Settler } from "./settle.ts";
+import { GlobalRates } from "./global-rate.ts";
+import type { Task } from "../task.ts";
 import { KeyPermits } from "./permits.ts";
 import { PauseWatch } from "./paused.ts";
 import { QueueActors } from "./queues.ts";
@@ -52,6 +54,7 @@ export class Worker {
   #ticker: ReturnType<typeof setInterval> | null = null;
   #pauses: PauseWatch | null = null;
   #permits: KeyPermits | null = null;
+  #globalRates = new GlobalRates((e) => this.#report(e));
   #executor: Executor | null = null;
   #settler: Settler | null = null;
   #starting: Promise<void> | null = null;
@@ -226,14 +229,18 @@ export class Worker {
       },
       isRevoked: (id) => this.#revocations.ids.has(id),
       admit: (job, task) => {
-        const rated = this.#admission.admit(job, task);
-        const permits = this.#permits;
-        if (task.options.keyConcurrency === null || !permits) return rated;
-        return rated === null ? permits.admit(job, task) : rated.then((o) => o ?? permits.admit(job, task));
+        // Per worker, then cluster-wide, then the key's permit: each only when the task has it.
+        let admitted = this.#admission.admit(job, task);
+        const steps: ((job: Job, task: Task) => Promise<Outcome | null>)[] = [];
+        if (this.#globalRates.rateOf(task)) steps.push((j, t) => this.#globalRates.admit(j, t));
+        if (task.options.keyConcurrency !== null && this.#permits) steps.push((j, t) => this.#permits!.admit(j, t));
+        for (const step of steps) admitted = admitted === null ? step(job, task) : admitted.then((o) => o ?? step(job, task));
+        return admitted;
       },
       signing,
       maxMessageBytes: this.options.maxMessageBytes,
     });
+    this.#globalRates.use(backend);
     this.#permits = new KeyPermits({ backend, leaseMs: cfg.broker.ackWaitMs, report: (e) => this.#report(e) });
     this.#settler = new Settler({
       broker,
@@ -398,6 +405,7 @@ export class Worker {
       totals: this.#totals,
       revoked: this.#revocations.ids,
       admission: this.#admission,
+      globalRates: this.#globalRates,
       transport: this.#broker?.description ?? "",
       concurrency: () => this.#concurrency,
       active: () => this.#inFlight.size,

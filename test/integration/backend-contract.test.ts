@@ -32,6 +32,16 @@ for (const [kind, make] of adapters) {
       if (kind === "redis") await cleanup(uniqueName("none"), prefix);
     });
 
+    it("cluster-wide rate: starts spaced by the interval; refused callers are told to come back in line", async () => {
+      assert.equal(await backend.rateTake("r", "a", 400), 0, "the first start is free");
+      const b = await backend.rateTake("r", "b", 400);
+      const c = await backend.rateTake("r", "c", 400);
+      assert.ok(b > 250 && b <= 400, `b waits for the next start (${b} ms)`);
+      assert.ok(c - b >= 350, `c comes after b (${b} then ${c} ms)`);
+      await waitFor(async () => (await backend.rateTake("r", "b", 400)) === 0, { what: "b's turn", intervalMs: 50 });
+      assert.ok((await backend.rateTake("r", "d", 400)) > 0, "b's start is taken");
+    });
+
     it("per-key permits: at most the limit at once; the holder again renews; release and lease expiry free one", async () => {
       assert.equal(await backend.permitAcquire("k", "t1", 2, 10_000), true);
       assert.equal(await backend.permitAcquire("k", "t2", 2, 300), true);
