@@ -22,11 +22,10 @@ export interface BulkCall {
 }
 
 /**
- * Publishes awaiting their acknowledgement at once, at most. The messages are built already, so
- * this bounds only the publisher's bookkeeping; a small window would cap throughput at window ÷ ack
- * latency when the server is busy.
+ * Publishes awaiting their acknowledgement at once, at most. Measured on a busy 2-core machine:
+ * 10,000 at once was slower than 1,000 (the burst queues up in the server and the acks come late).
  */
-export const BULK_WINDOW = 10_000;
+export const BULK_WINDOW = 1_000;
 
 /**
  * Claims the deduplication ids of the calls that have one, in call order (so a repeat within the
@@ -74,24 +73,39 @@ export function buildAll(
 }
 
 /**
- * Publishes `messages` in order without waiting for each acknowledgement before the next publish;
- * at most `window` wait at once. Resolves when all are stored; rejects with the first failure
- * (messages before it are stored; those after may be: sending the same task ids again is safe,
- * the broker drops duplicates).
+ * Publishes `messages` in order without waiting for each acknowledgement before the next publish:
+ * at most `window` wait at once, and each one acknowledged lets the next go (a sliding window, so
+ * one slow acknowledgement does not idle the others). Resolves when all are stored; on a failure,
+ * stops sending, lets those in flight settle, then rejects with the first failure (messages before
+ * it are stored; sending the same task ids again is safe, the broker drops duplicates).
  */
-export async function publishInOrder(
+export function publishInOrder(
   messages: readonly TaskMessage[],
   publish: (m: TaskMessage) => Promise<void>,
   window = BULK_WINDOW,
 ): Promise<void> {
-  const pending: Promise<void>[] = [];
-  let failed: unknown = null;
-  const note = (p: Promise<void>) => p.catch((err) => (failed ??= err));
-  for (const m of messages) {
-    if (failed !== null) break;
-    if (pending.length >= window) await pending.shift();
-    pending.push(note(publish(m)) as Promise<void>);
-  }
-  await Promise.all(pending);
-  if (failed !== null) throw failed;
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let settled = 0;
+    let failure: { err: unknown } | null = null;
+    const finish = () => {
+      if (failure) reject(failure.err);
+      else resolve();
+    };
+    const launch = () => {
+      while (!failure && next < messages.length && next - settled < window) {
+        publish(messages[next++]!).then(() => {
+          settled++;
+          if (settled === next && (failure || next === messages.length)) finish();
+          else launch();
+        }, (err) => {
+          settled++;
+          failure ??= { err };
+          if (settled === next) finish();
+        });
+      }
+    };
+    if (messages.length === 0) resolve();
+    else launch();
+  });
 }
