@@ -10,6 +10,8 @@ import { PriorityConsumer, sumLevelStats } from "../../src/broker/jetstream/prio
 import type { ConsumeHandlers, Delivery, QueueConsumer } from "../../src/broker/types.ts";
 import { decodeTaskMessage, encodeTaskMessage, Header, priorityLevel } from "../../src/protocol/message.ts";
 import { namesFor } from "../../src/names.ts";
+import { publishInOrder } from "../../src/bulk.ts";
+import type { TaskMessage } from "../../src/protocol/message.ts";
 import { waitFor } from "../helpers.ts";
 
 function memoryApp() {
@@ -195,6 +197,26 @@ describe("bulk enqueue", () => {
       await worker.stop();
       await app.close();
     }
+  });
+
+  it("publishes in order within a window; a failure stops sending and waits for those in flight", async () => {
+    const ms = Array.from({ length: 10 }, (_, i) => ({ id: String(i) }) as TaskMessage);
+    const started: string[] = [];
+    const settled: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    await assert.rejects(publishInOrder(ms, async (m) => {
+      started.push(m.id);
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, m.id === "4" ? 1 : 5));
+      inFlight--;
+      settled.push(m.id);
+      if (m.id === "4") throw new Error("refused");
+    }, 3), /refused/);
+    assert.deepEqual(started, started.slice().sort(), "sent in order");
+    assert.ok(most <= 3, `at most the window in flight (${most})`);
+    assert.ok(!started.includes("9"), "stopped sending after the failure");
+    assert.equal(settled.length, started.length, "every publish in flight settled before the rejection");
   });
 
   it("checks every call before sending any, naming the bad one", async () => {
