@@ -40,6 +40,26 @@ describe("per-key concurrency", () => {
     assert.equal(hosts.size, 2, "both workers ran A's: the permit is cluster-wide");
   });
 
+  it("a permit held by a worker that died (never renewed nor released) frees within ack_wait", async () => {
+    const d = testApp({ prefix: "keyd", broker: { ackWait: 2 } });
+    const started: number[] = [];
+    d.app.task({ name: "job", keyConcurrency: 1 }, () => void started.push(Date.now()));
+    const w = d.app.worker({ concurrency: 2, hostname: `${d.name}@test` });
+    try {
+      await w.start();
+      // What a SIGKILLed worker leaves: a permit taken with the ack_wait lease, then silence.
+      const backend = await d.app.backend();
+      const takenAt = Date.now();
+      assert.equal(await backend.permitAcquire("job:K", "dead-worker-task", 1, 2_000), true);
+      const r = await d.app.sendTask("job", [], { concurrencyKey: "K" });
+      await r.get({ timeout: 15 });
+      assert.ok(started[0]! >= takenAt + 1_800, `it waited for the lease (started ${started[0]! - takenAt} ms after)`);
+    } finally {
+      await w.stop();
+      await d.dispose();
+    }
+  });
+
   it("a key on a task without keyConcurrency is refused by name", async () => {
     t.app.task("plain", () => 1);
     await assert.rejects(t.app.sendTask("plain", [], { concurrencyKey: "x" }), /concurrencyKey/);
