@@ -14,7 +14,6 @@ import { SlotPool } from "./slots.ts";
 import { Executor } from "./executor.ts";
 import { Settler } from "./settle.ts";
 import { GlobalRates } from "./global-rate.ts";
-import type { Task } from "../task.ts";
 import { KeyPermits } from "./permits.ts";
 import { PauseWatch } from "./paused.ts";
 import { QueueActors } from "./queues.ts";
@@ -26,7 +25,7 @@ import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
 import { activeTracer, withContext } from "../tracing.ts";
 import { endSpan, settleSpan, TracedBackend, traceDelivery } from "./traced.ts";
-import { Admission } from "./admission.ts";
+import { Admission, admitInTurn } from "./admission.ts";
 import { TaskObservers } from "./observe.ts";
 import { type RemoteWorker } from "./remote.ts";
 import { type Services, type ServicesHost, startServices } from "./services.ts";
@@ -228,15 +227,9 @@ export class Worker {
         if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
       },
       isRevoked: (id) => this.#revocations.ids.has(id),
-      admit: (job, task) => {
-        // Per worker, then cluster-wide, then the key's permit: each only when the task has it.
-        let admitted = this.#admission.admit(job, task);
-        const steps: ((job: Job, task: Task) => Promise<Outcome | null>)[] = [];
-        if (this.#globalRates.rateOf(task)) steps.push((j, t) => this.#globalRates.admit(j, t));
-        if (task.options.keyConcurrency !== null && this.#permits) steps.push((j, t) => this.#permits!.admit(j, t));
-        for (const step of steps) admitted = admitted === null ? step(job, task) : admitted.then((o) => o ?? step(job, task));
-        return admitted;
-      },
+      // Per worker, then cluster-wide, then the key's permit: each only when the task has it.
+      admit: (job, task) =>
+        admitInTurn(job, task, this.#admission.admit(job, task), this.#globalRates.rateOf(task) ? this.#globalRates : null, this.#permits),
       signing,
       maxMessageBytes: this.options.maxMessageBytes,
     });
