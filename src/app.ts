@@ -13,6 +13,7 @@ import { type Signal, type SignalHandler, Signals } from "./signals.ts";
 import { AsyncResult, type ResultSource } from "./result.ts";
 import { ResultHub } from "./result-hub.ts";
 import { type ApplyOptions, Producer } from "./producer.ts";
+import { buildAll, type BulkCall, claimDeduplication, publishInOrder } from "./bulk.ts";
 import { createBackend, createBroker } from "./adapters.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Worker, type WorkerHost } from "./worker/worker.ts";
@@ -212,6 +213,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       acksLate: this.#options.acksLate ?? true,
       sendTaskMessage: (name, args, options, task) => this.sendTaskMessage(name, args, options, task),
       applySignature: (data, extra) => this.applySignature(data, extra),
+      sendMany: (calls) => this.sendMany(calls),
     });
   }
 
@@ -219,6 +221,29 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   sendTask<R = unknown>(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     if (typeof name !== "string" || name === "") throw new InvalidArgumentError("name", "must be a task name");
     return this.sendTaskMessage<R>(name, args, options, this.#tasks.get(name)?.options);
+  }
+
+  /**
+   * Sends many tasks at once (BullMQ's `addBulk`): all are checked before any is sent, then
+   * published back to back with their acknowledgements awaited together. Resolves with their
+   * handles in the order of `calls`; equal-priority calls to one queue run in that order.
+   */
+  async sendMany<R = unknown>(calls: readonly BulkCall[]): Promise<AsyncResult<R>[]> {
+    if (this.#closed) throw new ClosedError("app");
+    const built = buildAll(calls, (name, args, options) => this.#producer.build(name, args, options, this.#tasks.get(name)?.options));
+    const ids = built.map((m) => m.id);
+    const claims = await claimDeduplication(calls, built, this.backend.bind(this), ids);
+    const messages = built.filter((m, i) => ids[i] === m.id);
+    const hub = this.hub();
+    if (!hub.started && messages.some((m) => !m.ignoreResult)) await hub.start();
+    const sent = new Set<string>();
+    try {
+      await publishInOrder(messages, (m) => this.#producer.publish(m).then(() => void sent.add(m.id)));
+    } catch (err) {
+      await Promise.all(claims.filter((c) => !sent.has(c.taskId)).map((c) => this.#backend?.dedupRelease(c.id, c.taskId).catch(() => {})));
+      throw err;
+    }
+    return ids.map((id) => new AsyncResult<R>(id, this));
   }
 
   /** @internal Used by Task: builds, publishes, returns the handle. */
@@ -230,9 +255,20 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   ): Promise<AsyncResult<R>> {
     if (this.#closed) throw new ClosedError("app");
     const message = this.#producer.build(name, args, options, task);
+    const dedup = options.deduplication;
+    if (dedup) {
+      const holder = await (await this.backend()).dedupClaim(dedup.id, message.id, dedup.ttl * 1000);
+      if (holder !== null) return new AsyncResult<R>(holder, this);
+    }
     const hub = this.hub();
     if (!message.ignoreResult && !hub.started) await hub.start();
-    await this.#producer.publish(message);
+    try {
+      await this.#producer.publish(message);
+    } catch (err) {
+      // Not sent: the id must not keep a later send from running.
+      if (dedup) await this.#backend?.dedupRelease(dedup.id, message.id).catch(() => {});
+      throw err;
+    }
     return new AsyncResult<R>(message.id, this);
   }
 

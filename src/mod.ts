@@ -32,6 +32,8 @@ export type { ErrorMatcher, TaskHooks, TaskOptions } from "./task-options.ts";
 export { Signal } from "./signals.ts";
 export type { PublishSignal, SignalHandler, SignalPayloads } from "./signals.ts";
 export type { ApplyOptions, Linkable } from "./producer.ts";
+export type { BulkCall } from "./bulk.ts";
+export type { Deduplication } from "./producer.ts";
 export { AsyncResult } from "./result.ts";
 export { Signature } from "./canvas/signature.ts";
 export type { SetOptions, SignatureOptions } from "./canvas/signature.ts";

@@ -9,6 +9,7 @@ import {
   encodeTaskMessage,
   type Embed,
   Header,
+  invalidPriority,
   invalidUserHeader,
   msgIdFor,
   type SignatureData,
@@ -31,8 +32,25 @@ export interface ApplyOptions {
   expires?: number | Date;
   /** Queue to send to; overrides the task's queue and the routes. */
   queue?: string;
-  /** Accepted for Celery compatibility and carried in the message; JetStream delivers in order. */
+  /**
+   * Priority level 0–9: a waiting task of a higher level runs before any of a lower one; equal
+   * levels run in send order. Higher runs first, as with RabbitMQ (Celery on Redis and BullMQ
+   * count the other way). @default the task's `priority`, else 0
+   */
   priority?: number;
+  /**
+   * At most the task's `keyConcurrency` tasks with this key run at once across all workers
+   * (BullMQ Pro's groups, Hatchet's concurrency keys); the others wait in the broker, holding no
+   * worker slot. Refused for a task of this app that has no `keyConcurrency`.
+   */
+  concurrencyKey?: string;
+  /**
+   * Runs the task once per `id` within `ttl` seconds (BullMQ's name): a second send with the same
+   * id in that time sends nothing and resolves with the first task's AsyncResult; after `ttl` a
+   * send runs again. Kept in the result backend, so it holds for every producer of the app and
+   * for longer than the broker's duplicate window, which is all a repeated `taskId` gets.
+   */
+  deduplication?: Deduplication;
   /** Use this id instead of a new UUID (a second send with the same id is dropped as a duplicate). */
   taskId?: string;
   /** Extra headers, readable by the task as `ctx.headers`. */
@@ -62,6 +80,28 @@ export interface ApplyOptions {
   replyTo?: string;
   /** Canvas: a worker's follow-up; workers run it only if no result exists yet (see docs/canvas.md). */
   once?: boolean;
+}
+
+/** The `deduplication` call option. */
+export interface Deduplication {
+  /** What makes two sends the same: any non-empty text. */
+  id: string;
+  /** Seconds during which a second send with this id does not run. */
+  ttl: number;
+}
+
+/** Checks the `deduplication` option, naming the bad field. */
+export function checkDeduplication(d: unknown): Deduplication | undefined {
+  if (d === undefined) return undefined;
+  if (typeof d !== "object" || d === null) throw new InvalidArgumentError("deduplication", "must be { id, ttl }");
+  const { id, ttl } = d as Record<string, unknown>;
+  if (typeof id !== "string" || id === "") {
+    throw new InvalidArgumentError("deduplication.id", `must be a non-empty string, got ${JSON.stringify(id)}`);
+  }
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
+    throw new InvalidArgumentError("deduplication.ttl", `must be a positive number of seconds, got ${JSON.stringify(ttl)}`);
+  }
+  return { id, ttl };
 }
 
 /** What the producer needs from its app. */
@@ -126,6 +166,10 @@ export class Producer {
       const bad = invalidUserHeader(o.headers);
       if (bad) throw new InvalidArgumentError("headers", bad);
     }
+    checkDeduplication(o.deduplication);
+    const priority = o.priority ?? task?.priority ?? 0;
+    const badPriority = invalidPriority(priority);
+    if (badPriority) throw new InvalidArgumentError("priority", badPriority);
     const id = o.taskId ?? crypto.randomUUID();
     if (typeof id !== "string" || id === "" || /[\s]/.test(id)) throw new InvalidArgumentError("taskId", "must be a non-empty string without spaces");
     const now = Date.now();
@@ -167,6 +211,16 @@ export class Producer {
       headers: o.once ? { ...o.headers, [Header.ONCE]: "1" } : o.headers,
       chordSize: o.chordSize,
     };
+    if (priority > 0) m.priority = priority;
+    if (o.concurrencyKey !== undefined) {
+      if (typeof o.concurrencyKey !== "string" || o.concurrencyKey === "") {
+        throw new InvalidArgumentError("concurrencyKey", `must be a non-empty string, got ${JSON.stringify(o.concurrencyKey)}`);
+      }
+      if (task && task.keyConcurrency === null) {
+        throw new InvalidArgumentError("concurrencyKey", `task ${taskName} has no keyConcurrency: the key would limit nothing`);
+      }
+      m.concurrencyKey = o.concurrencyKey;
+    }
     if (o.timeLimit !== undefined || o.softTimeLimit !== undefined) m.timelimit = [o.timeLimit ?? null, o.softTimeLimit ?? null];
     // Sent from inside a task (and not as that task's own follow-up): it is the task's child.
     if (parent && o.parentId === undefined) parent.addChild?.(id);

@@ -4,6 +4,7 @@
 import { ConfigError } from "./errors.ts";
 import { checkQueueName, type CompiledAppOptions } from "./options.ts";
 import { parseRate, type Rate } from "./rate.ts";
+import { invalidPriority } from "./protocol/message.ts";
 import type { TaskContext } from "./context.ts";
 
 /**
@@ -70,6 +71,23 @@ export interface TaskOptions extends TaskHooks {
   expires?: number;
   /** At most this many starts per worker: `"10/s"`, `"100/m"`, `"5/h"` or a number per second. @default none */
   rateLimit?: string | number;
+  /**
+   * At most this many starts for all workers together: `"100/s"`, `"10/m"`, `"5/h"` or a number per
+   * second. Starts are spaced evenly (no bursts); a task over the limit waits in the broker, never
+   * in a worker slot. @default none
+   */
+  globalRateLimit?: string | number;
+  /**
+   * Default priority of calls: 0–9, higher runs first (RabbitMQ's order, as Celery on AMQP; Celery
+   * on Redis and BullMQ count the other way). A call's `priority` overrides it. @default 0
+   */
+  priority?: number;
+  /**
+   * At most this many tasks of this name with the same `concurrencyKey` (a call option) run at
+   * once across all workers; the others wait in the broker, holding no slot. Calls without a key
+   * are not limited. @default none
+   */
+  keyConcurrency?: number;
 }
 
 /** What the worker and the producer read. */
@@ -94,6 +112,9 @@ export interface CompiledTaskOptions {
   rateLimit: Rate | null;
   /** The hooks the task has; null when none (the common case costs nothing). */
   hooks: TaskHooks | null;
+  globalRateLimit: Rate | null;
+  priority: number;
+  keyConcurrency: number | null;
 }
 
 /** Task defaults that do not depend on the app. */
@@ -144,6 +165,13 @@ export function compileTaskOptions(
   if (o.kwargs !== undefined && typeof o.kwargs !== "boolean") {
     throw new ConfigError(f("kwargs"), `must be true or false, got ${JSON.stringify(o.kwargs)}`);
   }
+  const priority = o.priority ?? 0;
+  const badPriority = invalidPriority(priority);
+  if (badPriority) throw new ConfigError(f("priority"), badPriority);
+  const keyConcurrency = o.keyConcurrency ?? null;
+  if (keyConcurrency !== null && (!Number.isInteger(keyConcurrency) || keyConcurrency < 1)) {
+    throw new ConfigError(f("keyConcurrency"), `must be an integer ≥ 1, got ${JSON.stringify(keyConcurrency)}`);
+  }
   const delay = o.defaultRetryDelay ?? TASK_DEFAULTS.defaultRetryDelay;
   if (typeof delay !== "number" || !(delay >= 0)) throw new ConfigError(f("defaultRetryDelay"), "must be seconds ≥ 0");
   return {
@@ -166,6 +194,9 @@ export function compileTaskOptions(
     expiresMs: optSeconds(o.expires, f("expires")),
     rateLimit: parseRate(o.rateLimit, f("rateLimit")),
     hooks: compileHooks(o, f),
+    globalRateLimit: parseRate(o.globalRateLimit, f("globalRateLimit")),
+    priority,
+    keyConcurrency,
   };
 }
 

@@ -5,6 +5,8 @@ import type { AsyncResult } from "./result.ts";
 import type { ApplyOptions } from "./producer.ts";
 import type { TaskContext } from "./context.ts";
 import type { CompiledTaskOptions } from "./task-options.ts";
+import type { BulkCall } from "./bulk.ts";
+import { InvalidArgumentError } from "./errors.ts";
 import { Signature, type SignatureApplier, taskSignatureData } from "./canvas/signature.ts";
 import { chunksGroup, type Group, mapSignature, starmapSignature } from "./canvas/compose.ts";
 import type { Drop, MapItem } from "./typing.ts";
@@ -17,6 +19,7 @@ export type BoundHandler<A extends unknown[], R> = (ctx: TaskContext, ...args: A
 /** What a task needs from its app to send itself. */
 export interface TaskSender extends SignatureApplier {
   sendTaskMessage<R>(name: string, args: unknown[], options: ApplyOptions, task?: CompiledTaskOptions): Promise<AsyncResult<R>>;
+  sendMany<R>(calls: readonly BulkCall[]): Promise<AsyncResult<R>[]>;
 }
 
 /**
@@ -53,6 +56,18 @@ export class Task<A extends unknown[] = unknown[], R = unknown, N extends string
   /** Sends the task with options (countdown, eta, expires, queue, taskId, headers, ...). */
   applyAsync(...[args, options = {}]: ApplyArgs<A>): Promise<AsyncResult<R>> {
     return this.#sender.sendTaskMessage<R>(this.name, args ?? [], options, this.options);
+  }
+
+  /**
+   * Sends the task once per argument list, all with the same options, in one bulk publish
+   * (see `app.sendMany`); resolves with the handles in order.
+   */
+  delayMany(argsList: A[], options: ApplyOptions = {}): Promise<AsyncResult<R>[]> {
+    if (!Array.isArray(argsList)) return Promise.reject(new InvalidArgumentError("argsList", "must be an array of argument lists"));
+    if (options.taskId !== undefined) {
+      return Promise.reject(new InvalidArgumentError("taskId", "one id cannot name many tasks; use app.sendMany with an id per call"));
+    }
+    return this.#sender.sendMany<R>(argsList.map((args) => ({ task: this.name, args, options })));
   }
 
   /**

@@ -25,6 +25,7 @@ Options:
   --eta <iso date>          run no earlier than this time
   --expires <seconds>       do not run after this many seconds
   --queue <queue>           queue to send to (default: routing)
+  --priority <0-9>          priority level; higher runs first (default: the task's, else 0)
   --task-id <id>            use this id
   --wait                    wait for the result and print it
   --timeout <seconds>       give up waiting after this long (with --wait)
@@ -33,7 +34,8 @@ Options:
 ${GLOBAL_HELP}
 
 Example:
-  celeriac call add --args '[2,3]' --wait`,
+  celeriac call add --args '[2,3]' --wait
+  celeriac call report --priority 9`,
   options: {
     args: { type: "string" },
     kwargs: { type: "string" },
@@ -41,6 +43,7 @@ Example:
     eta: { type: "string" },
     expires: { type: "string" },
     queue: { type: "string" },
+    priority: { type: "string" },
     "task-id": { type: "string" },
     wait: { type: "boolean" },
     timeout: { type: "string" },
@@ -70,6 +73,7 @@ Example:
         eta,
         expires: numberOption("expires", values.expires),
         queue: values.queue as string | undefined,
+        priority: numberOption("priority", values.priority),
         taskId: values["task-id"] as string | undefined,
       });
       if (!values.wait) {

@@ -47,6 +47,8 @@ ${GLOBAL_HELP}`,
       else {
         for (const w of shown) out(statusLine(w));
         out(`\n${online} node${online === 1 ? "" : "s"} online.`);
+        const paused = await app.control.pausedQueues();
+        if (paused.length > 0) out(`paused queues: ${paused.join(", ")}`);
       }
       if (online === 0) writeStderr("no worker is online\n");
       return online > 0 ? Exit.OK : Exit.UNAVAILABLE;

@@ -39,6 +39,8 @@ export interface QueueRow {
   consumers: number;
   oldestAgeMs: number | null;
   deadLetters: number;
+  /** Held off by `control pause-queue`. */
+  paused: boolean;
 }
 
 /** Every queue anyone consumes or the monitor was told about, with its counts. */
@@ -47,6 +49,8 @@ export async function queueRows(s: MonitorState, workers?: WorkerStatus[]): Prom
   const all = new Set(s.queues);
   for (const w of workers) for (const q of w.queues ?? []) all.add(q);
   const dead = await s.broker.deadLetterCounts().catch(() => ({} as Record<string, number>));
+  const paused = new Set(await s.app.control.pausedQueues().catch(() => [] as string[]));
+  for (const q of paused) all.add(q);
   for (const q of Object.keys(dead)) all.add(q);
   const rows: QueueRow[] = [];
   for (const q of [...all].sort()) {
@@ -58,6 +62,7 @@ export async function queueRows(s: MonitorState, workers?: WorkerStatus[]): Prom
       consumers: workers.filter((w) => w.status === "online" && (w.queues ?? []).includes(q)).length,
       oldestAgeMs: st?.oldestAgeMs ?? null,
       deadLetters: dead[q] ?? 0,
+      paused: paused.has(q),
     });
   }
   return rows;

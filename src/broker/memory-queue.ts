@@ -11,6 +11,8 @@ export interface Stored {
   deliveries: number;
   /** When it was stored, epoch ms. */
   storedAt: number;
+  /** Its priority level, 0–9: higher levels are delivered first, each level in order. */
+  priority: number;
 }
 
 interface InFlight {
@@ -48,6 +50,14 @@ export class MemoryQueue {
   #rr = 0;
 
   constructor(readonly name: string, readonly broker: { readonly settings: BrokerSettings }) {}
+
+  /** Stores a message behind every ready one of its level or higher (FIFO within a level). */
+  enqueue(stored: Stored): void {
+    let i = this.ready.length;
+    while (i > 0 && this.ready[i - 1]!.priority < stored.priority) i--;
+    this.ready.splice(i, 0, stored);
+    this.dispatchSoon();
+  }
 
   dispatchSoon(): void {
     if (this.#dispatchQueued) return;
@@ -143,7 +153,10 @@ export class MemoryQueue {
       else this.#unreported.add(stored.seq);
       return;
     }
-    this.ready.unshift(stored);
+    // Handed back: in front of its own level, as JetStream redelivers it before newer messages.
+    let i = 0;
+    while (i < this.ready.length && this.ready[i]!.priority > stored.priority) i++;
+    this.ready.splice(i, 0, stored);
     this.dispatchSoon();
   }
 

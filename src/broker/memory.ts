@@ -23,7 +23,7 @@ import type {
   QueueStats,
   StoredEvent,
 } from "./types.ts";
-import { Header, type WireMessage } from "../protocol/message.ts";
+import { Header, priorityLevel, type WireMessage } from "../protocol/message.ts";
 import { checkQueueName, type Names } from "../names.ts";
 import { ClosedError } from "../errors.ts";
 import { sharedHandle } from "../shared-handle.ts";
@@ -118,10 +118,9 @@ export class MemoryBroker implements Broker {
       message: { headers: { ...message.headers, [Header.MSG_ID]: msgId }, body: message.body.slice() },
       deliveries: 0,
       storedAt: now,
+      priority: priorityLevel(message.headers[Header.PRIORITY]),
     };
-    const q = this.#queue(queue);
-    q.ready.push(stored);
-    q.dispatchSoon();
+    this.#queue(queue).enqueue(stored);
     return Promise.resolve({ seq: stored.seq, duplicate: false });
   }
 

@@ -25,6 +25,9 @@ export const ControlCommand = {
   CANCEL_CONSUMER: "cancel_consumer",
   ENABLE_EVENTS: "enable_events",
   DISABLE_EVENTS: "disable_events",
+  /** celeriac's own (Celery has none): persisted in KV before it is broadcast. */
+  PAUSE_QUEUE: "pause_queue",
+  RESUME_QUEUE: "resume_queue",
 } as const;
 /** A command name. */
 export type ControlCommand = typeof ControlCommand[keyof typeof ControlCommand];

@@ -43,6 +43,8 @@ export interface Job {
   settling: boolean;
   /** Waiting for its rate limit's token (Celery's "reserved"). */
   held: boolean;
+  /** The per-key concurrency permit it holds (permits.ts), released when it settles. */
+  permit?: string | null;
   /** The CONSUMER span, when traced. */
   trace: ProcessTrace | null;
 }

@@ -7,7 +7,7 @@ import type { Job } from "./job.ts";
 import type { RevokedIds } from "../control/revoked.ts";
 import type { Admission } from "./admission.ts";
 import { ControlCommand, type TaskInfo } from "../control/protocol.ts";
-import { parseRate } from "../rate.ts";
+import { parseRate, type Rate } from "../rate.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { loadAverage, rssBytes, runtimeName } from "../runtime/mod.ts";
 
@@ -42,6 +42,12 @@ export interface RemoteWorker {
   resize(concurrency: number): void;
   addConsumer(queue: string): Promise<void>;
   cancelConsumer(queue: string): Promise<void>;
+  pauseQueue(queue: string): Promise<void>;
+  /** Cluster-wide limits (`rate-limit --global`). */
+  globalRates: { setRate(taskName: string, rate: Rate | null): void };
+  resumeQueue(queue: string): Promise<void>;
+  /** Queues consumed but held off by pause-queue. */
+  paused(): string[];
   setEvents(on: boolean): void;
 }
 
@@ -57,7 +63,7 @@ export function taskInfo(w: RemoteWorker, job: Job): TaskInfo {
     hostname: w.hostname,
     time_start: job.startedAt === null ? null : job.startedAt / 1000,
     acknowledged: Boolean(job.task && !job.task.options.acksLate),
-    delivery_info: { exchange: "", routing_key: job.queue, priority: null, redelivered: job.delivery.deliveryCount > 1 },
+    delivery_info: { exchange: "", routing_key: job.queue, priority: m.priority ?? 0, redelivered: job.delivery.deliveryCount > 1 },
     worker_pid: w.pid,
   };
 }
@@ -90,7 +96,14 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
     case ControlCommand.REVOKED:
       return w.revoked.list();
     case ControlCommand.ACTIVE_QUEUES:
-      return w.queues().map((q) => ({ name: q, exchange: { name: "", type: "direct" }, routing_key: q, durable: true, consumer: w.durable(q) }));
+      return w.queues().map((q) => ({
+        name: q,
+        exchange: { name: "", type: "direct" },
+        routing_key: q,
+        durable: true,
+        consumer: w.durable(q),
+        paused: w.paused().includes(q),
+      }));
     case ControlCommand.QUERY_TASK: {
       const ids = new Set([args.ids ?? args.id].flat().map(String));
       const out: Record<string, [string, TaskInfo]> = {};
@@ -108,6 +121,10 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       const name = String(args.task_name ?? "");
       if (!w.tasks.has(name)) return { error: `unknown task ${name}` };
       const rate = parseRate(args.rate_limit ?? null, "rate_limit");
+      if (args.global === true) {
+        w.globalRates.setRate(name, rate);
+        return { ok: rate ? "new cluster-wide rate limit set successfully" : "cluster-wide rate limit disabled successfully" };
+      }
       w.admission.setRate(name, rate);
       return { ok: rate ? "new rate limit set successfully" : "rate limit disabled successfully" };
     }
@@ -136,6 +153,18 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       if (!w.queues().includes(q)) return { error: `not consuming from ${q}` };
       await w.cancelConsumer(q);
       return { ok: `no longer consuming from ${q}` };
+    }
+    case ControlCommand.PAUSE_QUEUE: {
+      const q = queueArg(args.queue);
+      if (!w.queues().includes(q)) return { ok: `not consuming from ${q}` };
+      await w.pauseQueue(q);
+      return { ok: `paused ${q}; running tasks finish` };
+    }
+    case ControlCommand.RESUME_QUEUE: {
+      const q = queueArg(args.queue);
+      if (!w.queues().includes(q)) return { ok: `not consuming from ${q}` };
+      await w.resumeQueue(q);
+      return { ok: `resumed ${q}` };
     }
     case ControlCommand.ENABLE_EVENTS:
       w.setEvents(true);

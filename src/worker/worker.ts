@@ -13,6 +13,9 @@ import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } 
 import { SlotPool } from "./slots.ts";
 import { Executor } from "./executor.ts";
 import { Settler } from "./settle.ts";
+import { GlobalRates } from "./global-rate.ts";
+import { KeyPermits } from "./permits.ts";
+import { PauseWatch } from "./paused.ts";
 import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
 import { logSettled, settledTaskEvent, type TaskEvent, taskEvent } from "./report.ts";
@@ -22,7 +25,7 @@ import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
 import { activeTracer, withContext } from "../tracing.ts";
 import { endSpan, settleSpan, TracedBackend, traceDelivery } from "./traced.ts";
-import { Admission } from "./admission.ts";
+import { Admission, admitInTurn } from "./admission.ts";
 import { TaskObservers } from "./observe.ts";
 import { type RemoteWorker } from "./remote.ts";
 import { type Services, type ServicesHost, startServices } from "./services.ts";
@@ -54,6 +57,9 @@ export class Worker {
   #inFlight = new Set<Job>();
   #actors: Supervised[] = [];
   #ticker: ReturnType<typeof setInterval> | null = null;
+  #pauses: PauseWatch | null = null;
+  #permits: KeyPermits | null = null;
+  #globalRates = new GlobalRates((e) => this.#report(e));
   #executor: Executor | null = null;
   #settler: Settler | null = null;
   #hooks: HookDeps | null = null;
@@ -183,6 +189,9 @@ export class Worker {
       const cfg = this.#host.config;
       // Mingle: revocations made while this worker was not running still hold.
       await this.#revocations.sync(broker);
+      // Likewise a queue paused before this worker started stays held off.
+      this.#pauses = new PauseWatch({ broker, bucket: cfg.names.pausedBucket, queues: this.#queues, report: (e) => this.#report(e) });
+      await this.#pauses.sync();
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
       this.#pipeline(broker, backend, signing);
       await this.#queues.start(broker);
@@ -198,6 +207,7 @@ export class Worker {
         }), { onCrash: (err) => this.#report(err as Error) }));
       }
       this.#startTicker(cfg.broker.ackWaitMs);
+      this.#pauses.start();
       this.#startedAt = Date.now();
       this.#setState(WorkerState.RUNNING);
       this.#host.signals.fire(Signal.WORKER_READY, { hostname: this.hostname });
@@ -242,10 +252,14 @@ export class Worker {
         if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
       },
       isRevoked: (id) => this.#revocations.ids.has(id),
-      admit: (job, task) => this.#admission.admit(job, task),
+      // Per worker, then cluster-wide, then the key's permit: each only when the task has it.
+      admit: (job, task) =>
+        admitInTurn(job, task, this.#admission.admit(job, task), this.#globalRates.rateOf(task) ? this.#globalRates : null, this.#permits),
       signing,
       maxMessageBytes: this.options.maxMessageBytes,
     });
+    this.#globalRates.use(backend);
+    this.#permits = new KeyPermits({ backend, leaseMs: cfg.broker.ackWaitMs, report: (e) => this.#report(e) });
     this.#settler = new Settler({
       broker,
       // Result writes become child spans of the task's span when traced.
@@ -264,6 +278,7 @@ export class Worker {
     this.#ticker = setInterval(() => {
       const before = Date.now() - every;
       for (const job of this.#inFlight) if (job.receivedAt < before && !job.abandoned) job.delivery.working();
+      this.#permits?.renew(this.#inFlight);
     }, every);
   }
 
@@ -321,6 +336,7 @@ export class Worker {
   }
 
   #onSettled(job: Job, outcome: Outcome, state: string | null): void {
+    this.#permits?.release(job);
     this.#processed++;
     const name = job.message?.task;
     if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);
@@ -375,6 +391,7 @@ export class Worker {
     }
     this.#inFlight.clear();
     if (this.#ticker) clearInterval(this.#ticker);
+    this.#pauses?.stop();
     this.#offStatus?.();
     // Heartbeats and control last through the grace period; worker-offline is the last word.
     await this.#services?.stop();
@@ -389,6 +406,7 @@ export class Worker {
     if (metrics) metrics.reconnects++;
     // A revoke broadcast while we were cut off was lost; its KV entry was not.
     this.#revocations.sync(this.#broker).catch((err) => this.#report(err as Error));
+    this.#pauses?.sync().catch((err) => this.#report(err as Error));
     // Copies of finished tasks may come back looking new (see checkEveryDeliveryFor): for as long
     // as a producer's retry is deduplicated, or a redelivery takes, look before running.
     const b = this.#host.config.broker;
@@ -412,6 +430,7 @@ export class Worker {
       totals: this.#totals,
       revoked: this.#revocations.ids,
       admission: this.#admission,
+      globalRates: this.#globalRates,
       transport: this.#broker?.description ?? "",
       concurrency: () => this.#concurrency,
       active: () => this.#inFlight.size,
@@ -430,6 +449,9 @@ export class Worker {
       },
       addConsumer: (q) => this.#addConsumer(q),
       cancelConsumer: (q) => this.#queues.cancel(q),
+      pauseQueue: (q) => this.#queues.pause(q),
+      resumeQueue: (q) => this.#queues.resume(this.#broker!, q),
+      paused: () => [...this.#queues.paused],
       setEvents: (on) => this.#obs.setTaskEvents(on),
     };
   }

@@ -20,7 +20,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, type JetStreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { MoveHooks, MoveReport } from "../types.ts";
 import type { Names } from "../../names.ts";
-import { Header, type WireMessage } from "../../protocol/message.ts";
+import { Header, priorityLevel, type WireMessage } from "../../protocol/message.ts";
 import { ensureStream } from "./provision.ts";
 
 /** Width of a due-time bucket. */
@@ -31,8 +31,11 @@ const CATCH_UP_MINUTES = 240;
 /** How far back every 10 s pass looks again, for messages a skewed producer clock filed late. */
 const LOOK_BACK_MINUTES = 5;
 
-/** Publishes with JetStream acknowledgement and the same message id on every attempt. */
-export type StoredPublish = (subject: string, message: WireMessage, msgId: string) => Promise<unknown>;
+/**
+ * Publishes with JetStream acknowledgement and the same message id on every attempt; `queue` is
+ * given when the subject is a task queue's (a due message moved there).
+ */
+export type StoredPublish = (subject: string, message: WireMessage, msgId: string, queue?: string) => Promise<unknown>;
 
 /** The delayed-task store and mover for one app. */
 export class DelayedTasks {
@@ -172,7 +175,8 @@ export class DelayedTasks {
           }
           if (!queue) continue; // not ours; it is purged with the bucket (cannot be routed)
           h[Header.MOVED] = "1";
-          publishes.push(this.#publish(this.#names.taskSubject(queue), { headers: h, body: m.data }, msgId || `moved:${m.seq}`));
+          const subject = this.#names.taskSubject(queue, priorityLevel(h[Header.PRIORITY]));
+          publishes.push(this.#publish(subject, { headers: h, body: m.data }, msgId || `moved:${m.seq}`, queue));
           moved++;
           if (publishes.length >= 500) await Promise.all(publishes.splice(0));
         }

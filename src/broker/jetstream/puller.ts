@@ -29,6 +29,11 @@ export interface PullerOptions {
   idleHeartbeatMs: number;
   /** At most this many requests live at once. */
   maxRequests: number;
+  /**
+   * Probe instead of waiting: each request ends at once when the consumer has no more messages
+   * (`no_wait`), returning its unused credit. Used for priority levels above 0 (priority.ts).
+   */
+  noWait?: boolean;
 }
 
 /** Defaults for {@link PullerOptions}. */
@@ -119,15 +124,12 @@ export class Puller implements QueueConsumer {
     this.#live.push({ token, batch: free, remaining: free });
     this.#requested += free;
     this.#lastHeard = now;
-    this.#nc.publish(
-      this.#nextSubject,
-      JSON.stringify({
-        batch: free,
-        expires: this.#opts.expiresMs * 1_000_000,
-        idle_heartbeat: this.#opts.idleHeartbeatMs * 1_000_000,
-      }),
-      { reply: `${this.#inbox}.${token}` },
-    );
+    const request = this.#opts.noWait ? { batch: free, no_wait: true } : {
+      batch: free,
+      expires: this.#opts.expiresMs * 1_000_000,
+      idle_heartbeat: this.#opts.idleHeartbeatMs * 1_000_000,
+    };
+    this.#nc.publish(this.#nextSubject, JSON.stringify(request), { reply: `${this.#inbox}.${token}` });
   }
 
   #onMessage(err: Error | null, msg: Msg): void {
