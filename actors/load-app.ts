@@ -2,10 +2,9 @@
  * Loads the app from `-A <module>`: the module's `app` export, else its default export.
  * Without -A, a bare app configured only by flags and environment (enough to send by name).
  */
-import { pathToFileURL } from "node:url";
-import path from "node:path";
 import { Celeriac } from "../src/mod.ts";
 import { cwd } from "../src/runtime/mod.ts";
+import { importModule } from "../src/runtime/load-module.ts";
 import { CliError, Exit } from "./exit-codes.ts";
 
 /** Global flags every command accepts. */
@@ -20,10 +19,9 @@ export interface GlobalFlags {
 export async function loadApp(flags: GlobalFlags, role: string, opts: { required?: boolean } = {}): Promise<Celeriac> {
   let app: Celeriac;
   if (flags.app) {
-    const file = path.resolve(cwd(), flags.app);
     let mod: Record<string, unknown>;
     try {
-      mod = await import(pathToFileURL(file).href);
+      mod = await importModule(flags.app, cwd());
     } catch (err) {
       throw new CliError(Exit.CONFIG, `cannot load the app module ${flags.app}: ${(err as Error).message}`);
     }
