@@ -3,8 +3,7 @@
  * Without -A, a bare app configured only by flags and environment (enough to send by name).
  */
 import { Celeriac } from "../src/mod.ts";
-import { cwd } from "../src/runtime/mod.ts";
-import { importModule } from "../src/runtime/load-module.ts";
+import { cwd, importModule } from "../src/internal.ts";
 import { CliError, Exit } from "./exit-codes.ts";
 
 /** Global flags every command accepts. */
@@ -25,7 +24,10 @@ export async function loadApp(flags: GlobalFlags, role: string, opts: { required
     } catch (err) {
       throw new CliError(Exit.CONFIG, `cannot load the app module ${flags.app}: ${(err as Error).message}`);
     }
-    const found = mod.app ?? mod.default;
+    // A CommonJS module (a .ts file in a project without "type": "module") arrives with its
+    // `module.exports` as the default export, its named exports not always detected.
+    const cjsExports = mod.default as { app?: unknown } | undefined;
+    const found = mod.app ?? cjsExports?.app ?? mod.default;
     if (!Celeriac.isApp(found)) {
       throw new CliError(Exit.CONFIG, `${flags.app} exports no Celeriac app: export it as \`app\` or as the default export`);
     }

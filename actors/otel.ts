@@ -9,7 +9,7 @@
  *   there is nothing to load; without that variable we say how to turn it on.
  */
 import { ENV } from "./contract.ts";
-import { env, isDeno, writeStderr } from "../src/runtime/mod.ts";
+import { env, isDeno, writeStderr } from "../src/internal.ts";
 
 /** Flushes and stops what {@link startTracing} started. */
 export type StopTracing = () => Promise<void>;

@@ -8,7 +8,7 @@ export type { BackendOptions, NatsAuth, SigningOptions, TlsFiles } from "./secur
 export { Task } from "./task.ts";
 export type { BoundHandler, PlainHandler } from "./task.ts";
 export type { ErrorMatcher, TaskOptions } from "./task-options.ts";
-export type { ApplyOptions, Linkable } from "./producer.ts";
+export type { ApplyOptions, Linkable } from "./apply-options.ts";
 export { AsyncResult } from "./result.ts";
 export { Signature } from "./canvas/signature.ts";
 export type { SetOptions, SignatureOptions } from "./canvas/signature.ts";
@@ -47,7 +47,8 @@ export type { RemoteError } from "./errors.ts";
 export { crontab, every } from "./schedule/schedules.ts";
 export type { Schedule } from "./schedule/schedules.ts";
 export { Beat } from "./schedule/beat.ts";
-export type { BeatEntry, BeatEvents, BeatFire, BeatOptions, MissedPolicy } from "./schedule/beat.ts";
+export type { BeatEvents, BeatFire } from "./schedule/beat.ts";
+export type { BeatEntry, BeatOptions, MissedPolicy } from "./schedule/entry.ts";
 export { createLogger, parseLogLevel, silentLogger } from "./log.ts";
 export type { Logger, LogLevelName } from "./log.ts";
 export type { ResultRecord } from "./protocol/result.ts";
