@@ -48,10 +48,11 @@ async function ok(cmd: string, args: string[], cwd: string, env: Record<string, 
   return r.out;
 }
 
-/** Bytes and package count of a node_modules tree (packages: dirs with a package.json, nested too). */
+/** Bytes on disk and package count of a node_modules tree (a hard-linked file counts once). */
 function treeSize(dir: string): { bytes: number; packages: number } {
   let bytes = 0;
   let packages = 0;
+  const inodes = new Set<string>();
   const walk = (d: string, inNodeModules: boolean) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
@@ -60,7 +61,9 @@ function treeSize(dir: string): { bytes: number; packages: number } {
         if (isPackage) packages++;
         walk(p, e.name === "node_modules" || (inNodeModules && e.name.startsWith("@")));
       } else if (e.isFile()) {
-        bytes += statSync(p).size;
+        const st = statSync(p);
+        if (!inodes.has(`${st.dev}:${st.ino}`)) bytes += st.size;
+        inodes.add(`${st.dev}:${st.ino}`);
       }
     }
   };
@@ -75,6 +78,7 @@ const npm = "npm";
 const deno = path.join(ROOT, "node_modules/.bin/deno");
 const bun = path.join(ROOT, "node_modules/.bin/bun");
 const tsc = path.join(ROOT, "node_modules/.bin/tsc");
+const TYPES_NODE = JSON.parse(readFileSync(path.join(ROOT, "node_modules/@types/node/package.json"), "utf8")).version as string;
 
 /** A fresh app name for one program, cleaned up after the suite. */
 function appName(): string {
@@ -86,12 +90,12 @@ function appName(): string {
 let tarball = "";
 
 /** A new project in the temp dir with the tarball installed. */
-async function project(name: string, pkg: Record<string, unknown>): Promise<string> {
+async function project(name: string, pkg: Record<string, unknown>, extra: string[] = []): Promise<string> {
   const dir = path.join(tmp, name);
   rmSync(dir, { recursive: true, force: true });
   await ok("mkdir", ["-p", dir], tmp);
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name, version: "1.0.0", private: true, ...pkg }, null, 2));
-  await ok(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", tarball], dir);
+  await ok(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", tarball, ...extra], dir);
   return dir;
 }
 
@@ -120,7 +124,8 @@ describe("the installed package", { timeout: 600_000 }, () => {
   before(async () => {
     await ok(npm, ["pack", "--pack-destination", tmp, "--loglevel=error"], ROOT);
     tarball = path.join(tmp, readdirSync(tmp).find((f) => f.endsWith(".tgz"))!);
-    plain = await project("plain", { type: "module" });
+    // With @types/node, as a Node back end's TypeScript project has it (the type-check tests).
+    plain = await project("plain", { type: "module" }, [`@types/node@${TYPES_NODE}`]);
     // The compiled package needs no TypeScript loader: without tsx and esbuild on disk, anything
     // that reached for them would fail. (tsx stays a dependency for `-A ./tasks.ts` on older Node.)
     for (const dep of ["tsx", "esbuild", "@esbuild"]) rmSync(path.join(plain, "node_modules", dep), { recursive: true, force: true });
@@ -171,6 +176,7 @@ describe("the installed package", { timeout: 600_000 }, () => {
     assert.match(r.out, /OTEL_EXPORTER_OTLP_ENDPOINT asks for traces.*npm install @opentelemetry\/sdk-node @opentelemetry\/exporter-trace-otlp-http/);
   });
 
+  // The compiler is the repository's (the same major), not installed again in the project.
   for (const resolution of ["nodenext", "bundler"] as const) {
     it(`a strict TypeScript project (moduleResolution ${resolution}) gets typed tasks from the shipped .d.ts`, async () => {
       writeFileSync(
@@ -196,7 +202,7 @@ export async function typed(): Promise<number> {
             noEmit: true,
             target: "es2022",
             lib: ["es2023", "dom"],
-            types: [],
+            types: ["node"],
             skipLibCheck: false,
             module: resolution === "nodenext" ? "nodenext" : "esnext",
             moduleResolution: resolution,
@@ -209,7 +215,8 @@ export async function typed(): Promise<number> {
       writeFileSync(path.join(plain, "typed.ts"), readFileSync(path.join(plain, "typed.ts"), "utf8").replaceAll("// @ts-expect-error", "//"));
       const r = await run(tsc, ["-p", `tsconfig.${resolution}.json`], plain);
       assert.notEqual(r.code, 0);
-      assert.match(r.out, /typed\.ts\(6,19\): error TS2345/);
+      assert.match(r.out, /typed\.ts\(7,\d+\): error TS2554: Expected 2 arguments/, r.out);
+      assert.match(r.out, /typed\.ts\(9,\d+\): error TS2322: Type 'number' is not assignable to type 'string'/, r.out);
     });
   }
 
@@ -224,9 +231,10 @@ export async function typed(): Promise<number> {
     assert.match(out, /^result 5$/m);
   });
 
+  const tsProjects: Record<string, string> = {};
   for (const kind of ["module", "commonjs"] as const) {
     it(`npx celeriac worker -A ./tasks.ts loads a TypeScript app module (${kind} project)`, async () => {
-      const dir = await project(`ts-${kind}`, kind === "module" ? { type: "module" } : {});
+      const dir = tsProjects[kind] = await project(`ts-${kind}`, kind === "module" ? { type: "module" } : {});
       writeFileSync(path.join(dir, "tasks.ts"), TS_TASKS);
       await roundTripThroughCli(dir, "./tasks.ts", appName());
       if (kind === "commonjs") {
@@ -237,14 +245,21 @@ export async function typed(): Promise<number> {
       }
     });
   }
+
+  it("the installed CLI runs on Deno (deno run -A npm:celeriac) and on Bun (bun x --bun celeriac)", async () => {
+    const dir = tsProjects.module;
+    assert.ok(dir, "the module project was set up by the test before");
+    await roundTripThroughCli(dir, "./tasks.ts", appName(), [deno, "run", "-A", "npm:celeriac"]);
+    await roundTripThroughCli(dir, "./tasks.ts", appName(), [bun, "x", "--bun", "celeriac"]);
+  });
 });
 
-/** `npx celeriac worker -A <module>` until ready, then `npx celeriac call add --wait` against it. */
-async function roundTripThroughCli(dir: string, module: string, name: string): Promise<void> {
-  const env = { ...connection, APP_NAME: name, CELERIAC_NAME: name };
+/** `<launcher> worker -A <module>` until ready, then `npx celeriac call add --wait` against it. */
+async function roundTripThroughCli(dir: string, module: string, name: string, launcher = ["npx", "celeriac"]): Promise<void> {
+  const env = { ...connection, APP_NAME: name, CELERIAC_NAME: name, DENO_DIR: path.join(ROOT, ".deno") };
   const { NODE_OPTIONS: _, ...base } = process.env;
   // Its own process group: npx starts the worker as its child, and both must get the signal.
-  const worker = spawn("npx", ["celeriac", "worker", "-A", module, "-c", "1"], {
+  const worker = spawn(launcher[0]!, [...launcher.slice(1), "worker", "-A", module, "-c", "1"], {
     cwd: dir,
     env: { ...base, ...env },
     stdio: ["ignore", "pipe", "pipe"],
