@@ -9,14 +9,14 @@
  * - only the broker adapter (src/broker/jetstream/) imports nats.js, only the Redis backend
  *   imports ioredis, only the codec imports msgpackr.
  *
- * `node --import tsx scripts/check-imports.ts` (or `deno run -R scripts/check-imports.ts`).
- * Prints each violation and exits 1 if there is any.
+ * `node --import tsx scripts/check-imports.ts [root]` (or `deno run -R scripts/check-imports.ts`);
+ * the root defaults to this repository. Prints each violation and exits 1 if there is any.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const ROOT = path.resolve(process.argv[2] ?? path.join(path.dirname(new URL(import.meta.url).pathname), ".."));
 
 /** Which files may import a bare package (by prefix of its name). */
 const PACKAGE_OWNERS: { pkg: RegExp; owners: RegExp; what: string }[] = [
