@@ -2,7 +2,7 @@
  * The worker's start-up banner, in the spirit of Celery's.
  */
 import type { Celeriac, Worker } from "../src/mod.ts";
-import { runtimeName } from "../src/runtime/mod.ts";
+import { runtimeName } from "../src/internal.ts";
 import os from "node:os";
 
 /** Renders the banner for a worker about to start. */

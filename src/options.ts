@@ -12,7 +12,7 @@ export { checkQueueName };
 import type { BrokerSettings } from "./broker/types.ts";
 import type { BackendSettings } from "./backend/types.ts";
 import { SerializerName } from "./protocol/codec.ts";
-import { type BeatEntry, type BeatOptions, checkBeatSchedule } from "./schedule/beat.ts";
+import { type BeatEntry, type BeatOptions, checkBeatSchedule } from "./schedule/entry.ts";
 import {
   type BackendOptions,
   type BackendSecurity,

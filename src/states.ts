@@ -17,6 +17,7 @@ export const State = {
 export type BuiltinState = typeof State[keyof typeof State];
 
 /** A built-in state or a custom one (progress states written by a task). */
+// deno-lint-ignore ban-types -- `string & {}` keeps the known names in editors' completions
 export type TaskState = BuiltinState | (string & {});
 
 /** States after which a task will not change again (Celery's READY_STATES). */

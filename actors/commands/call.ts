@@ -6,7 +6,7 @@ import { GLOBAL_HELP, jsonOption, numberOption, out, render } from "../command.t
 import { loadApp } from "../load-app.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { TaskError, TimeoutError } from "../../src/mod.ts";
-import { writeStderr } from "../../src/runtime/mod.ts";
+import { writeStderr } from "../../src/internal.ts";
 import { startTracing } from "../otel.ts";
 
 export const callCommand: Command = {

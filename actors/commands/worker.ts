@@ -7,7 +7,7 @@ import { loadApp } from "../load-app.ts";
 import { banner } from "../banner.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { createLogger, parseLogLevel } from "../../src/mod.ts";
-import { hostname, onSignals, writeStderr } from "../../src/runtime/mod.ts";
+import { hostname, onSignals, writeStderr } from "../../src/internal.ts";
 import { DEFAULT_GRACE_SECONDS } from "../contract.ts";
 import { BEAT_OPTIONS, beatFromFlags, describeSchedule } from "./beat.ts";
 import { startTracing } from "../otel.ts";

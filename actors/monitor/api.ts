@@ -3,13 +3,8 @@
  * read from where it lives: workers from the registry, queues and dead letters from JetStream,
  * records from the result backend, tasks and charts from the events the monitor follows.
  */
-import type { Broker } from "../../src/broker/types.ts";
-import type { Celeriac } from "../../src/mod.ts";
-import type { TaskQuery, TaskTable, TaskView } from "../../src/monitor/task-table.ts";
-import type { DepthHistory, TaskRates } from "../../src/monitor/charts.ts";
-import { type WorkerStatus, workerStatus } from "../../src/control/status.ts";
-import { viewOf } from "../../src/dead-letters.ts";
-import type { HttpReply } from "../../src/runtime/http.ts";
+import { type Celeriac, type WorkerStatus, workerStatus } from "../../src/mod.ts";
+import { type Broker, type DepthHistory, type HttpReply, type TaskQuery, type TaskRates, type TaskTable, type TaskView, viewOf } from "../../src/internal.ts";
 
 /** What the API reads. */
 export interface MonitorState {

@@ -83,15 +83,14 @@ export class MemoryQueue {
   #deliver(stored: Stored, consumer: MemoryConsumer): void {
     const entry: InFlight = { stored, consumer, timer: this.#ackTimer(stored) };
     this.inFlight.set(stored.seq, entry);
-    const q = this;
     let settled = false;
     const settle = () => {
       if (settled) return false;
       settled = true;
-      const cur = q.inFlight.get(stored.seq);
+      const cur = this.inFlight.get(stored.seq);
       if (cur?.stored === stored) {
         clearTimeout(cur.timer);
-        q.inFlight.delete(stored.seq);
+        this.inFlight.delete(stored.seq);
       }
       return true;
     };
@@ -104,29 +103,29 @@ export class MemoryQueue {
       headers: () => ({ ...stored.message.headers }),
       headerCount: () => Object.keys(stored.message.headers).length,
       ack: () => {
-        if (settle()) q.dispatchSoon();
+        if (settle()) this.dispatchSoon();
       },
       term: () => {
-        if (settle()) q.dispatchSoon();
+        if (settle()) this.dispatchSoon();
       },
       nak: (delayMs) => {
         if (!settle()) return;
         if (delayMs && delayMs > 0) {
           // like JetStream, a nak-delayed message stays pending (counts against maxAckPending)
           const timer = setTimeout(() => {
-            q.inFlight.delete(stored.seq);
-            q.#requeue(stored);
+            this.inFlight.delete(stored.seq);
+            this.#requeue(stored);
           }, delayMs);
-          q.inFlight.set(stored.seq, { stored, consumer, timer });
+          this.inFlight.set(stored.seq, { stored, consumer, timer });
         } else {
-          q.#requeue(stored);
+          this.#requeue(stored);
         }
       },
       working: () => {
-        const cur = q.inFlight.get(stored.seq);
+        const cur = this.inFlight.get(stored.seq);
         if (settled || cur?.stored !== stored) return;
         clearTimeout(cur.timer);
-        cur.timer = q.#ackTimer(stored);
+        cur.timer = this.#ackTimer(stored);
       },
     };
     try {

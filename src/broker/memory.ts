@@ -202,12 +202,14 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
+  // deno-lint-ignore require-await -- async so that a bad queue name rejects, as in the JetStream adapter
   async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     if (opts.queue !== undefined) checkQueueName(opts.queue, "queue");
     const all = this.#dlq.filter((d) => !opts.queue || d.queue === opts.queue);
     return all.slice(0, opts.limit ?? 100);
   }
 
+  // deno-lint-ignore require-await -- async so that a bad queue name rejects, as in the JetStream adapter
   async purgeDeadLetters(queue?: string): Promise<number> {
     if (queue !== undefined) checkQueueName(queue, "queue");
     const before = this.#dlq.length;
@@ -226,6 +228,7 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
+  // deno-lint-ignore require-await -- async so that a bad queue name rejects, as in the JetStream adapter
   async purge(queue: string): Promise<number> {
     checkQueueName(queue, "queue");
     const q = this.#queue(queue);

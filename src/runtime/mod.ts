@@ -20,6 +20,9 @@ export function runtimeName(): string {
     const d = (globalThis as any).Deno;
     return `deno ${d.version?.deno ?? "?"}`;
   }
+  // deno-lint-ignore no-explicit-any
+  const bun = (globalThis as any).Bun;
+  if (bun) return `bun ${bun.version}`;
   return `node ${process.versions.node}`;
 }
 

@@ -9,7 +9,7 @@ import { BASE_HEADER_COUNT, decodeTaskMessage, Header, type TaskMessage } from "
 import { makeRecord, type ResultRecord } from "../protocol/result.ts";
 import { isReady, State, type TaskState } from "../states.ts";
 import { currentTask } from "../context.ts";
-import { DecodeError, ErrorCode, hasCode, type Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors.ts";
+import { type DecodeError, ErrorCode, hasCode, type Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors.ts";
 import { RunningTask } from "./context.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
 import type { MessageSigning } from "../security/load.ts";
