@@ -57,6 +57,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   #role = "client";
   #control: Control | null = null;
   #sentEvents: EventDispatcher | null = null;
+  #delegated = false;
   /** The app's logger (the CLI sets its level with `-l`). */
   log: Logger = createLogger("warning");
 
@@ -191,7 +192,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     if (this.#closed) throw new ClosedError("app");
     const message = this.#producer.build(name, args, options, task);
     const hub = this.hub();
-    if (!message.ignoreResult && !hub.started) await hub.start();
+    if (!message.ignoreResult && !hub.started && !this.#delegated) await hub.start();
     await this.#producer.publish(message);
     return new AsyncResult<R>(message.id, this);
   }
@@ -215,7 +216,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     ensureIds(data);
     const node = nodeOf(data);
     const hub = this.hub();
-    if (!hub.started) await hub.start();
+    if (!hub.started && !this.#delegated) await hub.start();
     const backend = await this.backend();
     const apply = () =>
       applySignature(data, {
@@ -242,6 +243,16 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   }
 
   /** Creates a worker (start it with `await worker.start()`). */
+  /**
+   * Internal (pool children): every message this app sends goes to `send` instead of the broker,
+   * and no result listener is started. A `threads` or `process` pool child calls it, so tasks it
+   * runs send through their worker's connection.
+   */
+  delegateSends(send: (m: TaskMessage, msgId: string | null) => Promise<void>): void {
+    this.#delegated = true;
+    this.#producer.delegate(send);
+  }
+
   worker(options: WorkerOptions = {}): Worker {
     if (this.#role === "client") this.#role = "worker";
     return new Worker(this, options);

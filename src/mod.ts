@@ -42,6 +42,7 @@ export {
   TaskRevokedError,
   TimeLimitExceeded,
   TimeoutError,
+  WorkerLostError,
 } from "./errors.ts";
 export type { RemoteError } from "./errors.ts";
 export { crontab, every } from "./schedule/schedules.ts";

@@ -10,6 +10,7 @@ import { ControlCommand, type TaskInfo } from "../control/protocol.ts";
 import { parseRate } from "../rate.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { loadAverage, rssBytes, runtimeName } from "../runtime/mod.ts";
+import type { ChildInfo } from "./pool/types.ts";
 
 /** The worker as remote control sees it. */
 export interface RemoteWorker {
@@ -40,6 +41,8 @@ export interface RemoteWorker {
   revoke(ids: string[], terminate: boolean): string[];
   shutdown(): void;
   resize(concurrency: number): void;
+  /** The execution pool and its children (pids or thread ids, tasks run, memory). */
+  pool(): { kind: string; children: ChildInfo[] };
   addConsumer(queue: string): Promise<void>;
   cancelConsumer(queue: string): Promise<void>;
   setEvents(on: boolean): void;
@@ -175,7 +178,7 @@ function stats(w: RemoteWorker): Record<string, unknown> {
     pid: w.pid,
     clock: w.clock(),
     uptime: Math.round(w.uptime()),
-    pool: { "max-concurrency": w.concurrency(), implementation: "async", processes: [w.pid], "running-threads": 1 },
+    pool: poolStats(w),
     prefetch_count: w.concurrency(),
     broker: { transport: w.transport },
     rusage: { maxrss: Math.round(rssBytes() / 1024) },
@@ -183,5 +186,18 @@ function stats(w: RemoteWorker): Record<string, unknown> {
     sw_sys: runtimeName(),
     revoked: w.revoked.size,
     peers: w.peers(),
+  };
+}
+
+/** Celery's `stats.pool`, plus each child's tasks and memory. */
+function poolStats(w: RemoteWorker): Record<string, unknown> {
+  const { kind, children } = w.pool();
+  if (kind === "async") return { "max-concurrency": w.concurrency(), implementation: "async", processes: [w.pid], "running-threads": 1 };
+  return {
+    "max-concurrency": w.concurrency(),
+    implementation: kind,
+    processes: children.map((c) => c.id),
+    writes: { total: children.reduce((n, c) => n + c.tasks, 0) },
+    children: children.map((c) => ({ [kind === "process" ? "pid" : "thread"]: c.id, tasks: c.tasks, memory_kib: c.memoryKiB, busy: c.busy })),
   };
 }

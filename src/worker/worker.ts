@@ -30,6 +30,7 @@ import { Revocations } from "./revocations.ts";
 import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
+import { createPool, type TaskPool } from "./pool/mod.ts";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
 const MOVER_LEASE_MS = 5_000;
@@ -50,6 +51,7 @@ export class Worker {
   #ticker: ReturnType<typeof setInterval> | null = null;
   #executor: Executor | null = null;
   #settler: Settler | null = null;
+  #pool: TaskPool | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
@@ -88,6 +90,7 @@ export class Worker {
       log: host.log,
       settle: (job, outcome) => this.#settler!.settle(job, outcome),
       release: (job) => this.#release(job),
+      kill: (job) => this.#pool?.kill(job) ?? false,
     });
     const revoked = this.#revocations.ids;
     this.#admission = new Admission({
@@ -173,6 +176,7 @@ export class Worker {
       await this.#revocations.sync(broker);
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
       this.#pipeline(broker, backend, signing);
+      await this.#pool!.start();
       await this.#queues.start(broker);
       this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
@@ -192,7 +196,7 @@ export class Worker {
       this.#setState(WorkerState.FAILED);
       this.#offStatus?.();
       await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
-      await this.#services?.stop();
+      await Promise.all([this.#services?.stop(), this.#pool?.stop()]);
       throw err;
     }
   }
@@ -201,6 +205,19 @@ export class Worker {
   #pipeline(broker: Broker, backend: ResultBackend, signing: MessageSigning | null): void {
     const cfg = this.#host.config;
     const log = this.#host.log;
+    const producer = this.#host.producer;
+    this.#pool = createPool(this.options, {
+      backend,
+      hostname: this.hostname,
+      log,
+      resultExtended: cfg.resultExtended,
+      config: { brokerUrl: cfg.brokerUrl, resultBackend: cfg.resultBackend, name: cfg.name },
+      // What a task in a child sends goes out here, in the task's trace.
+      publish: (job, m, msgId) => {
+        const send = () => producer.publish(m, msgId === null ? {} : { msgId });
+        return job?.trace ? withContext(job.trace.context, send) : send();
+      },
+    });
     this.#executor = new Executor({
       tasks: this.#host.tasks,
       backend,
@@ -220,6 +237,9 @@ export class Worker {
       admit: (job, task) => this.#admission.admit(job, task),
       signing,
       maxMessageBytes: this.options.maxMessageBytes,
+      pool: this.#pool,
+      timeLimitMs: this.options.timeLimitMs,
+      softTimeLimitMs: this.options.softTimeLimitMs,
     });
     this.#settler = new Settler({
       broker,
@@ -271,6 +291,8 @@ export class Worker {
       const outcome = await this.#executor!.execute(job);
       // A terminated task was settled as REVOKED already; what it did after is dropped.
       if (!job.terminated) await this.#settler!.settle(job, outcome);
+      // A handler the pool could not stop keeps its slot until it returns (never more than -c at once).
+      if (outcome.kind === "failure" && outcome.lingering) await outcome.lingering;
     } catch (err) {
       // execute and settle do not throw; if they ever do, the message is redelivered.
       this.#host.log.error("unexpected error while processing a message", err);
@@ -343,6 +365,7 @@ export class Worker {
       this.#host.log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
     }
     this.#inFlight.clear();
+    await this.#pool?.stop();
     if (this.#ticker) clearInterval(this.#ticker);
     this.#offStatus?.();
     // Heartbeats and control last through the grace period; worker-offline is the last word.
@@ -394,8 +417,10 @@ export class Worker {
       shutdown: () => void this.stop(),
       resize: (n) => {
         this.#slots.resize(n);
+        this.#pool?.resize(n);
         this.#concurrency = n;
       },
+      pool: () => ({ kind: this.options.pool, children: this.#pool?.children() ?? [] }),
       addConsumer: (q) => this.#addConsumer(q),
       cancelConsumer: (q) => this.#queues.cancel(q),
       setEvents: (on) => this.#obs.setTaskEvents(on),
