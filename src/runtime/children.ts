@@ -115,7 +115,7 @@ export interface ParentChannel {
   onMessage(fn: (frame: Uint8Array) => void): void;
   /** Called when the parent goes away (a process child then exits: nobody will read its results). */
   onParentGone(fn: () => void): void;
-  /** Resident memory of this child, KiB (a thread reports its own heap: threads share the process's RSS). */
+  /** Memory of this child, KiB: a process's RSS; a thread's heap and buffers (threads share the process's RSS). */
   memoryKiB(): number;
   /** Ends this child. */
   exit(code: number): void;
@@ -131,7 +131,11 @@ export function parentChannel(): ParentChannel | null {
       send: (frame) => port.postMessage(frame),
       onMessage: (fn) => port.on("message", (m) => fn(m as Uint8Array)),
       onParentGone: (fn) => port.on("close", fn),
-      memoryKiB: () => Math.round(process.memoryUsage().heapUsed / 1024),
+      memoryKiB: () => {
+        // This isolate's heap plus the buffers it holds outside it (a thread's share of the RSS).
+        const m = process.memoryUsage();
+        return Math.round((m.heapUsed + m.external) / 1024);
+      },
       // Inside a worker thread, process.exit ends the thread only.
       exit: (code) => process.exit(code),
     };

@@ -41,7 +41,7 @@ export interface WorkerOptions {
   maxTasksPerChild?: number;
   /**
    * A child is replaced after a task that leaves it above this much memory, KiB (threads: the
-   * thread's heap; process: the child's RSS). @default no limit
+   * thread's heap and buffers; process: the child's RSS). @default no limit
    */
   maxMemoryPerChild?: number;
   /**
@@ -50,6 +50,8 @@ export interface WorkerOptions {
    * @default off
    */
   autoscale?: [number, number];
+  /** Seconds slots stay idle before autoscale shrinks the pool (Celery's keepalive). @default 30 */
+  autoscaleKeepalive?: number;
   /** Worker name, `name@host`. @default "celeriac@<hostname>" */
   hostname?: string;
   /** Seconds a warm shutdown lets running tasks finish before handing them back. @default 30 */
@@ -86,6 +88,7 @@ export interface CompiledWorkerOptions {
   maxTasksPerChild: number | null;
   maxMemoryPerChildKiB: number | null;
   autoscale: { max: number; min: number } | null;
+  autoscaleKeepaliveMs: number;
   hostname: string;
   gracePeriodMs: number;
   mover: boolean;
@@ -124,6 +127,9 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   const pool = o.pool ?? WORKER_DEFAULTS.pool;
   if (!Object.values(Pool).includes(pool)) {
     throw new ConfigError("pool", `unknown pool ${JSON.stringify(pool)}; use "async", "threads" or "process"`);
+  }
+  if (autoscale && autoscale.min < queues.length) {
+    throw new ConfigError("autoscale", `min ${autoscale.min} is less than the ${queues.length} queues to consume; each queue needs a slot`);
   }
   if (autoscale && (concurrency < autoscale.min || concurrency > autoscale.max)) {
     throw new ConfigError("concurrency", `${concurrency} is outside autoscale's range ${autoscale.min}-${autoscale.max}`);
@@ -171,6 +177,7 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
     maxTasksPerChild,
     maxMemoryPerChildKiB,
     autoscale,
+    autoscaleKeepaliveMs: (limit(o.autoscaleKeepalive, "autoscaleKeepalive") ?? 30_000),
     hostname,
     gracePeriodMs: grace * 1000,
     mover: o.mover ?? true,

@@ -41,6 +41,8 @@ export interface RemoteWorker {
   revoke(ids: string[], terminate: boolean): string[];
   shutdown(): void;
   resize(concurrency: number): void;
+  /** Autoscales between `min` and `max` slots from now on; returns the bounds in force. */
+  autoscale(max: number, min: number): { max: number; min: number };
   /** The execution pool and its children (pids or thread ids, tasks run, memory). */
   pool(): { kind: string; children: ChildInfo[] };
   addConsumer(queue: string): Promise<void>;
@@ -127,6 +129,14 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       if (w.concurrency() - n < min) return { error: `cannot shrink below ${min} (one slot per consumed queue)` };
       w.resize(w.concurrency() - n);
       return { ok: `pool will shrink to ${w.concurrency()}` };
+    }
+    case ControlCommand.AUTOSCALE: {
+      const max = count(args.max, "max");
+      const min = count(args.min, "min");
+      if (min > max) throw new InvalidArgumentError("min", `must not exceed max (${max}), got ${min}`);
+      if (min < w.queues().length) return { error: `min cannot be below ${w.queues().length} (one slot per consumed queue)` };
+      const b = w.autoscale(max, min);
+      return { ok: `autoscale now max=${b.max} min=${b.min}` };
     }
     case ControlCommand.ADD_CONSUMER: {
       const q = queueArg(args.queue);

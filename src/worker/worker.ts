@@ -6,22 +6,20 @@
  * settle (outcome → result, notice, follow-up, ack). See docs/architecture.md.
  */
 import type { Broker, Delivery } from "../broker/types.ts";
-import type { ResultBackend } from "../backend/types.ts";
 import { Emitter, type Events } from "../emitter.ts";
 import { supervise, type Supervised } from "../actor.ts";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.ts";
 import { SlotPool } from "./slots.ts";
-import { Executor } from "./executor.ts";
-import { Settler } from "./settle.ts";
+import type { Executor } from "./executor.ts";
+import type { Settler } from "./settle.ts";
 import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
-import { logSettled, settledTaskEvent, type TaskEvent, taskEvent } from "./report.ts";
+import { logSettled, settledTaskEvent } from "./report.ts";
 import { ClosedError, ConfigError } from "../errors.ts";
-import type { MessageSigning } from "../security/load.ts";
 import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
 import { activeTracer, withContext } from "../tracing.ts";
-import { endSpan, settleSpan, TracedBackend, traceDelivery } from "./traced.ts";
+import { endSpan, settleSpan, traceDelivery } from "./traced.ts";
 import { Admission } from "./admission.ts";
 import { TaskObservers } from "./observe.ts";
 import { type RemoteWorker } from "./remote.ts";
@@ -30,7 +28,9 @@ import { Revocations } from "./revocations.ts";
 import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
-import { createPool, type TaskPool } from "./pool/mod.ts";
+import type { TaskPool } from "./pool/mod.ts";
+import { pipeline } from "./pipeline.ts";
+import { Autoscaler } from "./autoscale.ts";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
 const MOVER_LEASE_MS = 5_000;
@@ -52,6 +52,7 @@ export class Worker {
   #executor: Executor | null = null;
   #settler: Settler | null = null;
   #pool: TaskPool | null = null;
+  #autoscaler: Autoscaler | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
@@ -175,8 +176,20 @@ export class Worker {
       // Mingle: revocations made while this worker was not running still hold.
       await this.#revocations.sync(broker);
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
-      this.#pipeline(broker, backend, signing);
-      await this.#pool!.start();
+      const p = pipeline({
+        host: this.#host,
+        options: this.options,
+        broker,
+        backend,
+        signing,
+        obs: this.#obs,
+        emitter: this.#emitter,
+        isRevoked: (id) => this.#revocations.ids.has(id),
+        admission: this.#admission,
+        onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
+      });
+      [this.#pool, this.#executor, this.#settler] = [p.pool, p.executor, p.settler];
+      await p.pool.start();
       await this.#queues.start(broker);
       this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
@@ -190,6 +203,7 @@ export class Worker {
         }), { onCrash: (err) => this.#report(err as Error) }));
       }
       this.#startTicker(cfg.broker.ackWaitMs);
+      if (this.options.autoscale) this.#autoscale(this.options.autoscale.max, this.options.autoscale.min);
       this.#startedAt = Date.now();
       this.#setState(WorkerState.RUNNING);
     } catch (err) {
@@ -199,58 +213,6 @@ export class Worker {
       await Promise.all([this.#services?.stop(), this.#pool?.stop()]);
       throw err;
     }
-  }
-
-  /** The executor and the settler: one delivery to its outcome, the outcome to its consequences. */
-  #pipeline(broker: Broker, backend: ResultBackend, signing: MessageSigning | null): void {
-    const cfg = this.#host.config;
-    const log = this.#host.log;
-    const producer = this.#host.producer;
-    this.#pool = createPool(this.options, {
-      backend,
-      hostname: this.hostname,
-      log,
-      resultExtended: cfg.resultExtended,
-      config: { brokerUrl: cfg.brokerUrl, resultBackend: cfg.resultBackend, name: cfg.name },
-      // What a task in a child sends goes out here, in the task's trace.
-      publish: (job, m, msgId) => {
-        const send = () => producer.publish(m, msgId === null ? {} : { msgId });
-        return job?.trace ? withContext(job.trace.context, send) : send();
-      },
-    });
-    this.#executor = new Executor({
-      tasks: this.#host.tasks,
-      backend,
-      hostname: this.hostname,
-      log,
-      resultExtended: cfg.resultExtended,
-      onReceived: (job) => {
-        if (job.task && !job.task.options.acksLate) job.delivery.ack();
-        if (this.#obs.observed) this.#obs.received(job);
-        if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", taskEvent(job));
-      },
-      onStarted: (job) => {
-        if (this.#obs.observed) this.#obs.started(job);
-        if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
-      },
-      isRevoked: (id) => this.#revocations.ids.has(id),
-      admit: (job, task) => this.#admission.admit(job, task),
-      signing,
-      maxMessageBytes: this.options.maxMessageBytes,
-      pool: this.#pool,
-      timeLimitMs: this.options.timeLimitMs,
-      softTimeLimitMs: this.options.softTimeLimitMs,
-    });
-    this.#settler = new Settler({
-      broker,
-      // Result writes become child spans of the task's span when traced.
-      backend: this.#tracing ? new TracedBackend(backend) : backend,
-      producer: this.#host.producer,
-      hostname: this.hostname,
-      log,
-      resultExtended: cfg.resultExtended,
-      onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
-    });
   }
 
   /** Sends in-progress signals for tasks running longer than a third of ack_wait. */
@@ -345,6 +307,7 @@ export class Worker {
       return;
     }
     this.#setState(WorkerState.DRAINING);
+    this.#autoscaler?.stop();
     this.#slots.close();
     await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
     if (this.#inFlight.size > 0) {
@@ -394,6 +357,33 @@ export class Worker {
     await this.#queues.add(this.#broker!, queue);
   }
 
+  /** Changes the number of slots, and of children in a process or threads pool. */
+  #resize(n: number): void {
+    this.#slots.resize(n);
+    this.#pool?.resize(n);
+    this.#concurrency = n;
+  }
+
+  /** Starts autoscaling between `min` and `max` slots, or changes the bounds (the `autoscale` command). */
+  #autoscale(max: number, min: number): { max: number; min: number } {
+    if (!this.#autoscaler) {
+      this.#autoscaler = new Autoscaler({
+        log: this.#host.log,
+        concurrency: () => this.#concurrency,
+        running: () => this.#inFlight.size,
+        floor: () => this.#queues.queues.length,
+        resize: (n) => this.#resize(n),
+        waiting: async () => {
+          const all = await Promise.all(this.#queues.queues.map((q) => this.#broker!.queueStats(q)));
+          return all.reduce((n, s) => n + s.pending, 0);
+        },
+      }, { max, min }, this.options.autoscaleKeepaliveMs);
+      if (this.#state === WorkerState.RUNNING || this.#state === WorkerState.STARTING) this.#autoscaler.start();
+    }
+    this.#autoscaler.update(max, min);
+    return this.#autoscaler.bounds;
+  }
+
   #remote(): RemoteWorker {
     const names = this.#host.config.names;
     return {
@@ -415,11 +405,8 @@ export class Worker {
       durable: (q) => names.durable(q),
       revoke: (ids, terminate) => this.#revocations.revoke(ids, terminate, this.#inFlight),
       shutdown: () => void this.stop(),
-      resize: (n) => {
-        this.#slots.resize(n);
-        this.#pool?.resize(n);
-        this.#concurrency = n;
-      },
+      resize: (n) => this.#resize(n),
+      autoscale: (max, min) => this.#autoscale(max, min),
       pool: () => ({ kind: this.options.pool, children: this.#pool?.children() ?? [] }),
       addConsumer: (q) => this.#addConsumer(q),
       cancelConsumer: (q) => this.#queues.cancel(q),

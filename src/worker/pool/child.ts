@@ -172,7 +172,7 @@ async function runTask(app: Celeriac, run: Run, parent: Parent, ch: ParentChanne
   }
 }
 
-async function main(ch: ParentChannel): Promise<void> {
+function main(ch: ParentChannel): void {
   const parent = new Parent(ch);
   let app: Celeriac | null = null;
   let logger: Logger = createLogger("warning");
@@ -223,4 +223,4 @@ async function main(ch: ParentChannel): Promise<void> {
 }
 
 const ch = parentChannel();
-if (ch) void main(ch);
+if (ch) main(ch);

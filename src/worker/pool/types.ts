@@ -25,7 +25,7 @@ export interface ChildInfo {
   id: number;
   /** Tasks it has run. */
   tasks: number;
-  /** Its memory after its last task, KiB: RSS for a process, heap for a thread. */
+  /** Its memory after its last task, KiB: RSS for a process, heap and buffers for a thread. */
   memoryKiB: number;
   /** Whether it is running a task now. */
   busy: boolean;
