@@ -22,6 +22,7 @@ export type { TaskState } from "./states.ts";
 export { Worker, WorkerState } from "./worker/worker.ts";
 export type { StopOptions, TaskEvent, WorkerEvents } from "./worker/worker.ts";
 export { Pool } from "./worker/options.ts";
+export { isPoolChild } from "./runtime/children.ts";
 export type { WorkerOptions } from "./worker/options.ts";
 export {
   CeleriacError,

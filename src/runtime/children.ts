@@ -10,8 +10,21 @@
  */
 import { fork } from "node:child_process";
 import process from "node:process";
-import { parentPort, threadId, Worker as Thread } from "node:worker_threads";
+import { parentPort, threadId, Worker as Thread, workerData } from "node:worker_threads";
 import { isDeno } from "./mod.ts";
+
+/** Marks a pool child: an environment variable for a process, `workerData` for a thread. */
+const CHILD_ENV = "CELERIAC_POOL_CHILD";
+const THREAD_MARK = { celeriacPoolChild: true } as const;
+
+/**
+ * True inside a child of a `process` or `threads` pool. A module that defines the app and also
+ * starts its worker guards the start with it, since children import that module too.
+ */
+export function isPoolChild(): boolean {
+  if (parentPort) return (workerData as { celeriacPoolChild?: boolean } | null)?.celeriacPoolChild === true;
+  return process.env[CHILD_ENV] === "process" && typeof process.send === "function";
+}
 
 /** True under Bun. */
 const isBun = "Bun" in globalThis;
@@ -53,6 +66,7 @@ export function spawnProcess(o: SpawnOptions, listener: ChildListener): ChildCha
     // Structured clone: Uint8Array frames cross as bytes, not as JSON arrays of numbers.
     serialization: "advanced",
     stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, [CHILD_ENV]: "process" },
     ...(isDeno ? {} : { execArgv }),
   });
   let gone = false;
@@ -81,9 +95,9 @@ export function spawnThread(o: SpawnOptions, listener: ChildListener): ChildChan
   if (needsTsx(o)) {
     const api = JSON.stringify(import.meta.resolve("tsx/esm/api"));
     const code = `import(${api}).then((m) => { m.register(); return import(${JSON.stringify(o.entry.href)}); })`;
-    thread = new Thread(code, { eval: true });
+    thread = new Thread(code, { eval: true, workerData: THREAD_MARK });
   } else {
-    thread = new Thread(o.entry);
+    thread = new Thread(o.entry, { workerData: THREAD_MARK });
   }
   let gone = false;
   const exit = (why: string) => {
@@ -123,6 +137,7 @@ export interface ParentChannel {
 
 /** The channel to the parent pool, or null if this code is not running as a pool child. */
 export function parentChannel(): ParentChannel | null {
+  if (!isPoolChild()) return null;
   if (parentPort) {
     const port = parentPort;
     return {

@@ -71,7 +71,7 @@ export class ChildPool implements TaskPool {
   #size: number;
   #children = new Set<Child>();
   #idle: Child[] = [];
-  #waiters: ((c: Child) => void)[] = [];
+  #waiters: { go(c: Child): void; abandon(): void }[] = [];
   #calls = 0;
   #spawned = 0;
   #stopping = false;
@@ -101,7 +101,7 @@ export class ChildPool implements TaskPool {
       const idle = this.#idle.pop();
       if (idle) go(idle);
       else {
-        this.#waiters.push(go);
+        this.#waiters.push({ go, abandon: () => resolve({ kind: "abandoned" }) });
         this.#fill();
       }
     });
@@ -176,6 +176,7 @@ export class ChildPool implements TaskPool {
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#failing) clearTimeout(this.#failing);
+    for (const w of this.#waiters.splice(0)) w.abandon();
     const all = [...this.#children];
     for (const c of all) {
       if (c.running) c.running.resolve({ kind: "abandoned" });
@@ -305,7 +306,7 @@ export class ChildPool implements TaskPool {
   #offer(child: Child): void {
     if (this.#stopping || !this.#children.has(child)) return;
     const waiter = this.#waiters.shift();
-    if (waiter) waiter(child);
+    if (waiter) waiter.go(child);
     else this.#idle.push(child);
   }
 
