@@ -84,7 +84,7 @@ describe("process pool, two CLI workers, ack_wait 6 s", () => {
   });
 });
 
-describe("threads pool on Deno and Node: hard time limit", () => {
+describe("-P threads and -P process on Node and Deno: hard time limit, values", () => {
   let c: Cluster;
   before(() => {
     c = cluster();
@@ -92,11 +92,11 @@ describe("threads pool on Deno and Node: hard time limit", () => {
   after(async () => {
     await c.dispose();
   });
-  for (const runtime of ["node", "deno"] as const) {
-    it(`${runtime}: -P threads stops a looping task at its hard time limit and keeps serving`, async () => {
-      const w = await spawnWorker(["-A", POOL_TASKS, "-P", "threads", "-c", "2", "-n", `${runtime}@${c.name}`], { env: c.env, runtime });
+  for (const [runtime, pool] of [["node", "threads"], ["deno", "threads"], ["deno", "process"]] as const) {
+    it(`${runtime}: -P ${pool} stops a looping task at its hard time limit and keeps serving`, async () => {
+      const w = await spawnWorker(["-A", POOL_TASKS, "-P", pool, "-c", "2", "-n", `${runtime}-${pool}@${c.name}`], { env: c.env, runtime });
       try {
-        assert.match(w.output(), /\.> concurrency: 2 \(threads\)/);
+        assert.match(w.output(), new RegExp(`\\.> concurrency: 2 \\(${pool}\\)`));
         const r = await c.app.sendTask("forever", []);
         assert.equal((await failureOf(c, r.id, 30)).remoteType, "TimeLimitExceeded");
         const v = new Map<string, unknown>([["when", new Date(7)], ["big", 2n ** 70n]]);
