@@ -33,7 +33,8 @@ a second signal shuts down cold (hand back everything now).
 
 Options:
   -Q, --queues <a,b>        queues to consume (default: the app's defaultQueue)
-  -c, --concurrency <n>     tasks run at once (default 16)
+  -c, --concurrency <n>     tasks run at once (default 16; with -P process or threads, the
+                            number of CPU cores)
   -P, --pool <pool>         execution pool: async (default: tasks share the event loop, for
                             I/O-bound work), process (child processes) or threads (worker
                             threads): for CPU-bound or untrusted code, and hard time limits

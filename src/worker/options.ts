@@ -5,7 +5,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError } from "../errors.ts";
 import { checkQueueName } from "../options.ts";
-import { hostname as machineName } from "../runtime/mod.ts";
+import { cpuCount, hostname as machineName } from "../runtime/mod.ts";
 import type { Logger } from "../log.ts";
 
 /**
@@ -21,7 +21,7 @@ export type Pool = typeof Pool[keyof typeof Pool];
 export interface WorkerOptions {
   /** Queues to consume. @default [app's defaultQueue] */
   queues?: string[];
-  /** Tasks run at once (slots). @default 16 */
+  /** Tasks run at once (slots). @default 16 for the async pool; the number of CPU cores for threads and process */
   concurrency?: number;
   /** Execution pool. @default "async" */
   pool?: Pool;
@@ -117,7 +117,12 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   queues.forEach((q, i) => checkQueueName(q, `queues[${i}]`));
   if (new Set(queues).size !== queues.length) throw new ConfigError("queues", "lists a queue twice");
   const autoscale = compileAutoscale(o.autoscale);
-  const concurrency = o.concurrency ?? autoscale?.min ?? WORKER_DEFAULTS.concurrency;
+  if (autoscale && autoscale.min < queues.length) {
+    throw new ConfigError("autoscale", `min ${autoscale.min} is less than the ${queues.length} queues to consume; each queue needs a slot`);
+  }
+  // A child per slot costs a runtime each, and CPU-bound work gains nothing beyond the cores (Celery's default).
+  const childPool = o.pool === Pool.THREADS || o.pool === Pool.PROCESS;
+  const concurrency = o.concurrency ?? autoscale?.min ?? (childPool ? Math.max(cpuCount(), queues.length) : WORKER_DEFAULTS.concurrency);
   if (typeof concurrency !== "number" || !Number.isInteger(concurrency) || concurrency < 1) {
     throw new ConfigError("concurrency", `must be an integer ≥ 1, got ${JSON.stringify(concurrency)}`);
   }
@@ -127,9 +132,6 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   const pool = o.pool ?? WORKER_DEFAULTS.pool;
   if (!Object.values(Pool).includes(pool)) {
     throw new ConfigError("pool", `unknown pool ${JSON.stringify(pool)}; use "async", "threads" or "process"`);
-  }
-  if (autoscale && autoscale.min < queues.length) {
-    throw new ConfigError("autoscale", `min ${autoscale.min} is less than the ${queues.length} queues to consume; each queue needs a slot`);
   }
   if (autoscale && (concurrency < autoscale.min || concurrency > autoscale.max)) {
     throw new ConfigError("concurrency", `${concurrency} is outside autoscale's range ${autoscale.min}-${autoscale.max}`);

@@ -30,6 +30,7 @@ import type { Tracer } from "@opentelemetry/api";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
 import type { TaskPool } from "./pool/mod.ts";
 import { pipeline } from "./pipeline.ts";
+import { isPoolChild } from "../runtime/children.ts";
 import { Autoscaler } from "./autoscale.ts";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
@@ -153,6 +154,11 @@ export class Worker {
    */
   start(): Promise<void> {
     if (this.#state !== WorkerState.CREATED) return Promise.reject(new ClosedError(`worker ${this.hostname} (${this.#state})`));
+    if (isPoolChild()) {
+      // The app module is loaded by each child of a process or threads pool: starting a worker
+      // there would start children of its own, without end.
+      return Promise.reject(new ConfigError("appModule", "a worker cannot start inside a pool child: this module starts a worker when imported; guard the start with isPoolChild() or keep the tasks in a module of their own"));
+    }
     this.#setState(WorkerState.STARTING);
     this.#starting = this.#start();
     return this.#starting;

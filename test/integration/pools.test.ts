@@ -173,3 +173,15 @@ describe("autoscale", () => {
     }
   });
 });
+
+describe("a module that starts its own worker when imported", () => {
+  it("is refused inside the pool's children, so the worker's start fails and says how to fix it", async () => {
+    process.env.CELERIAC_NAME = name; // the fixture's app: this test's names, cleaned up with them
+    try {
+      const err = await import(new URL("../fixtures/pool-self-start.ts", import.meta.url).href).then(() => null, (e) => e);
+      assert.match(String(err?.message), /appModule.*pool child.*isPoolChild/s);
+    } finally {
+      delete process.env.CELERIAC_NAME;
+    }
+  });
+});
