@@ -109,6 +109,12 @@ export class ChildPool implements TaskPool {
 
   #start(child: Child, call: TaskCall, resolve: (o: Outcome) => void): void {
     const { job, message: m, hardMs, softMs } = call;
+    if (job.terminated || job.abandoned) {
+      // Revoked (or handed back) while it waited for a child: it must not start now.
+      resolve(job.abandoned ? { kind: "abandoned" } : { kind: "revoked", reason: "terminated" });
+      this.#offer(child);
+      return;
+    }
     const p: Pending = {
       id: ++this.#calls,
       call,
