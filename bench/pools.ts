@@ -8,18 +8,22 @@
  * - memory: RSS of the worker and its children after one task, with `-c 2` and `-c 4` (a thread
  *   pool's children are inside the worker's RSS).
  *
- * `npm run bench:pools` or `node --import tsx bench/pools.ts [--noops 2000] [--sequential 300]`
+ * Each figure is the median over runs (min–max beside the CPU time and p50); the pools go in the
+ * opposite order on every other run, so drift on this shared machine falls on all of them alike.
+ *
+ * `npm run bench:pools` or `node --import tsx bench/pools.ts [--runs 2] [--noops 2000] [--sequential 300]`
  */
 import { parseArgs } from "node:util";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Celeriac } from "celeriac";
 import { removeBenchApp } from "./celeriac-app.ts";
-import { deadline, NATS_URL, percentile, pipelined, progress, REDIS_URL, ROOT } from "./lib.ts";
+import { deadline, median, NATS_URL, percentile, pipelined, progress, REDIS_URL, ROOT } from "./lib.ts";
 
-const { values } = parseArgs({ options: { noops: { type: "string" }, sequential: { type: "string" } } });
+const { values } = parseArgs({ options: { noops: { type: "string" }, sequential: { type: "string" }, runs: { type: "string" } } });
 const NOOPS = Number(values.noops ?? 2000);
 const SEQUENTIAL = Number(values.sequential ?? 300);
+const RUNS = Number(values.runs ?? 2);
 const POOLS = ["async", "threads", "process"] as const;
 type PoolName = typeof POOLS[number];
 
@@ -113,20 +117,27 @@ async function measure(pool: PoolName): Promise<Row> {
 }
 
 try {
-  const rows = new Map<PoolName, Row>();
-  for (const pool of POOLS) {
-    progress(`${pool}: measuring…`);
-    rows.set(pool, await measure(pool));
+  const runs = new Map<PoolName, Row[]>(POOLS.map((p) => [p, []]));
+  for (let run = 0; run < RUNS; run++) {
+    for (const pool of run % 2 === 0 ? POOLS : [...POOLS].reverse()) {
+      progress(`run ${run + 1}/${RUNS}, ${pool}: measuring…`);
+      runs.get(pool)!.push(await measure(pool));
+    }
   }
-  const base = rows.get("async")!;
+  const med = (pool: PoolName, k: keyof Row) => median(runs.get(pool)!.map((r) => r[k]));
+  const range = (pool: PoolName, k: keyof Row, f: (x: number) => string) => {
+    const xs = runs.get(pool)!.map((r) => r[k]);
+    return RUNS > 1 ? ` [${f(Math.min(...xs))}–${f(Math.max(...xs))}]` : "";
+  };
   const mib = (k: number) => `${(k / 1024).toFixed(0)} MiB`;
-  console.log(`\npools — ${NOOPS} noops with 500 in flight, ${SEQUENTIAL} sequential; 4×1 s CPU tasks on -c 2\n`);
-  console.log("pool      4×1s CPU   noop p50 (×async)   noop p99   noops/s (×async)   RSS -c 2   RSS -c 4");
-  for (const [pool, r] of rows) {
+  const s2 = (x: number) => x.toFixed(2);
+  console.log(`\npools — median of ${RUNS} run(s); ${NOOPS} noops with 500 in flight, ${SEQUENTIAL} sequential; 4×1 s CPU tasks on -c 2\n`);
+  for (const pool of POOLS) {
     console.log(
-      `${pool.padEnd(9)} ${`${r.cpuS.toFixed(2)} s`.padStart(8)}   ${`${r.p50.toFixed(2)} ms (${(r.p50 / base.p50).toFixed(2)})`.padEnd(18)}  ` +
-        `${`${r.p99.toFixed(2)} ms`.padStart(8)}   ${`${r.perS.toFixed(0)} (${(r.perS / base.perS).toFixed(2)})`.padEnd(16)}   ` +
-        `${mib(r.rss2).padStart(8)}   ${mib(r.rss4).padStart(8)}`,
+      `${pool.padEnd(8)} 4×1s CPU ${s2(med(pool, "cpuS"))} s${range(pool, "cpuS", s2)} · noop p50 ${s2(med(pool, "p50"))} ms${range(pool, "p50", s2)} ` +
+        `(${s2(med(pool, "p50") / med("async", "p50"))}× async), p99 ${s2(med(pool, "p99"))} ms · ` +
+        `${med(pool, "perS").toFixed(0)} noops/s (${s2(med(pool, "perS") / med("async", "perS"))}× async) · ` +
+        `RSS ${mib(med(pool, "rss2"))} (-c 2), ${mib(med(pool, "rss4"))} (-c 4)`,
     );
   }
 } finally {
