@@ -107,3 +107,31 @@ describe("-P threads and -P process on Node and Deno: hard time limit, values", 
     });
   }
 });
+
+describe("worker pool flags", () => {
+  let c: Cluster;
+  before(() => {
+    c = cluster();
+  });
+  after(async () => {
+    await c.dispose();
+  });
+
+  it("a bad flag exits 64 or 78 and names it; the banner shows autoscale's bounds", async () => {
+    const bad = await runCli(["worker", "-A", POOL_TASKS, "--autoscale", "3"], { env: c.env });
+    assert.equal(bad.code, 64, bad.output);
+    assert.match(bad.output, /--autoscale: expected max,min/);
+    const perChild = await runCli(["worker", "-A", POOL_TASKS, "--max-tasks-per-child", "5"], { env: c.env });
+    assert.equal(perChild.code, 78, perChild.output);
+    assert.match(perChild.output, /maxTasksPerChild/);
+    const pool = await runCli(["worker", "-A", POOL_TASKS, "-P", "gevent"], { env: c.env });
+    assert.equal(pool.code, 78, pool.output);
+    assert.match(pool.output, /pool.*"gevent"/);
+    const w = await spawnWorker(["-A", POOL_TASKS, "-P", "threads", "--autoscale", "3,1", "--max-tasks-per-child", "5", "-n", `flags@${c.name}`], { env: c.env });
+    try {
+      assert.match(w.output(), /\.> concurrency: \{min=1, max=3\} 1 \(threads\)/);
+    } finally {
+      await stopProc(w);
+    }
+  });
+});
