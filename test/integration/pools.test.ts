@@ -8,6 +8,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { Redis } from "ioredis";
+import { SpanKind, trace } from "@opentelemetry/api";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { cleanup, NATS_URL, REDIS_URL, uniqueName, waitFor } from "../helpers.ts";
 import { type Celeriac, createLogger, silentLogger, TaskError, type Worker } from "celeriac";
 
@@ -182,6 +184,29 @@ describe("a module that starts its own worker when imported", () => {
       assert.match(String(err?.message), /appModule.*pool child.*isPoolChild/s);
     } finally {
       delete process.env.CELERIAC_NAME;
+    }
+  });
+});
+
+describe("tracing through a child", () => {
+  it("a task sent from a task in a process-pool child is published in that task's trace, under its span", async () => {
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }));
+    const w = app.worker({ pool: "process", appModule: MODULE, concurrency: 1, hostname: `trace@${name}` });
+    await w.start();
+    try {
+      const r = await app.sendTask("sends", [1]);
+      const childId = await r.get({ timeout: 20 }) as string;
+      assert.equal(await app.AsyncResult(childId).get({ timeout: 20 }), 2);
+      const span = (kind: SpanKind, id: string) =>
+        waitFor(() => exporter.getFinishedSpans().find((s) => s.kind === kind && s.attributes["messaging.message.id"] === id), { what: `span of ${id}` });
+      const processSpan = await span(SpanKind.CONSUMER, r.id);
+      const publishChild = await span(SpanKind.PRODUCER, childId);
+      assert.equal(publishChild.spanContext().traceId, processSpan.spanContext().traceId);
+      assert.equal(publishChild.parentSpanContext?.spanId, processSpan.spanContext().spanId);
+    } finally {
+      await w.stop();
+      trace.disable();
     }
   });
 });
