@@ -63,6 +63,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   #control: Control | null = null;
   #sentEvents: EventDispatcher | null = null;
   #signals = new Signals(() => this.log);
+  #delegated = false;
   /** The app's logger (the CLI sets its level with `-l`). */
   log: Logger = createLogger("warning");
 
@@ -262,7 +263,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       if (holder !== null) return new AsyncResult<R>(holder, this);
     }
     const hub = this.hub();
-    if (!message.ignoreResult && !hub.started) await hub.start();
+    if (!message.ignoreResult && !hub.started && !this.#delegated) await hub.start();
     try {
       await this.#producer.publish(message);
     } catch (err) {
@@ -292,7 +293,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     ensureIds(data);
     const node = nodeOf(data);
     const hub = this.hub();
-    if (!hub.started) await hub.start();
+    if (!hub.started && !this.#delegated) await hub.start();
     const backend = await this.backend();
     const apply = () =>
       applySignature(data, {
@@ -319,6 +320,16 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   }
 
   /** Creates a worker (start it with `await worker.start()`). */
+  /**
+   * Internal (pool children): every message this app sends goes to `send` instead of the broker,
+   * and no result listener is started. A `threads` or `process` pool child calls it, so tasks it
+   * runs send through their worker's connection.
+   */
+  delegateSends(send: (m: TaskMessage, msgId: string | null) => Promise<void>): void {
+    this.#delegated = true;
+    this.#producer.delegate(send);
+  }
+
   worker(options: WorkerOptions = {}): Worker {
     if (this.#role === "client") this.#role = "worker";
     return new Worker(this, options);

@@ -48,6 +48,7 @@ export type { TaskState } from "./states.ts";
 export { Worker, WorkerState } from "./worker/worker.ts";
 export type { StopOptions, TaskEvent, WorkerEvents } from "./worker/worker.ts";
 export { Pool } from "./worker/options.ts";
+export { isPoolChild } from "./runtime/children.ts";
 export type { WorkerOptions } from "./worker/options.ts";
 export {
   CeleriacError,
@@ -68,6 +69,7 @@ export {
   TaskRevokedError,
   TimeLimitExceeded,
   TimeoutError,
+  WorkerLostError,
 } from "./errors.ts";
 export type { RemoteError } from "./errors.ts";
 export { crontab, every } from "./schedule/schedules.ts";

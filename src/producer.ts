@@ -78,6 +78,7 @@ function list(v: Linkable | Linkable[] | undefined, field: string): SignatureDat
 export class Producer {
   #deps: ProducerDeps;
   #broker: Broker | null = null;
+  #delegate: ((m: TaskMessage, msgId: string | null) => Promise<void>) | null = null;
 
   constructor(deps: ProducerDeps) {
     this.#deps = deps;
@@ -165,7 +166,16 @@ export class Producer {
    * Publishes a message to its queue — or, when it has an ETA in the future, to the broker's
    * delayed store until then. Resolves once the broker stored it. `msgId` overrides the dedup id.
    */
+  /**
+   * Hands every publish to `send` instead of the broker: a pool child's tasks send through their
+   * worker, which holds the connection.
+   */
+  delegate(send: (m: TaskMessage, msgId: string | null) => Promise<void>): void {
+    this.#delegate = send;
+  }
+
   async publish(m: TaskMessage, opts: { msgId?: string } = {}): Promise<void> {
+    if (this.#delegate) return this.#delegate(m, opts.msgId ?? null);
     const broker = this.#broker ?? (this.#broker = await this.#deps.broker());
     const queue = m.queue ?? this.#deps.config().defaultQueue;
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.

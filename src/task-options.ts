@@ -69,6 +69,12 @@ export interface TaskOptions extends TaskHooks {
   softTimeLimit?: number;
   /** Default expiry of calls, seconds after sending. @default none */
   expires?: number;
+  /**
+   * When the child process or thread running the task dies (`-P process|threads`): true hands the
+   * message back to be redelivered, false (Celery's default) fails it with WorkerLostError.
+   * @default false
+   */
+  rejectOnWorkerLost?: boolean;
   /** At most this many starts per worker: `"10/s"`, `"100/m"`, `"5/h"` or a number per second. @default none */
   rateLimit?: string | number;
   /**
@@ -105,6 +111,7 @@ export interface CompiledTaskOptions {
   dontAutoretryFor: ErrorMatcher[];
   acksLate: boolean;
   trackStarted: boolean;
+  rejectOnWorkerLost: boolean;
   ignoreResult: boolean;
   timeLimitMs: number | undefined;
   softTimeLimitMs: number | undefined;
@@ -188,6 +195,7 @@ export function compileTaskOptions(
     dontAutoretryFor: matchers(o.dontAutoretryFor, f("dontAutoretryFor")),
     acksLate: o.acksLate ?? app.acksLate,
     trackStarted: o.trackStarted ?? app.trackStarted,
+    rejectOnWorkerLost: o.rejectOnWorkerLost ?? false,
     ignoreResult: o.ignoreResult ?? TASK_DEFAULTS.ignoreResult,
     timeLimitMs: optSeconds(o.timeLimit, f("timeLimit")),
     softTimeLimitMs: optSeconds(o.softTimeLimit, f("softTimeLimit")),

@@ -31,6 +31,10 @@ const ACTIONS: Record<string, Action> = {
   shutdown: (app, _a, o) => app.control.shutdown(o),
   "pool-grow": (app, a, o) => app.control.poolGrow(count(a[0], "pool-grow"), o),
   "pool-shrink": (app, a, o) => app.control.poolShrink(count(a[0], "pool-shrink"), o),
+  autoscale: (app, a, o) => {
+    const usage = "autoscale <max> <min>";
+    return app.control.autoscale(count(need(a[0], usage), usage), count(need(a[1], usage), usage), o);
+  },
   "add-consumer": (app, a, o) => app.control.addConsumer(need(a[0], "add-consumer <queue>"), o),
   "cancel-consumer": (app, a, o) => app.control.cancelConsumer(need(a[0], "cancel-consumer <queue>"), o),
   "pause-queue": (app, a, o) => app.control.pauseQueue(need(a[0], "pause-queue <queue>"), o),
@@ -56,6 +60,7 @@ Commands:
   shutdown                       warm shutdown
   pool-grow [n]                  add n slots (default 1)
   pool-shrink [n]                remove n slots (default 1)
+  autoscale <max> <min>          grow the pool up to max while tasks wait, shrink to min when idle
   add-consumer <queue>           start consuming a queue
   cancel-consumer <queue>        stop consuming a queue
   pause-queue <queue>            every worker stops taking tasks from the queue, persistently

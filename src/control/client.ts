@@ -168,6 +168,11 @@ export class Control {
     return this.broadcast(ControlCommand.POOL_SHRINK, { n }, opts);
   }
 
+  /** Autoscales workers' pools between `min` and `max` slots (Celery's `autoscale`). */
+  autoscale(max: number, min: number, opts?: BroadcastOptions): Promise<Replies> {
+    return this.broadcast(ControlCommand.AUTOSCALE, { max, min }, opts);
+  }
+
   /** Starts consuming `queue`. */
   addConsumer(queue: string, opts?: BroadcastOptions): Promise<Replies> {
     return this.broadcast(ControlCommand.ADD_CONSUMER, { queue }, opts);

@@ -21,6 +21,7 @@ export const ControlCommand = {
   SHUTDOWN: "shutdown",
   POOL_GROW: "pool_grow",
   POOL_SHRINK: "pool_shrink",
+  AUTOSCALE: "autoscale",
   ADD_CONSUMER: "add_consumer",
   CANCEL_CONSUMER: "cancel_consumer",
   ENABLE_EVENTS: "enable_events",

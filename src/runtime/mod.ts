@@ -37,6 +37,11 @@ export function hostname(): string {
   return os.hostname();
 }
 
+/** How many tasks can compute at once on this machine (CPU cores available to this process). */
+export function cpuCount(): number {
+  return typeof os.availableParallelism === "function" ? os.availableParallelism() : Math.max(1, os.cpus().length);
+}
+
 /** This process's id. */
 export function pid(): number {
   return process.pid;

@@ -10,6 +10,7 @@ import { ControlCommand, type TaskInfo } from "../control/protocol.ts";
 import { parseRate, type Rate } from "../rate.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { loadAverage, rssBytes, runtimeName } from "../runtime/mod.ts";
+import type { ChildInfo } from "./pool/types.ts";
 
 /** The worker as remote control sees it. */
 export interface RemoteWorker {
@@ -40,6 +41,10 @@ export interface RemoteWorker {
   revoke(ids: string[], terminate: boolean): string[];
   shutdown(): void;
   resize(concurrency: number): void;
+  /** Autoscales between `min` and `max` slots from now on; returns the bounds in force. */
+  autoscale(max: number, min: number): { max: number; min: number };
+  /** The execution pool and its children (pids or thread ids, tasks run, memory). */
+  pool(): { kind: string; children: ChildInfo[] };
   addConsumer(queue: string): Promise<void>;
   cancelConsumer(queue: string): Promise<void>;
   pauseQueue(queue: string): Promise<void>;
@@ -142,6 +147,14 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       w.resize(w.concurrency() - n);
       return { ok: `pool will shrink to ${w.concurrency()}` };
     }
+    case ControlCommand.AUTOSCALE: {
+      const max = count(args.max, "max");
+      const min = count(args.min, "min");
+      if (min > max) throw new InvalidArgumentError("min", `must not exceed max (${max}), got ${min}`);
+      if (min < w.queues().length) return { error: `min cannot be below ${w.queues().length} (one slot per consumed queue)` };
+      const b = w.autoscale(max, min);
+      return { ok: `autoscale now max=${b.max} min=${b.min}` };
+    }
     case ControlCommand.ADD_CONSUMER: {
       const q = queueArg(args.queue);
       if (w.queues().includes(q)) return { ok: `already consuming from ${q}` };
@@ -204,7 +217,7 @@ function stats(w: RemoteWorker): Record<string, unknown> {
     pid: w.pid,
     clock: w.clock(),
     uptime: Math.round(w.uptime()),
-    pool: { "max-concurrency": w.concurrency(), implementation: "async", processes: [w.pid], "running-threads": 1 },
+    pool: poolStats(w),
     prefetch_count: w.concurrency(),
     broker: { transport: w.transport },
     rusage: { maxrss: Math.round(rssBytes() / 1024) },
@@ -212,5 +225,18 @@ function stats(w: RemoteWorker): Record<string, unknown> {
     sw_sys: runtimeName(),
     revoked: w.revoked.size,
     peers: w.peers(),
+  };
+}
+
+/** Celery's `stats.pool`, plus each child's tasks and memory. */
+function poolStats(w: RemoteWorker): Record<string, unknown> {
+  const { kind, children } = w.pool();
+  if (kind === "async") return { "max-concurrency": w.concurrency(), implementation: "async", processes: [w.pid], "running-threads": 1 };
+  return {
+    "max-concurrency": w.concurrency(),
+    implementation: kind,
+    processes: children.map((c) => c.id),
+    writes: { total: children.reduce((n, c) => n + c.tasks, 0) },
+    children: children.map((c) => ({ [kind === "process" ? "pid" : "thread"]: c.id, tasks: c.tasks, memory_kib: c.memoryKiB, busy: c.busy })),
   };
 }

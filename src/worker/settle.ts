@@ -96,21 +96,13 @@ export class Settler {
    * kept). If even the dead letter cannot be written, the message stays unacked and is redelivered.
    */
   async #cannotSettle(job: Job, err: unknown): Promise<void> {
-    const d = job.delivery;
-    const what = job.message?.id ?? `message ${d.seq}`;
-    const reason = `could not settle: ${(err as Error).message} (retrying cannot help)`;
+    const what = job.message?.id ?? `message ${job.delivery.seq}`;
     this.#deps.log.error(`could not settle ${what}: ${(err as Error).message}; retrying cannot help, dead-lettering it`);
     try {
-      const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
-      await this.#durably(`dead-letter message ${d.seq}`, job, () =>
-        this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`));
+      await this.#deadLetter(job, `could not settle: ${(err as Error).message} (retrying cannot help)`, { status: State.FAILURE, type: "SettleError" });
     } catch (dlqErr) {
       this.#deps.log.error(`could not dead-letter ${what} either (${(dlqErr as Error).message}); it will be redelivered`);
-      return;
     }
-    const id = job.message?.id ?? d.header(Header.ID);
-    if (id) await this.#recordDeadLetter(id, State.FAILURE, "SettleError", reason, job.message?.replyTo);
-    d.term();
   }
 
   async #apply(job: Job, outcome: Outcome): Promise<string | null> {
@@ -246,17 +238,23 @@ export class Settler {
     return recordExtras(job, this.#deps.hostname, this.#deps.resultExtended);
   }
 
-  /** Keeps the raw message in the DLQ with the reason, records REJECTED if the id is known, removes it. */
-  async #deadLetter(job: Job, reason: string): Promise<void> {
+  /**
+   * The one way a delivered message goes to the DLQ: kept raw with the reason, `status` recorded
+   * if the id is known, removed from its queue. A rejected canvas member fails what depends on it
+   * (its chain, its chord) like any failure; a message that could not be settled sends nothing
+   * more (sending is what failed).
+   */
+  async #deadLetter(job: Job, reason: string, as: { status: string; type: string } = { status: State.REJECTED, type: "Rejected" }): Promise<void> {
     const d = job.delivery;
     const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
     await this.#durably(`dead-letter message ${d.seq}`, job, () =>
       this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`));
     this.#deps.log.warn(`dead-lettered message ${d.seq} from queue ${job.queue}: ${reason}`);
     const id = job.message?.id ?? d.header(Header.ID);
-    if (id) await this.#recordDeadLetter(id, State.REJECTED, "Rejected", reason, job.message?.replyTo);
-    // A rejected canvas member fails what depends on it (its chain, its chord) like any failure.
-    const follow = job.message ? this.#onFailure(job.message, { type: "Rejected", message: reason, traceback: null }) : undefined;
+    if (id) await this.#recordDeadLetter(id, as.status, as.type, reason, job.message?.replyTo);
+    const follow = as.status === State.REJECTED && job.message
+      ? this.#onFailure(job.message, { type: as.type, message: reason, traceback: null })
+      : undefined;
     if (follow) await this.#durably(`follow-ups of ${id}`, job, follow);
     d.term();
   }

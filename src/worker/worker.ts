@@ -6,25 +6,23 @@
  * settle (outcome → result, notice, follow-up, ack). See docs/architecture.md.
  */
 import type { Broker, Delivery } from "../broker/types.ts";
-import type { ResultBackend } from "../backend/types.ts";
 import { Emitter, type Events } from "../emitter.ts";
 import { supervise, type Supervised } from "../actor.ts";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.ts";
 import { SlotPool } from "./slots.ts";
-import { Executor } from "./executor.ts";
-import { Settler } from "./settle.ts";
+import type { Executor } from "./executor.ts";
+import type { Settler } from "./settle.ts";
 import { GlobalRates } from "./global-rate.ts";
 import { KeyPermits } from "./permits.ts";
 import { PauseWatch } from "./paused.ts";
 import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
-import { logSettled, settledTaskEvent, taskEvent } from "./report.ts";
+import { logSettled, settledTaskEvent } from "./report.ts";
 import { ClosedError, ConfigError } from "../errors.ts";
-import type { MessageSigning } from "../security/load.ts";
 import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
 import { activeTracer, withContext } from "../tracing.ts";
-import { endSpan, settleSpan, TracedBackend, traceDelivery } from "./traced.ts";
+import { endSpan, settleSpan, traceDelivery } from "./traced.ts";
 import { Admission, admitInTurn } from "./admission.ts";
 import { TaskObservers } from "./observe.ts";
 import type { RemoteWorker } from "./remote.ts";
@@ -39,6 +37,10 @@ import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "../log.ts";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
+import type { TaskPool } from "./pool/mod.ts";
+import { pipeline } from "./pipeline.ts";
+import { isPoolChild } from "../runtime/children.ts";
+import { Autoscaler } from "./autoscale.ts";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
 const MOVER_LEASE_MS = 5_000;
@@ -65,6 +67,8 @@ export class Worker {
   #hooks: HookDeps | null = null;
   /** The worker's logger (its `logger` option, or the app's). */
   readonly #log: Logger;
+  #pool: TaskPool | null = null;
+  #autoscaler: Autoscaler | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
@@ -106,6 +110,7 @@ export class Worker {
         await this.#settler!.settle(job, outcome);
       },
       release: (job) => this.#release(job),
+      kill: (job) => this.#pool?.kill(job) ?? false,
     });
     const revoked = this.#revocations.ids;
     this.#admission = new Admission({
@@ -167,6 +172,11 @@ export class Worker {
    */
   start(): Promise<void> {
     if (this.#state !== WorkerState.CREATED) return Promise.reject(new ClosedError(`worker ${this.hostname} (${this.#state})`));
+    if (isPoolChild()) {
+      // The app module is loaded by each child of a process or threads pool: starting a worker
+      // there would start children of its own, without end.
+      return Promise.reject(new ConfigError("appModule", "a worker cannot start inside a pool child: this module starts a worker when imported; guard the start with isPoolChild() or keep the tasks in a module of their own"));
+    }
     this.#setState(WorkerState.STARTING);
     this.#starting = this.#start();
     return this.#starting;
@@ -193,7 +203,40 @@ export class Worker {
       this.#pauses = new PauseWatch({ broker, bucket: cfg.names.pausedBucket, queues: this.#queues, report: (e) => this.#report(e) });
       await this.#pauses.sync();
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
-      this.#pipeline(broker, backend, signing);
+      const contextDeps: ContextDeps = {
+        backend,
+        hostname: this.hostname,
+        log: this.#log,
+        resultExtended: cfg.resultExtended,
+        notify: (replyTo, id, state, bytes) => sendNotice({ broker, backend }, replyTo, id, state, bytes),
+      };
+      const hooks: HookDeps = this.#hooks = {
+        signals: this.#host.signals,
+        log: this.#log,
+        hostname: this.hostname,
+        context: (job) => new RunningTask(job, job.message!, contextDeps),
+      };
+      this.#globalRates.use(backend);
+      const permits = this.#permits = new KeyPermits({ backend, leaseMs: cfg.broker.ackWaitMs, report: (e) => this.#report(e) });
+      const p = pipeline({
+        host: this.#host,
+        options: this.options,
+        broker,
+        backend,
+        signing,
+        log: this.#log,
+        notify: contextDeps.notify,
+        obs: this.#obs,
+        emitter: this.#emitter,
+        isRevoked: (id) => this.#revocations.ids.has(id),
+        // Per worker, then cluster-wide, then the key's permit: each only when the task has it.
+        admit: (job, task) =>
+          admitInTurn(job, task, this.#admission.admit(job, task), this.#globalRates.rateOf(task) ? this.#globalRates : null, permits),
+        started: (job) => taskStarting(hooks, job),
+        onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
+      });
+      [this.#pool, this.#executor, this.#settler] = [p.pool, p.executor, p.settler];
+      await p.pool.start();
       await this.#queues.start(broker);
       this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
@@ -208,6 +251,7 @@ export class Worker {
       }
       this.#startTicker(cfg.broker.ackWaitMs);
       this.#pauses.start();
+      if (this.options.autoscale) this.#autoscale(this.options.autoscale.max, this.options.autoscale.min);
       this.#startedAt = Date.now();
       this.#setState(WorkerState.RUNNING);
       this.#host.signals.fire(Signal.WORKER_READY, { hostname: this.hostname });
@@ -215,61 +259,9 @@ export class Worker {
       this.#setState(WorkerState.FAILED);
       this.#offStatus?.();
       await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
-      await this.#services?.stop();
+      await Promise.all([this.#services?.stop(), this.#pool?.stop()]);
       throw err;
     }
-  }
-
-  /** The executor and the settler: one delivery to its outcome, the outcome to its consequences. */
-  #pipeline(broker: Broker, backend: ResultBackend, signing: MessageSigning | null): void {
-    const cfg = this.#host.config;
-    const log = this.#log;
-    const contextDeps: ContextDeps = {
-      backend,
-      hostname: this.hostname,
-      log,
-      resultExtended: cfg.resultExtended,
-      notify: (replyTo, id, state, bytes) => sendNotice({ broker, backend }, replyTo, id, state, bytes),
-    };
-    const hooks: HookDeps = {
-      signals: this.#host.signals,
-      log,
-      hostname: this.hostname,
-      context: (job) => new RunningTask(job, job.message!, contextDeps),
-    };
-    this.#hooks = hooks;
-    this.#executor = new Executor({
-      ...contextDeps,
-      tasks: this.#host.tasks,
-      onReceived: (job) => {
-        if (job.task && !job.task.options.acksLate) job.delivery.ack();
-        if (this.#obs.observed) this.#obs.received(job);
-        if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", taskEvent(job));
-      },
-      onStarted: (job) => {
-        taskStarting(hooks, job);
-        if (this.#obs.observed) this.#obs.started(job);
-        if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
-      },
-      isRevoked: (id) => this.#revocations.ids.has(id),
-      // Per worker, then cluster-wide, then the key's permit: each only when the task has it.
-      admit: (job, task) =>
-        admitInTurn(job, task, this.#admission.admit(job, task), this.#globalRates.rateOf(task) ? this.#globalRates : null, this.#permits),
-      signing,
-      maxMessageBytes: this.options.maxMessageBytes,
-    });
-    this.#globalRates.use(backend);
-    this.#permits = new KeyPermits({ backend, leaseMs: cfg.broker.ackWaitMs, report: (e) => this.#report(e) });
-    this.#settler = new Settler({
-      broker,
-      // Result writes become child spans of the task's span when traced.
-      backend: this.#tracing ? new TracedBackend(backend) : backend,
-      producer: this.#host.producer,
-      hostname: this.hostname,
-      log,
-      resultExtended: cfg.resultExtended,
-      onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
-    });
   }
 
   /** Sends in-progress signals for tasks running longer than a third of ack_wait. */
@@ -316,6 +308,8 @@ export class Worker {
         // tasks have none, and an await per task is measurable).
         if (state !== undefined && hasHooks(this.#hooks!, job)) await taskSettled(this.#hooks!, job, outcome, state);
       }
+      // A handler the pool could not stop keeps its slot until it returns (never more than -c at once).
+      if (outcome.kind === "failure" && outcome.lingering) await outcome.lingering;
     } catch (err) {
       // execute and settle do not throw; if they ever do, the message is redelivered.
       this.#log.error("unexpected error while processing a message", err);
@@ -370,6 +364,7 @@ export class Worker {
       return;
     }
     this.#setState(WorkerState.DRAINING);
+    this.#autoscaler?.stop();
     this.#slots.close();
     await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
     if (this.#inFlight.size > 0) {
@@ -390,6 +385,7 @@ export class Worker {
       this.#log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
     }
     this.#inFlight.clear();
+    await this.#pool?.stop();
     if (this.#ticker) clearInterval(this.#ticker);
     this.#pauses?.stop();
     this.#offStatus?.();
@@ -421,6 +417,33 @@ export class Worker {
     await this.#queues.add(this.#broker!, queue);
   }
 
+  /** Changes the number of slots, and of children in a process or threads pool. */
+  #resize(n: number): void {
+    this.#slots.resize(n);
+    this.#pool?.resize(n);
+    this.#concurrency = n;
+  }
+
+  /** Starts autoscaling between `min` and `max` slots, or changes the bounds (the `autoscale` command). */
+  #autoscale(max: number, min: number): { max: number; min: number } {
+    if (!this.#autoscaler) {
+      this.#autoscaler = new Autoscaler({
+        log: this.#host.log,
+        concurrency: () => this.#concurrency,
+        running: () => this.#inFlight.size,
+        floor: () => this.#queues.queues.length,
+        resize: (n) => this.#resize(n),
+        waiting: async () => {
+          const all = await Promise.all(this.#queues.queues.map((q) => this.#broker!.queueStats(q)));
+          return all.reduce((n, s) => n + s.pending, 0);
+        },
+      }, { max, min }, this.options.autoscaleKeepaliveMs);
+      if (this.#state === WorkerState.RUNNING || this.#state === WorkerState.STARTING) this.#autoscaler.start();
+    }
+    this.#autoscaler.update(max, min);
+    return this.#autoscaler.bounds;
+  }
+
   #remote(): RemoteWorker {
     const names = this.#host.config.names;
     return {
@@ -443,10 +466,9 @@ export class Worker {
       durable: (q) => names.durable(q),
       revoke: (ids, terminate) => this.#revocations.revoke(ids, terminate, this.#inFlight),
       shutdown: () => void this.stop(),
-      resize: (n) => {
-        this.#slots.resize(n);
-        this.#concurrency = n;
-      },
+      resize: (n) => this.#resize(n),
+      autoscale: (max, min) => this.#autoscale(max, min),
+      pool: () => ({ kind: this.options.pool, children: this.#pool?.children() ?? [] }),
       addConsumer: (q) => this.#addConsumer(q),
       cancelConsumer: (q) => this.#queues.cancel(q),
       pauseQueue: (q) => this.#queues.pause(q),
