@@ -42,6 +42,7 @@ describe("task hooks and signals", () => {
     });
     app.task({
       name: "hookBug",
+      // deno-lint-ignore require-await -- async on purpose: its rejection is what is tested
       onSuccess: async () => {
         throw new Error("hook bug");
       },

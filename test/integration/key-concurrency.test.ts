@@ -5,7 +5,7 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { testApp, waitFor } from "../helpers.ts";
+import { testApp } from "../helpers.ts";
 
 describe("per-key concurrency", () => {
   const t = testApp({ prefix: "keyc" });

@@ -3,7 +3,7 @@
  * `@ts-expect-error` line must fail to compile — if it ever compiles, tsc reports the unused
  * directive and the check fails.
  */
-import { AsyncResult, chain, chord, group, type GroupResult } from "celeriac";
+import { type AsyncResult, chain, chord, group, type GroupResult } from "celeriac";
 import { add, app, describe, double, greet, ping, sum, total } from "./tasks.ts";
 
 /** True when X and Y are the same type. */
@@ -125,6 +125,7 @@ export function hooksAndSignals(): void {
   const log: unknown[] = [];
   // Handlers may return anything (an expression arrow); a promise is awaited.
   app.on("beforePublish", ({ headers }) => (headers["x-tenant-id"] = "acme"));
+  // deno-lint-ignore require-await -- an async handler on purpose: it may return a promise
   app.on("taskFailure", async ({ ctx, error }) => log.push(ctx.id, error));
   app.task({ name: "hooked", onSuccess: (ctx, result) => log.push(ctx.id, result), afterReturn: async () => {} }, () => 1);
   // @ts-expect-error an unknown signal

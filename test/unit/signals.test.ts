@@ -33,6 +33,7 @@ describe("signals", () => {
   it("fire calls every handler synchronously; a rejected promise is logged, not thrown", async () => {
     const { signals, lines } = hub();
     const order: string[] = [];
+    // deno-lint-ignore require-await -- async on purpose: its rejection is what is tested
     signals.on("workerShutdown", async () => {
       order.push("async started");
       throw new Error("later");
