@@ -6,6 +6,9 @@
  *
  *   npm run build && node --import tsx bench/rss.ts [--n 20000] [--runs 2]
  *
+ * Workers run with the V8 heap settings the Kubernetes manifests deploy (BENCH_V8_FLAGS replaces
+ * them; "" measures V8's defaults, under which the old space grows far past what is live).
+ *
  * Variants run alternately, so that the machine's drift touches all of them alike.
  */
 import { spawn } from "node:child_process";
@@ -16,7 +19,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { Celeriac } from "celeriac";
 import { cleanup } from "../test/helpers.ts";
-import { CONCURRENCY, median, NATS_URL, pipelined, REDIS_URL, ROOT, WINDOW } from "./lib.ts";
+import { CONCURRENCY, median, NATS_URL, pipelined, REDIS_URL, ROOT, WINDOW, workerV8Flags } from "./lib.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "20000" }, runs: { type: "string", default: "2" } } });
 const N = Number(values.n);
@@ -47,7 +50,8 @@ function rssOf(pid: number): number {
 }
 
 async function measure(args: string[]): Promise<{ ready: number; peak: number }> {
-  const child = spawn(process.execPath, [...args, "-c", String(CONCURRENCY)], {
+  // The V8 heap settings k8s/base/worker.yaml deploys (bench/lib.ts; BENCH_V8_FLAGS="" for V8's own).
+  const child = spawn(process.execPath, [...workerV8Flags(), ...args, "-c", String(CONCURRENCY)], {
     cwd: ROOT,
     env: { ...process.env, CELERIAC_BROKER_URL: NATS_URL, CELERIAC_RESULT_BACKEND: REDIS_URL },
     stdio: ["ignore", "pipe", "pipe"],
@@ -94,7 +98,7 @@ try {
   await cleanup(name, `${name}-`);
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`worker RSS (median of ${RUNS}), ${N} tasks at -c ${CONCURRENCY}, node ${process.versions.node}`);
+console.log(`worker RSS (median of ${RUNS}), ${N} tasks at -c ${CONCURRENCY}, node ${process.versions.node}, ${workerV8Flags().join(" ") || "V8's default heap limits"}`);
 for (const [i, v] of VARIANTS.entries()) {
   console.log(`  ${v.label.padEnd(32)} ready ${MiB(median(results[i]!.ready)).padStart(8)}   peak ${MiB(median(results[i]!.peak)).padStart(8)}`);
 }
