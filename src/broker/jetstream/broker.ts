@@ -35,6 +35,7 @@ import { ensureConsumer, ensureStream } from "./provision.ts";
 import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
 import { AckedPublisher, type PublishFailure } from "./publisher.ts";
 import { DelayedTasks } from "./delayed.ts";
+import { StreamChecks, throughElections } from "./elections.ts";
 import { openKv } from "./kv.ts";
 import { exhaustedConsumerSpec, exhaustedStreamSpec, readDeadLetters, watchExhausted } from "./dead-letters.ts";
 import { readEvents } from "./events.ts";
@@ -74,6 +75,7 @@ export class JetStreamBroker implements Broker {
   /** Streams known to exist: publishes to them skip the provisioning await. */
   #ready = new Set<string>();
   #consumers = new Map<string, Promise<void>>();
+  #checks = new StreamChecks(() => this.#conn.jsm);
   #statusListeners = new Set<(s: BrokerStatus) => void>();
   #closed = false;
 
@@ -103,14 +105,15 @@ export class JetStreamBroker implements Broker {
           { cause: err },
         );
       });
-      this.#delayed = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId) =>
-        this.#publishStored(subject, message, msgId, () => {
-          this.#forgetStream(this.#names.delayedStream);
-        }), {
+      const delayed: DelayedTasks = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId, queue) =>
+        queue === null
+          ? this.#publishStored(subject, message, msgId, this.#names.delayedStream, () => delayed.ensure())
+          : this.#publishStored(subject, message, msgId, this.#names.streamFor(queue), () => this.ensurePublishable(queue)), {
         replicas: this.#settings.replicas,
         duplicateWindowMs: this.#settings.duplicateWindowMs,
         ensureOnce: (name, make) => this.#ensureStreamOnce(name, make),
       });
+      this.#delayed = delayed;
       void this.#watchStatus(nc);
     })().catch((err) => {
       this.#connecting = null;
@@ -142,10 +145,14 @@ export class JetStreamBroker implements Broker {
     return { nc: this.#nc, jsm: this.#jsm };
   }
 
+  /**
+   * Provisions stream `name` once per process. Through a leader election (first connect to a
+   * cluster that is electing one) it retries for up to the publish timeout.
+   */
   #ensureStreamOnce(name: string, make: () => Promise<void>): Promise<void> {
     let p = this.#streams.get(name);
     if (!p) {
-      p = make().then(() => {
+      p = throughElections(make, this.#settings.publishTimeoutMs, () => this.#closed).then(() => {
         this.#ready.add(name);
       }, (err) => {
         this.#streams.delete(name);
@@ -222,10 +229,13 @@ export class JetStreamBroker implements Broker {
   }
 
   /**
-   * Publishes with JetStream's ack, retrying through an outage with the same message id (so a
-   * retry that follows a lost ack is dropped as a duplicate) until `publishTimeoutMs` has passed.
+   * Publishes with JetStream's ack, retrying through an outage or a leader election with the same
+   * message id (so a retry that follows a lost ack is dropped as a duplicate) until
+   * `publishTimeoutMs` has passed. A 503 does not mean `stream` is gone — during an election
+   * nothing answers for it — so it only starts a background check, which provisions the stream
+   * again (`recreate`) if the server says it does not exist; the retries carry on meanwhile.
    */
-  async #publishStored(subject: string, message: WireMessage, msgId: string, onMissingStream: () => void) {
+  async #publishStored(subject: string, message: WireMessage, msgId: string, stream: string, recreate: () => Promise<void>) {
     const deadline = Date.now() + this.#settings.publishTimeoutMs;
     const h = natsHeaders();
     for (const k in message.headers) if (k !== Header.MSG_ID) h.set(k, message.headers[k]!);
@@ -239,7 +249,7 @@ export class JetStreamBroker implements Broker {
       } catch (err) {
         const f = err as PublishFailure;
         if (f.kind === "closed" || this.#closed) throw new ClosedError("broker");
-        const transient = f.kind === "timeout" || f.kind === "no-stream";
+        const transient = f.kind === "timeout" || f.kind === "no-responders";
         if (!transient || Date.now() >= deadline) {
           throw new BrokerError(
             ErrorCode.PUBLISH,
@@ -248,19 +258,21 @@ export class JetStreamBroker implements Broker {
             { cause: err, retryable: transient },
           );
         }
-        if (f.kind === "no-stream") onMissingStream();
-        await sleep(Math.min(100 * 2 ** attempt, 1_000));
+        if (f.kind === "no-responders") {
+          this.#checks.suspect(stream, async () => {
+            this.#forgetStream(stream);
+            await recreate();
+          });
+        }
+        await sleep(Math.min(100 * 2 ** attempt, 1_000, Math.max(0, deadline - Date.now())));
       }
     }
   }
 
   async publish(queue: string, message: WireMessage, msgId: string): Promise<PublishReceipt> {
-    if (!this.#ready.has(this.#names.streamFor(queue))) await this.ensurePublishable(queue);
-    return await this.#publishStored(this.#names.taskSubject(queue), message, msgId, () => {
-      // the stream was removed under us (an operator, a test): create it again before retrying
-      this.#forgetStream(this.#names.streamFor(queue));
-      this.ensurePublishable(queue).catch(() => {});
-    });
+    const stream = this.#names.streamFor(queue);
+    if (!this.#ready.has(stream)) await this.ensurePublishable(queue);
+    return await this.#publishStored(this.#names.taskSubject(queue), message, msgId, stream, () => this.ensurePublishable(queue));
   }
 
   async publishDelayed(queue: string, message: WireMessage, msgId: string, dueMs: number): Promise<PublishReceipt> {
@@ -344,10 +356,8 @@ export class JetStreamBroker implements Broker {
   async deadLetter(queue: string, message: WireMessage, reason: string, dedupKey: string): Promise<void> {
     await this.#ensureDlq();
     const headers = { ...message.headers, [Header.DLQ_REASON]: reason.replace(/[\r\n]+/g, " ").slice(0, 1024) };
-    await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, () => {
-      this.#forgetStream(this.#names.dlqStream);
-      this.#ensureDlq().catch(() => {});
-    });
+    await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, this.#names.dlqStream, () =>
+      this.#ensureDlq());
   }
 
   async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {

@@ -1,0 +1,182 @@
+/**
+ * A 3-node NATS cluster loses a server under load, with `broker.replicas: 3`: nothing may be lost.
+ *
+ * Three `nats-server -js` processes on loopback (test/cluster-helpers.ts), two worker processes,
+ * and a producer calling `delay()` at a steady rate while a server is SIGKILLed: the leader of the
+ * task stream (restarted 5 s later), the leader of the delayed-task stream with countdown tasks in
+ * flight, and last a follower that never comes back. Each case asserts that no `delay()` was
+ * rejected, no task was lost and none ran twice, and prints how long the backlog took to drain.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { ApplyOptions, AsyncResult } from "celeriac";
+import { spawnWorker, stopProc, waitFor } from "../helpers.ts";
+import { type ClusterNode, type PrivateNatsCluster, privateNatsCluster } from "../cluster-helpers.ts";
+import { cluster, TASKS } from "../e2e/e2e-helpers.ts";
+
+/** Sends `total` tasks at `perSecond`, without waiting for one before sending the next. */
+function produce(
+  send: (i: number) => Promise<AsyncResult<unknown>>,
+  total: number,
+  perSecond: number,
+): { sent: () => number; done: Promise<{ ids: string[]; rejected: string[] }> } {
+  let sent = 0;
+  const ids: string[] = [];
+  const rejected: string[] = [];
+  const calls: Promise<void>[] = [];
+  const done = (async () => {
+    const t0 = Date.now();
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - t0) / 1000) * perSecond) + 1);
+      while (sent < due) {
+        calls.push(send(sent++).then((r) => void ids.push(r.id), (err: Error) => void rejected.push(`${err.name}: ${err.message}`)));
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await Promise.all(calls);
+    return { ids, rejected };
+  })();
+  return { sent: () => sent, done };
+}
+
+describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, () => {
+  let nats: PrivateNatsCluster;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  before(async () => {
+    nats = await privateNatsCluster(3);
+    nc = await connect({ servers: nats.nodes.map((n) => n.url.slice("nats://".length)) });
+    jsm = await jetstreamManager(nc);
+  });
+  after(async () => {
+    await nc?.close();
+    await nats?.dispose();
+  });
+
+  async function leaderOf(stream: string): Promise<ClusterNode> {
+    const name = await waitFor(async () => (await jsm.streams.info(stream)).cluster?.leader, {
+      timeoutMs: 30_000,
+      what: `a leader for ${stream}`,
+    });
+    return nats.node(name);
+  }
+
+  /** What the streams hold and what the workers said, when something did not run. */
+  async function diagnose(streams: { tasks: string; delayed: string }, name: string, outputs: string[]): Promise<string> {
+    const lines: string[] = [];
+    for (const s of [streams.tasks, streams.delayed]) {
+      const info = await jsm.streams.info(s).catch((e: Error) => e.message);
+      lines.push(`${s}: ${typeof info === "string" ? info : JSON.stringify({ state: info.state, cluster: info.cluster })}`);
+    }
+    const ci = await jsm.consumers.info(streams.tasks, "q_celery").catch((e: Error) => e.message);
+    lines.push(`q_celery: ${typeof ci === "string" ? ci : JSON.stringify({ pending: ci.num_pending, ackPending: ci.num_ack_pending, waiting: ci.num_waiting, cluster: ci.cluster })}`);
+    outputs.forEach((o, i) => lines.push(`worker ${i + 1} said:\n${o.split("\n").filter((l) => !/ready|^\s*$/.test(l)).slice(-25).join("\n")}`));
+    return `[faults] ${name} diagnosis:\n${lines.join("\n")}`;
+  }
+
+  /** SIGKILL, and the same server (same store) back 5 s later, as a crashed pod comes back. */
+  async function killAndRestart(node: ClusterNode): Promise<void> {
+    await node.stop({ hard: true });
+    await new Promise((r) => setTimeout(r, 5_000));
+    await node.start();
+  }
+
+  /**
+   * Runs one case: workers up, `total` tasks sent at `perSecond`, `fault` run once `faultAfter`
+   * were sent; then checks every accepted task ran once and nothing was rejected.
+   */
+  async function scenario(label: string, opts: {
+    total: number;
+    perSecond: number;
+    faultAfter: number;
+    options?: (i: number) => ApplyOptions;
+    fault: (streams: { tasks: string; delayed: string }) => Promise<void>;
+  }): Promise<void> {
+    const c = cluster({ nats: nats.url });
+    // The test's own app publishes with the replicas the workers use (a stream's replicas follow
+    // whoever provisions it last).
+    const { Celeriac } = await import("celeriac");
+    await c.app.close();
+    const app = new Celeriac({
+      name: c.name,
+      brokerUrl: nats.url,
+      resultBackend: c.env.CELERIAC_RESULT_BACKEND,
+      resultKeyPrefix: c.prefix,
+      broker: { replicas: 3, ackWait: 30 },
+    });
+    const env = { ...c.env, T_REPLICAS: "3" };
+    const P = c.name.toUpperCase();
+    const streams = { tasks: `${P}_TASKS`, delayed: `${P}_DELAYED` };
+    const workers = await Promise.all([1, 2].map((i) => spawnWorker(["-A", TASKS, "-c", "32", "-n", `w${i}@%h`], { env })));
+    try {
+      const p = produce((i) => app.sendTask("counted", [i], opts.options?.(i)), opts.total, opts.perSecond);
+      await waitFor(() => p.sent() >= opts.faultAfter, { timeoutMs: 120_000, what: `${opts.faultAfter} tasks sent` });
+      const t0 = Date.now();
+      await opts.fault(streams);
+      const { ids, rejected } = await p.done;
+      await waitFor(async () => Number(await c.redis.hlen(`${c.prefix}runs`)) >= ids.length, {
+        timeoutMs: 180_000,
+        intervalMs: 200,
+        what: `all ${ids.length} accepted tasks run`,
+      }).catch(() => {});
+      const drainMs = Date.now() - t0;
+      const runs = await c.redis.hgetall(`${c.prefix}runs`);
+      const ran = ids.map((id) => Number(runs[id] ?? 0));
+      const lost = ran.filter((n) => n === 0).length;
+      const twice = ran.filter((n) => n > 1).length;
+      if (lost > 0) console.log(await diagnose(streams, c.name, workers.map((w) => w.output())));
+      console.log(
+        `[faults] ${label}: ${opts.total} delay() calls, ${rejected.length} rejected, ${lost} lost, ${twice} ran twice; ` +
+          `drained ${drainMs} ms after the fault` + (rejected.length ? `; first rejection: ${rejected[0]}` : ""),
+      );
+      assert.equal(rejected.length, 0, `no delay() rejected (first: ${rejected[0]})`);
+      assert.equal(lost, 0, "no accepted task lost");
+      assert.equal(twice, 0, "no task ran twice");
+    } finally {
+      await Promise.all(workers.map((w) => stopProc(w)));
+      await app.close();
+      await c.dispose();
+    }
+  }
+
+  it("the task stream's leader is SIGKILLed and restarted 5 s later", async () => {
+    await scenario("stream leader killed", {
+      total: 2000,
+      perSecond: 100,
+      faultAfter: 400,
+      fault: async ({ tasks }) => {
+        await killAndRestart(await leaderOf(tasks));
+      },
+    });
+    await nats.ready();
+  });
+
+  it("the delayed stream's leader is SIGKILLed with countdown tasks in flight", async () => {
+    await scenario("delayed-stream leader killed", {
+      total: 1000,
+      perSecond: 100,
+      faultAfter: 300,
+      options: (i) => ({ countdown: 1 + (i % 4) }),
+      fault: async ({ delayed }) => {
+        await killAndRestart(await leaderOf(delayed));
+      },
+    });
+    await nats.ready();
+  });
+
+  it("a follower of the task stream is lost for good", async () => {
+    await scenario("follower lost", {
+      total: 1000,
+      perSecond: 100,
+      faultAfter: 300,
+      options: (i) => (i % 4 === 0 ? { countdown: 2 } : {}),
+      fault: async ({ tasks }) => {
+        const leader = await leaderOf(tasks);
+        const follower = nats.nodes.find((n) => n.name !== leader.name)!;
+        await follower.stop({ hard: true });
+      },
+    });
+  });
+});
