@@ -42,11 +42,17 @@ export async function openKv(
       });
     }
   }
+  const stream = `KV_${name}`;
   return {
     async get(key: string): Promise<KvValue | null> {
-      const e = await kv.get(key);
-      if (!e || e.operation !== "PUT") return null;
-      return { value: e.value, revision: e.revision };
+      // Asked of the stream's leader, not as nats.js's direct get: any replica answers a direct
+      // get, and one catching up after a restart answers with an older value — a lease holder or
+      // beat's last fire time from before the failover.
+      const m = await jsm.streams.getMessage(stream, { last_by_subj: `$KV.${name}.${key}` });
+      if (!m) return null;
+      const op = m.header?.get("KV-Operation");
+      if (op === "DEL" || op === "PURGE") return null;
+      return { value: m.data, revision: m.seq };
     },
     async create(key: string, value: Uint8Array): Promise<number> {
       try {
