@@ -216,6 +216,33 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
     await nats.ready();
   });
 
+  it("a producer's first connect and publish land in a meta-leader election", async () => {
+    const meta = await waitFor(async () => {
+      const r = await fetch(`http://127.0.0.1:${nats.nodes[0]!.monitorPort}/jsz`);
+      return ((await r.json()) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader;
+    }, { what: "the meta leader" });
+    const c = cluster({ nats: nats.url });
+    await c.app.close();
+    const { Celeriac } = await import("celeriac");
+    const app = new Celeriac({ name: c.name, brokerUrl: nats.url, resultBackend: c.env.CELERIAC_RESULT_BACKEND, broker: { replicas: 3 } });
+    const node = nats.node(meta);
+    try {
+      await node.stop({ hard: true });
+      // A new app: connecting, creating its streams and publishing all wait for the new meta leader.
+      const sent = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => app.sendTask("counted", [i])));
+      const rejected = sent.filter((s) => s.status === "rejected").map((s) => String((s as PromiseRejectedResult).reason));
+      console.log(`[faults] meta leader killed before the first connect: 50 delay() calls, ${rejected.length} rejected`);
+      assert.deepEqual(rejected, [], "no delay() rejected");
+      const info = await waitFor(() => jsm.streams.info(`${c.name.toUpperCase()}_TASKS`), { timeoutMs: 30_000, what: "stream info" });
+      assert.equal(info.state.messages, 50, "every task stored");
+    } finally {
+      await node.start();
+      await app.close();
+      await c.dispose();
+    }
+    await nats.ready();
+  });
+
   it("a follower of the task stream is lost for good", async () => {
     await scenario("follower lost", {
       total: 1000,

@@ -96,14 +96,26 @@ export class JetStreamBroker implements Broker {
       this.#nc = nc;
       this.#publisher = new AckedPublisher(nc);
       this.#kvOpen.clear();
-      this.#jsm = await jetstreamManager(nc, { timeout: 5_000 }).catch((err: Error) => {
+      // jetstreamManager asks for the account's JetStream info. A server that says it runs
+      // JetStream (its INFO) but does not answer is in a meta-leader election: wait for it.
+      const manager = () => jetstreamManager(nc, { timeout: 5_000 });
+      const enabled = nc.info?.jetstream === true;
+      const ask = enabled ? throughElections(manager, this.#settings.publishTimeoutMs, () => this.#closed) : manager();
+      this.#jsm = await ask.catch((err: Error) => {
         nc.close().catch(() => {});
-        throw new BrokerError(
-          ErrorCode.CONFIG,
-          `the broker at ${this.description} answers but JetStream is not enabled (${err.message}); ` +
-            `start nats-server with -js`,
-          { cause: err },
-        );
+        throw enabled
+          ? new BrokerError(
+            ErrorCode.UNAVAILABLE,
+            `the broker at ${this.description} runs JetStream but did not answer within broker.publishTimeout ` +
+              `(${err.message}); is a cluster without a quorum?`,
+            { cause: err, retryable: true },
+          )
+          : new BrokerError(
+            ErrorCode.CONFIG,
+            `the broker at ${this.description} answers but JetStream is not enabled (${err.message}); ` +
+              `start nats-server with -js`,
+            { cause: err },
+          );
       });
       const delayed: DelayedTasks = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId, queue) =>
         queue === null
