@@ -3,8 +3,8 @@
  *
  * Three `nats-server -js` processes on loopback (test/cluster-helpers.ts), two worker processes,
  * and a producer calling `delay()` at a steady rate while a server is SIGKILLed: the leader of the
- * task stream (restarted 5 s later), the leader of the delayed-task stream with countdown tasks in
- * flight, and last a follower that never comes back. Each case asserts that no `delay()` was
+ * task stream (restarted 5 s later), the leader of the delayed-task stream and that of the mover's
+ * lease bucket with countdown tasks in flight, and last a follower that never comes back. Each case asserts that no `delay()` was
  * rejected, no task was lost and none ran twice, and prints how long the backlog took to drain.
  * Beat, with two replicas, loses the server leading its lease bucket: every occurrence is fired,
  * with no gap and none twice.
@@ -95,7 +95,7 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
     perSecond: number;
     faultAfter: number;
     options?: (i: number) => ApplyOptions;
-    fault: (streams: { tasks: string; delayed: string }) => Promise<void>;
+    fault: (streams: { tasks: string; delayed: string; locks: string }) => Promise<void>;
   }): Promise<void> {
     const c = cluster({ nats: nats.url });
     // The test's own app publishes with the replicas the workers use (a stream's replicas follow
@@ -111,7 +111,7 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
     });
     const env = { ...c.env, T_REPLICAS: "3" };
     const P = c.name.toUpperCase();
-    const streams = { tasks: `${P}_TASKS`, delayed: `${P}_DELAYED` };
+    const streams = { tasks: `${P}_TASKS`, delayed: `${P}_DELAYED`, locks: `KV_${c.name}_locks` };
     const workers = await Promise.all([1, 2].map((i) => spawnWorker(["-A", TASKS, "-c", "32", "-n", `w${i}@%h`], { env })));
     try {
       const p = produce((i) => app.sendTask("counted", [i], opts.options?.(i)), opts.total, opts.perSecond);
@@ -164,6 +164,19 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
       options: (i) => ({ countdown: 1 + (i % 4) }),
       fault: async ({ delayed }) => {
         await killAndRestart(await leaderOf(delayed));
+      },
+    });
+    await nats.ready();
+  });
+
+  it("the mover lease bucket's leader is SIGKILLed with countdown tasks in flight", async () => {
+    await scenario("mover-lease leader killed", {
+      total: 1000,
+      perSecond: 100,
+      faultAfter: 300,
+      options: (i) => ({ countdown: 1 + (i % 4) }),
+      fault: async ({ locks }) => {
+        await killAndRestart(await leaderOf(locks));
       },
     });
     await nats.ready();
@@ -237,6 +250,7 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
       assert.equal(info.state.messages, 50, "every task stored");
     } finally {
       await node.start();
+      await nats.ready();
       await app.close();
       await c.dispose();
     }
