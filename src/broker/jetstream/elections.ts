@@ -76,9 +76,4 @@ export class StreamChecks {
       // a failed re-provisioning is retried by the next publish that still gets 503
     }).finally(() => this.#running.delete(stream));
   }
-
-  /** True while a check of `stream` is under way (for tests). */
-  checking(stream: string): boolean {
-    return this.#running.has(stream);
-  }
 }
