@@ -6,6 +6,7 @@
  * task stream (restarted 5 s later), the leader of the delayed-task stream and that of the mover's
  * lease bucket with countdown tasks in flight, and last a follower that never comes back. Each case asserts that no `delay()` was
  * rejected, no task was lost and none ran twice, and prints how long the backlog took to drain.
+ * One case sends 3-step chains instead, whose later steps the workers publish.
  * Beat, with two replicas, loses the server leading its lease bucket: every occurrence is fired,
  * with no gap and none twice.
  */
@@ -13,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import type { ApplyOptions, AsyncResult } from "celeriac";
+import { type ApplyOptions, type AsyncResult, Celeriac, chain } from "celeriac";
 import type { Delivery } from "../../src/broker/types.ts";
 import { runtimeCommand, spawnProc, spawnWorker, stopProc, waitFor } from "../helpers.ts";
 import { type ClusterNode, type PrivateNatsCluster, privateNatsCluster } from "../cluster-helpers.ts";
@@ -98,12 +99,14 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
     perSecond: number;
     faultAfter: number;
     options?: (i: number) => ApplyOptions;
+    /** Sends call `i` another way (a chain); `steps` tasks run per call. @default sendTask("counted") */
+    send?: (app: Celeriac, i: number) => Promise<AsyncResult<unknown>>;
+    steps?: number;
     fault: (streams: { tasks: string; delayed: string; locks: string }) => Promise<void>;
   }): Promise<void> {
     const c = cluster({ nats: nats.url });
     // The test's own app publishes with the replicas the workers use (a stream's replicas follow
     // whoever provisions it last).
-    const { Celeriac } = await import("celeriac");
     await c.app.close();
     const app = new Celeriac({
       name: c.name,
@@ -117,26 +120,29 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
     const streams = { tasks: `${P}_TASKS`, delayed: `${P}_DELAYED`, locks: `KV_${c.name}_locks` };
     const workers = await Promise.all([1, 2].map((i) => spawnWorker(["-A", TASKS, "-c", "32", "-n", `w${i}@%h`], { env })));
     try {
-      const p = produce((i) => app.sendTask("counted", [i], opts.options?.(i)), opts.total, opts.perSecond);
+      const send = opts.send ?? ((a: Celeriac, i: number) => a.sendTask("counted", [i], opts.options?.(i)));
+      const p = produce((i) => send(app, i), opts.total, opts.perSecond);
+      const steps = opts.steps ?? 1;
       await waitFor(() => p.sent() >= opts.faultAfter, { timeoutMs: 120_000, what: `${opts.faultAfter} tasks sent` });
       const t0 = Date.now();
       await opts.fault(streams);
       const { ids, rejected, slowestMs } = await p.done;
       const sentAll = Date.now();
-      await waitFor(async () => Number(await c.redis.hlen(`${c.prefix}runs`)) >= ids.length, {
+      await waitFor(async () => Number(await c.redis.hlen(`${c.prefix}runs`)) >= ids.length * steps, {
         timeoutMs: 180_000,
         intervalMs: 200,
-        what: `all ${ids.length} accepted tasks run`,
+        what: `all ${ids.length * steps} accepted tasks run`,
       }).catch(() => {});
       const ranAll = Date.now();
       const drainMs = ranAll - t0;
       const runs = await c.redis.hgetall(`${c.prefix}runs`);
+      // Each accepted call's (last) task ran, and as many tasks ran as the calls hold.
       const ran = ids.map((id) => Number(runs[id] ?? 0));
-      const lost = ran.filter((n) => n === 0).length;
-      const twice = ran.filter((n) => n > 1).length;
+      const lost = Math.max(ran.filter((n) => n === 0).length, ids.length * steps - Object.keys(runs).length);
+      const twice = Object.values(runs).filter((n) => Number(n) > 1).length;
       if (lost > 0) console.log(await diagnose(streams, c.name, workers.map((w) => w.output())));
       console.log(
-        `[faults] ${label}: ${opts.total} delay() calls, ${rejected.length} rejected, ${lost} lost, ${twice} ran twice; ` +
+        `[faults] ${label}: ${opts.total} calls, ${rejected.length} rejected, ${lost} lost, ${twice} ran twice; ` +
           `slowest delay() ${slowestMs} ms; all ran ${drainMs} ms after the kill, ${ranAll - sentAll} ms after the last delay() returned` +
           (rejected.length ? `; first rejection: ${rejected[0]}` : ""),
       );
@@ -155,6 +161,24 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
       total: 2000,
       perSecond: 100,
       faultAfter: 400,
+      fault: async ({ tasks }) => {
+        await killAndRestart(await leaderOf(tasks));
+      },
+    });
+    await nats.ready();
+  });
+
+  it("the task stream's leader is SIGKILLed while workers publish chain follow-ups", async () => {
+    await scenario("stream leader killed, chains", {
+      total: 600,
+      perSecond: 50,
+      faultAfter: 150,
+      steps: 3,
+      // The producer publishes the first step; the workers publish the others as each one ends.
+      send: (app, i) => {
+        const counted = app.tasks.get("counted") ?? app.task("counted", (n: number) => n);
+        return chain(counted.s(i), counted.s(), counted.s()).applyAsync();
+      },
       fault: async ({ tasks }) => {
         await killAndRestart(await leaderOf(tasks));
       },
@@ -191,7 +215,6 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
   it("beat: the leader of its lease bucket is SIGKILLed and restarted; fires go on without a gap", async () => {
     const c = cluster({ nats: nats.url });
     await c.app.close();
-    const { Celeriac } = await import("celeriac");
     const app = new Celeriac({ name: c.name, brokerUrl: nats.url, resultBackend: c.env.CELERIAC_RESULT_BACKEND, broker: { replicas: 3 } });
     const broker = await app.broker();
     await broker.ensureQueue("ticks");
@@ -242,7 +265,6 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
     }, { what: "the meta leader" });
     const c = cluster({ nats: nats.url });
     await c.app.close();
-    const { Celeriac } = await import("celeriac");
     const app = new Celeriac({ name: c.name, brokerUrl: nats.url, resultBackend: c.env.CELERIAC_RESULT_BACKEND, broker: { replicas: 3 } });
     const node = nats.node(meta);
     try {
