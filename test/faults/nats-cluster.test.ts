@@ -3,10 +3,11 @@
  *
  * Three `nats-server -js` processes on loopback (test/cluster-helpers.ts), two worker processes,
  * and a producer calling `delay()` at a steady rate while a server is SIGKILLed: the leader of the
- * task stream (restarted 5 s later), the leader of the delayed-task stream and that of the mover's
- * lease bucket with countdown tasks in flight, and last a follower that never comes back. Each case asserts that no `delay()` was
- * rejected, no task was lost and none ran twice, and prints how long the backlog took to drain.
- * One case sends 3-step chains instead, whose later steps the workers publish.
+ * task stream (restarted 5 s later; once more with 3-step chains, whose later steps the workers
+ * publish), the leader of the delayed-task stream and that of the mover's lease bucket with
+ * countdown tasks in flight, the meta leader just before a new app's first connect, and last a
+ * follower that never comes back. Each case asserts that no call was rejected, no task was lost
+ * and none ran twice, and prints the slowest call and how long the backlog took to drain.
  * Beat, with two replicas, loses the server leading its lease bucket: every occurrence is fired,
  * with no gap and none twice.
  */
