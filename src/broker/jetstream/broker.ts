@@ -203,7 +203,10 @@ export class JetStreamBroker implements Broker {
     if (!p) {
       // The advisory stream comes before the durable: from the durable's first delivery, an
       // advisory about it has somewhere to wait for a worker.
-      p = this.#ensureExhaustedStream().then(() => ensureConsumer(this.#conn.jsm, {
+      // Like streams, durables are provisioned through a leader election (a worker starting while
+      // the cluster recovers from a lost server).
+      const durably = (make: () => Promise<void>) => throughElections(make, this.#settings.publishTimeoutMs, () => this.#closed);
+      p = this.#ensureExhaustedStream().then(() => durably(() => ensureConsumer(this.#conn.jsm, {
         stream: this.#names.streamFor(queue),
         durable: this.#names.durable(queue),
         filterSubject: this.#names.taskSubject(queue),
@@ -211,7 +214,7 @@ export class JetStreamBroker implements Broker {
         maxDeliver: this.#settings.maxDeliver,
         maxAckPending: this.#settings.maxAckPending,
         description: `celeriac ${this.#names.prefix}: queue ${queue}`,
-      })).then(() => ensureConsumer(this.#conn.jsm, exhaustedConsumerSpec(this.#names, queue))).catch((err) => {
+      }))).then(() => durably(() => ensureConsumer(this.#conn.jsm, exhaustedConsumerSpec(this.#names, queue)))).catch((err) => {
         this.#consumers.delete(queue);
         throw err;
       });
