@@ -144,7 +144,8 @@ export interface PrivateServer {
   dispose(): Promise<void>;
 }
 
-async function managed(cmd: string, args: () => string[], port: number, dir: string, url: string, extra: { monitorPort?: number } = {}) {
+/** Runs `cmd` as a server on `port` (data in `dir`), restartable with the same arguments. */
+export async function managed(cmd: string, args: () => string[], port: number, dir: string, url: string, extra: { monitorPort?: number } = {}) {
   let child: ChildProcess | null = null;
   const start = async () => {
     const c = spawn(cmd, args(), { stdio: ["ignore", "pipe", "pipe"] });

@@ -127,7 +127,13 @@ export class Beat {
         this.#emitter.emit("leader", held);
       },
     });
-    const election = lease.run(signal);
+    // The election ends with this run, not only on stop: a failed KV read or publish (a leader
+    // election in the cluster) ends the run, and a lease still renewed by a run that is over
+    // would hold every replica back while nothing fires. The supervisor starts a new run.
+    const term = new AbortController();
+    const stop = () => term.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    const election = lease.run(term.signal);
     let last: Map<string, number | null> | null = null;
     try {
       while (!signal.aborted) {
@@ -142,6 +148,8 @@ export class Beat {
       }
     } finally {
       this.#leader = false;
+      signal.removeEventListener("abort", stop);
+      term.abort();
       await election;
       await lease.release();
     }

@@ -36,6 +36,7 @@ import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
 import { PRIORITY_DEFAULTS, PriorityConsumer, type PriorityOptions, sumLevelStats } from "./priority.ts";
 import { AckedPublisher, type PublishFailure } from "./publisher.ts";
 import { DelayedTasks } from "./delayed.ts";
+import { StreamChecks, throughElections } from "./elections.ts";
 import { openKv } from "./kv.ts";
 import { exhaustedConsumerSpec, exhaustedStreamSpec, readDeadLetters, watchExhausted } from "./dead-letters.ts";
 import { readEvents } from "./events.ts";
@@ -81,6 +82,7 @@ export class JetStreamBroker implements Broker {
   /** Streams known to exist: publishes to them skip the provisioning await. */
   #ready = new Set<string>();
   #consumers = new Map<string, Promise<void>>();
+  #checks = new StreamChecks(() => this.#conn.jsm);
   #statusListeners = new Set<(s: BrokerStatus) => void>();
   #closed = false;
 
@@ -102,26 +104,40 @@ export class JetStreamBroker implements Broker {
       this.#nc = nc;
       this.#publisher = new AckedPublisher(nc);
       this.#kvOpen.clear();
-      this.#jsm = await jetstreamManager(nc, { timeout: 5_000 }).catch((err: Error) => {
+      // jetstreamManager asks for the account's JetStream info. A server that says it runs
+      // JetStream (its INFO) but does not answer is in a meta-leader election: wait for it.
+      const manager = () => jetstreamManager(nc, { timeout: 5_000 });
+      const enabled = nc.info?.jetstream === true;
+      const ask = enabled ? throughElections(manager, this.#settings.publishTimeoutMs, () => this.#closed) : manager();
+      this.#jsm = await ask.catch((err: Error) => {
         nc.close().catch(() => {});
-        throw new BrokerError(
-          ErrorCode.CONFIG,
-          `the broker at ${this.description} answers but JetStream is not enabled (${err.message}); ` +
-            `start nats-server with -js`,
-          { cause: err },
-        );
+        throw enabled
+          ? new BrokerError(
+            ErrorCode.UNAVAILABLE,
+            `the broker at ${this.description} runs JetStream but did not answer within broker.publishTimeout ` +
+              `(${err.message}); is a cluster without a quorum?`,
+            { cause: err, retryable: true },
+          )
+          : new BrokerError(
+            ErrorCode.CONFIG,
+            `the broker at ${this.description} answers but JetStream is not enabled (${err.message}); ` +
+              `start nats-server with -js`,
+            { cause: err },
+          );
       });
-      this.#delayed = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId, queue) =>
-        this.#publishStored(subject, message, msgId, () => {
-          this.#forgetStream(this.#names.delayedStream);
-        }).then((r) => {
-          if (queue !== undefined) this.#ring(queue, priorityLevel(message.headers[Header.PRIORITY]));
-          return r;
-        }), {
+      const delayed: DelayedTasks = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId, queue) =>
+        queue === null
+          ? this.#publishStored(subject, message, msgId, this.#names.delayedStream, () => delayed.ensure())
+          : this.#publishStored(subject, message, msgId, this.#names.streamFor(queue), () => this.ensurePublishable(queue)).then((r) => {
+            // A due task moved to a level above 0 rings its queue's doorbell (priority.ts).
+            this.#ring(queue, priorityLevel(message.headers[Header.PRIORITY]));
+            return r;
+          }), {
         replicas: this.#settings.replicas,
         duplicateWindowMs: this.#settings.duplicateWindowMs,
         ensureOnce: (name, make) => this.#ensureStreamOnce(name, make),
       });
+      this.#delayed = delayed;
       void this.#watchStatus(nc);
     })().catch((err) => {
       this.#connecting = null;
@@ -153,10 +169,14 @@ export class JetStreamBroker implements Broker {
     return { nc: this.#nc, jsm: this.#jsm };
   }
 
+  /**
+   * Provisions stream `name` once per process. Through a leader election (first connect to a
+   * cluster that is electing one) it retries for up to the publish timeout.
+   */
   #ensureStreamOnce(name: string, make: () => Promise<void>): Promise<void> {
     let p = this.#streams.get(name);
     if (!p) {
-      p = make().then(() => {
+      p = throughElections(make, this.#settings.publishTimeoutMs, () => this.#closed).then(() => {
         this.#ready.add(name);
       }, (err) => {
         this.#streams.delete(name);
@@ -195,16 +215,21 @@ export class JetStreamBroker implements Broker {
     if (!p) {
       // The advisory stream comes before the durables: from a durable's first delivery, an
       // advisory about it has somewhere to wait for a worker. One durable per priority level.
+      // Like streams, durables are provisioned through a leader election (a worker starting while
+      // the cluster recovers from a lost server).
+      const durably = (make: () => Promise<void>) => throughElections(make, this.#settings.publishTimeoutMs, () => this.#closed);
       const level = (n: number) =>
-        ensureConsumer(this.#conn.jsm, {
-          stream: this.#names.streamFor(queue),
-          durable: this.#names.durable(queue, n),
-          filterSubject: this.#names.taskSubject(queue, n),
-          ackWaitMs: this.#settings.ackWaitMs,
-          maxDeliver: this.#settings.maxDeliver,
-          maxAckPending: this.#settings.maxAckPending,
-          description: `celeriac ${this.#names.prefix}: queue ${queue}` + (n > 0 ? ` priority ${n}` : ""),
-        }).then(() => ensureConsumer(this.#conn.jsm, exhaustedConsumerSpec(this.#names, queue, n)));
+        durably(() =>
+          ensureConsumer(this.#conn.jsm, {
+            stream: this.#names.streamFor(queue),
+            durable: this.#names.durable(queue, n),
+            filterSubject: this.#names.taskSubject(queue, n),
+            ackWaitMs: this.#settings.ackWaitMs,
+            maxDeliver: this.#settings.maxDeliver,
+            maxAckPending: this.#settings.maxAckPending,
+            description: `celeriac ${this.#names.prefix}: queue ${queue}` + (n > 0 ? ` priority ${n}` : ""),
+          })
+        ).then(() => durably(() => ensureConsumer(this.#conn.jsm, exhaustedConsumerSpec(this.#names, queue, n))));
       p = this.#ensureExhaustedStream().then(() => Promise.all(LEVELS.map(level))).then(() => {}).catch((err) => {
         this.#consumers.delete(queue);
         throw err;
@@ -235,10 +260,13 @@ export class JetStreamBroker implements Broker {
   }
 
   /**
-   * Publishes with JetStream's ack, retrying through an outage with the same message id (so a
-   * retry that follows a lost ack is dropped as a duplicate) until `publishTimeoutMs` has passed.
+   * Publishes with JetStream's ack, retrying through an outage or a leader election with the same
+   * message id (so a retry that follows a lost ack is dropped as a duplicate) until
+   * `publishTimeoutMs` has passed. A 503 does not mean `stream` is gone — during an election
+   * nothing answers for it — so it only starts a background check, which provisions the stream
+   * again (`recreate`) if the server says it does not exist; the retries carry on meanwhile.
    */
-  async #publishStored(subject: string, message: WireMessage, msgId: string, onMissingStream: () => void) {
+  async #publishStored(subject: string, message: WireMessage, msgId: string, stream: string, recreate: () => Promise<void>) {
     const deadline = Date.now() + this.#settings.publishTimeoutMs;
     const h = natsHeaders();
     for (const k in message.headers) if (k !== Header.MSG_ID) h.set(k, message.headers[k]!);
@@ -252,7 +280,7 @@ export class JetStreamBroker implements Broker {
       } catch (err) {
         const f = err as PublishFailure;
         if (f.kind === "closed" || this.#closed) throw new ClosedError("broker");
-        const transient = f.kind === "timeout" || f.kind === "no-stream";
+        const transient = f.kind === "timeout" || f.kind === "no-responders";
         if (!transient || Date.now() >= deadline) {
           throw new BrokerError(
             ErrorCode.PUBLISH,
@@ -261,20 +289,22 @@ export class JetStreamBroker implements Broker {
             { cause: err, retryable: transient },
           );
         }
-        if (f.kind === "no-stream") onMissingStream();
-        await sleep(Math.min(100 * 2 ** attempt, 1_000));
+        if (f.kind === "no-responders") {
+          this.#checks.suspect(stream, async () => {
+            this.#forgetStream(stream);
+            await recreate();
+          });
+        }
+        await sleep(Math.min(100 * 2 ** attempt, 1_000, Math.max(0, deadline - Date.now())));
       }
     }
   }
 
   async publish(queue: string, message: WireMessage, msgId: string): Promise<PublishReceipt> {
-    if (!this.#ready.has(this.#names.streamFor(queue))) await this.ensurePublishable(queue);
+    const stream = this.#names.streamFor(queue);
+    if (!this.#ready.has(stream)) await this.ensurePublishable(queue);
     const level = priorityLevel(message.headers[Header.PRIORITY]);
-    const receipt = await this.#publishStored(this.#names.taskSubject(queue, level), message, msgId, () => {
-      // the stream was removed under us (an operator, a test): create it again before retrying
-      this.#forgetStream(this.#names.streamFor(queue));
-      this.ensurePublishable(queue).catch(() => {});
-    });
+    const receipt = await this.#publishStored(this.#names.taskSubject(queue, level), message, msgId, stream, () => this.ensurePublishable(queue));
     this.#ring(queue, level);
     return receipt;
   }
@@ -385,10 +415,8 @@ export class JetStreamBroker implements Broker {
   async deadLetter(queue: string, message: WireMessage, reason: string, dedupKey: string): Promise<void> {
     await this.#ensureDlq();
     const headers = { ...message.headers, [Header.DLQ_REASON]: reason.replace(/[\r\n]+/g, " ").slice(0, 1024) };
-    await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, () => {
-      this.#forgetStream(this.#names.dlqStream);
-      this.#ensureDlq().catch(() => {});
-    });
+    await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, this.#names.dlqStream, () =>
+      this.#ensureDlq());
   }
 
   async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
