@@ -29,6 +29,22 @@ export class PauseWatch {
     this.#report = deps.report;
   }
 
+  /**
+   * The first sync, as the worker starts: a read that meets a leader election (a retryable broker
+   * error, as while a cluster recovers from a lost server) is tried again until `withinMs`.
+   */
+  async syncAtStart(withinMs: number): Promise<void> {
+    const deadline = Date.now() + withinMs;
+    for (let delay = 100;; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await this.sync();
+      } catch (err) {
+        if (!(err as { retryable?: boolean }).retryable || Date.now() + delay > deadline) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
   /** Reads the paused set and pauses or resumes consumers to match (one sync at a time). */
   sync(): Promise<void> {
     this.#syncing ??= this.#sync().finally(() => (this.#syncing = null));

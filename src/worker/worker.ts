@@ -201,7 +201,7 @@ export class Worker {
       await this.#revocations.sync(broker);
       // Likewise a queue paused before this worker started stays held off.
       this.#pauses = new PauseWatch({ broker, bucket: cfg.names.pausedBucket, queues: this.#queues, report: (e) => this.#report(e) });
-      await this.#pauses.sync();
+      await this.#pauses.syncAtStart(cfg.broker.publishTimeoutMs);
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
       const contextDeps: ContextDeps = {
         backend,

@@ -167,6 +167,19 @@ describe("the installed package", { timeout: 600_000 }, () => {
     await roundTripThroughCli(plain, "./tasks.mjs", name);
   });
 
+  // The pools' child entry (dist/src/worker/pool/child.js) must ship and load from the package.
+  for (const pool of ["process", "threads"] as const) {
+    it(`the compiled CLI runs the task in a -P ${pool} child, without tsx`, async () => {
+      const name = appName();
+      writeFileSync(
+        path.join(plain, `pool-${pool}.mjs`),
+        `import { Celeriac } from "celeriac";\nexport const app = new Celeriac({ name: "${name}", resultKeyPrefix: "${name}-" });\n` +
+          `app.task("add", (a, b) => a + b);\n`,
+      );
+      await roundTripThroughCli(plain, `./pool-${pool}.mjs`, name, ["npx", "celeriac"], ["-P", pool]);
+    });
+  }
+
   it("asked for traces without the OpenTelemetry SDK, the CLI says what to install", async () => {
     const r = await run("npx", ["celeriac", "worker", "-A", "./tasks.mjs"], plain, {
       ...connection,
@@ -255,11 +268,17 @@ export async function typed(): Promise<number> {
 });
 
 /** `<launcher> worker -A <module>` until ready, then `npx celeriac call add --wait` against it. */
-async function roundTripThroughCli(dir: string, module: string, name: string, launcher = ["npx", "celeriac"]): Promise<void> {
+async function roundTripThroughCli(
+  dir: string,
+  module: string,
+  name: string,
+  launcher = ["npx", "celeriac"],
+  workerArgs: string[] = [],
+): Promise<void> {
   const env = { ...connection, APP_NAME: name, CELERIAC_NAME: name, DENO_DIR: path.join(ROOT, ".deno") };
   const { NODE_OPTIONS: _, ...base } = process.env;
   // Its own process group: npx starts the worker as its child, and both must get the signal.
-  const worker = spawn(launcher[0]!, [...launcher.slice(1), "worker", "-A", module, "-c", "1"], {
+  const worker = spawn(launcher[0]!, [...launcher.slice(1), "worker", "-A", module, "-c", "1", ...workerArgs], {
     cwd: dir,
     env: { ...base, ...env },
     stdio: ["ignore", "pipe", "pipe"],
