@@ -100,8 +100,11 @@ const COMMON: RedisOptions = {
   connectionName: "celeriac",
 };
 
+/** Rounds over all sentinels before a first connect gives up. */
+const SENTINEL_ROUNDS_AT_START = 3;
+
 /** The ioredis client for a target: Redis (one server or through Sentinel) or Cluster. */
-function client(target: RedisTarget, security: BackendSecurity, ha: RedisHa): Redis | Cluster {
+function client(target: RedisTarget, security: BackendSecurity, ha: RedisHa, everReady: () => boolean): Redis | Cluster {
   const files = security.tls ? checkTlsFiles(security.tls) : undefined;
   const auth: RedisOptions = {
     ...(security.username !== undefined ? { username: security.username } : {}),
@@ -135,10 +138,13 @@ function client(target: RedisTarget, security: BackendSecurity, ha: RedisHa): Re
     ...(ha.sentinelAuth.username !== undefined ? { sentinelUsername: ha.sentinelAuth.username } : {}),
     ...(ha.sentinelAuth.password !== undefined ? { sentinelPassword: ha.sentinelAuth.password } : {}),
     ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: files ?? {} } : {}),
-    // Ask the sentinels again as soon as they announce a new master (+switch-master), rather
-    // than when the old master's connection finally fails.
-    failoverDetector: true,
-    sentinelRetryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+    // A master that was demoted but still runs answers writes with READONLY: reconnect (asking
+    // the sentinels for the master again) and resend. (ioredis's failoverDetector would ask on
+    // +switch-master, but its sentinel subscriptions outlive quit() and report errors unhandled.)
+    reconnectOnError: (err) => (/^READONLY\b/.test(err.message) ? 2 : false),
+    // Once connected, keep asking through a long outage of every sentinel; before that, a few
+    // rounds, so that a wrong address or sentinel password fails the start instead of hanging it.
+    sentinelRetryStrategy: (times) => (everReady() || times < SENTINEL_ROUNDS_AT_START ? Math.min(50 * 2 ** times, 2000) : null),
   });
 }
 
@@ -159,6 +165,9 @@ export class RedisBackend implements ResultBackend {
   /** Celery's mode (`celery-` keys, JSON): each stored record is also published on its key. */
   #publish: 0 | 1;
   #cluster: boolean;
+  #everReady = false;
+  /** Connections made so far: `WAIT` answers only for writes made on its own connection. */
+  #connections = 0;
 
   /** Reads the TLS files now (the backend is built when first used): a bad path fails at start. */
   constructor(url: string, settings: BackendSettings, security: BackendSecurity = { tls: null }, ha: RedisHa = NO_HA) {
@@ -169,10 +178,12 @@ export class RedisBackend implements ResultBackend {
     this.#serializer = serializerFor(settings.serializer);
     this.#cluster = target.kind === "cluster";
     this.#publish = settings.keyPrefix === "celery-" && settings.serializer === "json" ? 1 : 0;
-    this.#redis = client(target, security, ha) as GuardedRedis;
+    this.#redis = client(target, security, ha, () => this.#everReady) as GuardedRedis;
+    this.#redis.once("ready", () => (this.#everReady = true));
     this.#replicas = ha.waitReplicas > 0
-      ? new ReplicaWait((n, ms) => (this.#redis as Redis).wait(n, ms), ha.waitReplicas, ha.waitTimeoutMs)
+      ? new ReplicaWait((n, ms) => (this.#redis as Redis).wait(n, ms), ha.waitReplicas, ha.waitTimeoutMs, () => this.#connections)
       : null;
+    this.#redis.on("ready", () => this.#connections++);
     this.#redis.on("error", (err: Error) => {
       // ioredis reports every failed reconnect here; callers see command failures instead. The
       // last one explains a failed connect (WRONGPASS, a certificate) better than connect() does.
@@ -212,6 +223,19 @@ export class RedisBackend implements ResultBackend {
     const where = `the result backend at ${this.description}`;
     // Redis error replies begin with an error code word (WRONGPASS, NOAUTH, NOPERM): the protocol's
     // own codes, which ioredis keeps at the start of the message.
+    const sentinels = /^All sentinels are unreachable.*?(?:Last error: (.*))?$/.exec(err.message);
+    if (sentinels) {
+      const said = sentinels[1] ?? "no answer";
+      if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(said)) {
+        return new CeleriacError(
+          ErrorCode.AUTH,
+          `the sentinels of ${where} refused our credentials (the last said: ${said}); set the sentinels' own password in ` +
+            `backend.sentinel.password / .username (CELERIAC_REDIS_SENTINEL_PASSWORD / _USER): the URL's are the master's`,
+          { cause: err },
+        );
+      }
+      return new CeleriacError(ErrorCode.UNAVAILABLE, `cannot reach any sentinel of ${where} (the last: ${said}); check the addresses in resultBackend`, { cause: err });
+    }
     const reply = /^(WRONGPASS|NOAUTH|NOPERM)\b/.exec(err.message)?.[1];
     if (reply) {
       const hint = reply === "NOAUTH"

@@ -7,6 +7,11 @@
  * answered together share one `WAIT`, sent a microtask later (ioredis then pipelines it with the
  * tick's other commands). A second `WAIT` queued behind a blocked one returns at once if its
  * writes are already acknowledged, so sharing saves commands, never correctness.
+ *
+ * A `WAIT` only speaks for its own connection: ioredis resends a command cut off by a reconnect,
+ * and on the new connection (after a failover, to the new master) `WAIT` has no writes to wait
+ * for and answers at once with the count of replicas. So the connection is checked too: a write
+ * answered on an earlier connection than the `WAIT`'s answer counts as not replicated.
  */
 import { CeleriacError, ErrorCode } from "../errors.ts";
 
@@ -18,11 +23,14 @@ export class ReplicaWait {
   readonly #wait: WaitCommand;
   readonly #replicas: number;
   readonly #timeoutMs: number;
+  readonly #connection: () => number;
   /** The `WAIT` not sent yet, which callers of this tick join. */
   #open: Promise<number> | null = null;
 
-  constructor(wait: WaitCommand, replicas: number, timeoutMs: number) {
+  /** `connection()` numbers the client's connections: it changes on every (re)connect. */
+  constructor(wait: WaitCommand, replicas: number, timeoutMs: number, connection: () => number) {
     this.#wait = wait;
+    this.#connection = connection;
     this.#replicas = replicas;
     this.#timeoutMs = timeoutMs;
   }
@@ -33,11 +41,18 @@ export class ReplicaWait {
    * master, and rewriting it is harmless: results and joins are idempotent).
    */
   async replicated(what: string): Promise<void> {
+    const wroteOn = this.#connection();
     this.#open ??= Promise.resolve().then(() => {
       this.#open = null;
       return this.#wait(this.#replicas, this.#timeoutMs);
     });
     const acked = await this.#open;
+    if (this.#connection() !== wroteOn) {
+      throw new CeleriacError(
+        ErrorCode.UNAVAILABLE,
+        `${what} was written before a reconnect to the result backend; whether a replica has it is unknown, so it will be written again`,
+      );
+    }
     if (acked < this.#replicas) {
       throw new CeleriacError(
         ErrorCode.UNAVAILABLE,

@@ -11,7 +11,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Celeriac, chord, silentLogger, State, type AsyncResult } from "celeriac";
 import { cleanup, NATS_URL, REDIS_URL, uniqueName, waitFor } from "../helpers.ts";
-import { sentinelSetup, type SentinelSetup } from "./sentinel-helpers.ts";
+import { sentinelSetup, type SentinelSetup } from "../sentinel-helpers.ts";
 
 const TASKS = 1500;
 const CHORD_SIZE = 100;

@@ -12,7 +12,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { freePort, privateRedis, type PrivateServer, waitFor } from "../helpers.ts";
+import { freePort, privateRedis, type PrivateServer, waitFor } from "./helpers.ts";
 
 /** The master group name the sentinels watch. */
 export const MASTER = "celeriac-ha";
@@ -71,8 +71,14 @@ async function relay(target: number): Promise<{ port: number; server: Server; cu
   };
 }
 
+/** Passwords: the data nodes' (`requirepass`, `masterauth`) and the sentinels' own. */
+export interface SentinelSetupOptions {
+  password?: string;
+  sentinelPassword?: string;
+}
+
 /** A sentinel process with its own config file (Sentinel rewrites it). */
-async function sentinel(masterPort: number): Promise<{ port: number; proc: ChildProcess; dir: string }> {
+async function sentinel(masterPort: number, o: SentinelSetupOptions): Promise<{ port: number; proc: ChildProcess; dir: string }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), "celeriac-sentinel-"));
   const conf = path.join(dir, "sentinel.conf");
@@ -87,11 +93,13 @@ async function sentinel(masterPort: number): Promise<{ port: number; proc: Child
       // Long: Sentinel "fixes" a replica that replicates from another address (our relay) only after it.
       `sentinel failover-timeout ${MASTER} 60000`,
       `sentinel parallel-syncs ${MASTER} 2`,
+      ...(o.password ? [`sentinel auth-pass ${MASTER} ${o.password}`] : []),
+      ...(o.sentinelPassword ? [`requirepass ${o.sentinelPassword}`, `sentinel sentinel-pass ${o.sentinelPassword}`] : []),
       "",
     ].join("\n"),
   );
   const proc = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" });
-  const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  const probe = new Redis({ port, password: o.sentinelPassword, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   probe.on("error", () => {}); // refused until it listens
   try {
     await waitFor(() => probe.connect().then(() => true, () => false), { timeoutMs: 30_000, what: `sentinel on ${port}` });
@@ -109,14 +117,15 @@ async function killed(p: ChildProcess): Promise<void> {
 }
 
 /** Starts the setup and waits until the sentinels know the replicas and each other. */
-export async function sentinelSetup(): Promise<SentinelSetup> {
-  const master = await privateRedis(["--appendonly", "no"]);
+export async function sentinelSetup(o: SentinelSetupOptions = {}): Promise<SentinelSetup> {
+  const auth = o.password ? ["--requirepass", o.password, "--masterauth", o.password] : [];
+  const master = await privateRedis(auth);
   const link = await relay(master.port);
-  const replicas = await Promise.all([0, 1].map(() => privateRedis(["--replicaof", "127.0.0.1", String(link.port)])));
-  const sentinels = await Promise.all([0, 1, 2].map(() => sentinel(master.port)));
-  const ask = new Redis({ port: sentinels[0].port });
-  const onMaster = new Redis(master.url);
-  const onReplica = new Redis(replicas[0].url);
+  const replicas = await Promise.all([0, 1].map(() => privateRedis(["--replicaof", "127.0.0.1", String(link.port), ...auth])));
+  const sentinels = await Promise.all([0, 1, 2].map(() => sentinel(master.port, o)));
+  const ask = new Redis({ port: sentinels[0].port, password: o.sentinelPassword });
+  const onMaster = new Redis({ port: master.port, password: o.password });
+  const onReplica = new Redis({ port: replicas[0].port, password: o.password });
   // The master is killed on purpose: its clients' reconnect errors are expected.
   for (const c of [ask, onMaster, onReplica]) c.on("error", () => {});
   const setup: SentinelSetup = {
@@ -138,7 +147,7 @@ export async function sentinelSetup(): Promise<SentinelSetup> {
     },
   };
   try {
-    const m = new Redis(master.url);
+    const m = new Redis({ port: master.port, password: o.password });
     try {
       await waitFor(async () => ((await m.info("replication")).match(/state=online/g) ?? []).length === 2, {
         timeoutMs: 30_000,
@@ -149,7 +158,7 @@ export async function sentinelSetup(): Promise<SentinelSetup> {
     }
     // Sentinels learn replicas from the master's INFO and each other from hello messages (every 2 s).
     for (const s of sentinels) {
-      const c = new Redis({ port: s.port });
+      const c = new Redis({ port: s.port, password: o.sentinelPassword });
       try {
         await waitFor(async () => {
           const reps = (await c.call("SENTINEL", "replicas", MASTER)) as unknown[];
