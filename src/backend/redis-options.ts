@@ -10,8 +10,8 @@ export interface RedisHaOptions {
   /** Sentinel fields, instead of (or, for the sentinels' own credentials, besides) a `redis+sentinel://` URL. @default none */
   sentinel?: SentinelOptions;
   /**
-   * Replicas that must hold a result before its task is acked: each result write is followed by
-   * Redis `WAIT`. 0 acks as soon as the master has it (a failover can then lose it). If fewer
+   * Replicas that must hold a result before its task is acked: each write of a final result, chord
+   * join and stored chain is followed by Redis `WAIT`. 0 acks as soon as the master has it (a failover can then lose it). If fewer
    * replicas acknowledge within `waitTimeout`, the write counts as failed: the worker keeps
    * retrying it and does not ack the task meanwhile (docs/redis-ha.md). Not on `redis+cluster://`.
    * @default 0

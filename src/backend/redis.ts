@@ -20,6 +20,7 @@ import { checkTlsFiles, isTlsFailure } from "../security/load.ts";
 import { describeTarget, parseRedisTarget, type RedisTarget } from "./redis-target.ts";
 import { NO_HA, type RedisHa } from "./redis-options.ts";
 import { ReplicaWait } from "./replicas.ts";
+import { isReady } from "../states.ts";
 
 /**
  * The write guard: ARGV[1] value, ARGV[2] ttl in ms (0 = none), ARGV[3] '1' to also PUBLISH the
@@ -284,12 +285,14 @@ export class RedisBackend implements ResultBackend {
     return this.storeEncoded(record.task_id, record.status, this.encode(record));
   }
 
-  async storeEncoded(taskId: string, _status: string, bytes: Uint8Array): Promise<StoreOutcome> {
+  async storeEncoded(taskId: string, status: string, bytes: Uint8Array): Promise<StoreOutcome> {
     if (this.#redis.status !== "ready") await this.connect();
     const ttl = this.#settings.resultExpiresMs ?? 0;
     const n = await this.#redis.celeriacStore(this.#key(taskId), nodeBuffer(bytes), ttl, this.#publish);
-    // Also when a SUCCESS was kept: it may be the unreplicated write of an earlier attempt.
-    await this.#replicated(`the result of ${taskId}`);
+    // Ready states only: a lost STARTED or progress record is overwritten later anyway, and a task
+    // must not fail because a progress update could not reach a replica. Also when a SUCCESS
+    // was kept: it may be the unreplicated write of an earlier attempt.
+    if (isReady(status)) await this.#replicated(`the ${status} result of ${taskId}`);
     return n === 1 ? "stored" : "kept-success";
   }
 
