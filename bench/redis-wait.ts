@@ -8,7 +8,10 @@
  */
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { RedisBackend } from "../src/backend/redis.ts";
 import { makeRecord } from "../src/protocol/result.ts";
@@ -30,7 +33,11 @@ function freePort(): Promise<number> {
 
 async function server(args: string[]): Promise<{ port: number; stop(): void }> {
   const port = await freePort();
-  const p = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", ...args], { stdio: "ignore" });
+  // Its own directory: a replica writes the master's snapshot there when it syncs.
+  const dir = mkdtempSync(path.join(tmpdir(), "celeriac-bench-redis-"));
+  const p = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir, ...args], {
+    stdio: "ignore",
+  });
   const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null });
   c.on("error", () => {});
   for (;;) {
@@ -38,7 +45,13 @@ async function server(args: string[]): Promise<{ port: number; stop(): void }> {
     await new Promise((r) => setTimeout(r, 20));
   }
   c.disconnect();
-  return { port, stop: () => p.kill("SIGKILL") };
+  return {
+    port,
+    stop: () => {
+      p.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const master = await server([]);
