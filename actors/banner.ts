@@ -2,7 +2,7 @@
  * The worker's start-up banner, in the spirit of Celery's.
  */
 import type { Celeriac, Worker } from "../src/mod.ts";
-import { runtimeName } from "../src/runtime/mod.ts";
+import { runtimeName } from "../src/internal.ts";
 import os from "node:os";
 
 /** Renders the banner for a worker about to start. */
@@ -33,7 +33,8 @@ export function banner(app: Celeriac, worker: Worker, transport: string, results
     `.> app:         ${cfg.name}`,
     `.> transport:   ${transport}`,
     `.> results:     ${results}`,
-    `.> concurrency: ${o.concurrency} (${o.pool})`,
+    `.> concurrency: ${o.autoscale ? `{min=${o.autoscale.min}, max=${o.autoscale.max}} ` : ""}${o.concurrency} (${o.pool})`,
+    `.> pool:        ${poolNote(o.pool, o.timeLimitMs)}`,
     `.> task events: ${extra.events ? "ON" : "OFF (enable -E to monitor tasks in this worker)"}`,
     `.> beat:        ${extra.beat ? "ON (embedded)" : "OFF"}`,
     "[queues]",
@@ -44,6 +45,13 @@ export function banner(app: Celeriac, worker: Worker, transport: string, results
   for (const name of [...app.tasks.keys()].filter((n) => !n.startsWith("celery.")).sort()) lines.push(`  . ${name}`);
   lines.push(...security(app));
   return lines.join("\n") + "\n";
+}
+
+/** Which code the pool suits, said where an operator reads it. */
+function poolNote(pool: string, timeLimitMs: number | null): string {
+  if (pool !== "async") return `${pool}: tasks run in ${pool === "process" ? "child processes" : "worker threads"}; hard time limits and revoke --terminate stop them`;
+  return `async: tasks share the event loop (I/O-bound work); CPU-bound or untrusted code needs -P process or -P threads` +
+    (timeLimitMs ? "; a hard time limit fails a task but cannot stop it here" : "");
 }
 
 /** What protects this worker's connections and messages (no secrets, only their kinds and key ids). */

@@ -17,7 +17,7 @@ import { controlCommand } from "./commands/control.ts";
 import { statusCommand } from "./commands/status.ts";
 import { eventsCommand } from "./commands/events.ts";
 import { CeleriacError, ErrorCode } from "../src/mod.ts";
-import { args, exit, writeStderr } from "../src/runtime/mod.ts";
+import { args, exit, writeStderr } from "../src/internal.ts";
 
 const COMMANDS: Command[] = [
   workerCommand,

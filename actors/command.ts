@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import type { GlobalFlags } from "./load-app.ts";
 import { CliError, Exit } from "./exit-codes.ts";
-import { writeStdout } from "../src/runtime/mod.ts";
+import { writeStdout } from "../src/internal.ts";
 
 /** Option specs in node:util parseArgs form. */
 export type OptionSpecs = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;

@@ -1,4 +1,4 @@
-import { checkQueueName } from "../src/names.ts";
+import { checkQueueName } from "../src/internal.ts";
 
 /** Exit codes scripts can rely on (BSD sysexits, as Celery uses). */
 export const Exit = {

@@ -2,10 +2,8 @@
  * Loads the app from `-A <module>`: the module's `app` export, else its default export.
  * Without -A, a bare app configured only by flags and environment (enough to send by name).
  */
-import { pathToFileURL } from "node:url";
-import path from "node:path";
 import { Celeriac } from "../src/mod.ts";
-import { cwd } from "../src/runtime/mod.ts";
+import { cwd, importModule } from "../src/internal.ts";
 import { CliError, Exit } from "./exit-codes.ts";
 
 /** Global flags every command accepts. */
@@ -20,14 +18,16 @@ export interface GlobalFlags {
 export async function loadApp(flags: GlobalFlags, role: string, opts: { required?: boolean } = {}): Promise<Celeriac> {
   let app: Celeriac;
   if (flags.app) {
-    const file = path.resolve(cwd(), flags.app);
     let mod: Record<string, unknown>;
     try {
-      mod = await import(pathToFileURL(file).href);
+      mod = await importModule(flags.app, cwd());
     } catch (err) {
       throw new CliError(Exit.CONFIG, `cannot load the app module ${flags.app}: ${(err as Error).message}`);
     }
-    const found = mod.app ?? mod.default;
+    // A CommonJS module (a .ts file in a project without "type": "module") arrives with its
+    // `module.exports` as the default export, its named exports not always detected.
+    const cjsExports = mod.default as { app?: unknown } | undefined;
+    const found = mod.app ?? cjsExports?.app ?? mod.default;
     if (!Celeriac.isApp(found)) {
       throw new CliError(Exit.CONFIG, `${flags.app} exports no Celeriac app: export it as \`app\` or as the default export`);
     }

@@ -3,13 +3,16 @@
  * (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_TRACES_EXPORTER`). The library itself only uses
  * `@opentelemetry/api`; this is the one place that loads an SDK.
  *
- * - Node: `@opentelemetry/sdk-node` with the OTLP/HTTP trace exporter (or whatever
- *   `OTEL_TRACES_EXPORTER` names), traces only; flushed on shutdown.
+ * - Node and Bun: `@opentelemetry/sdk-node` with the OTLP/HTTP trace exporter (or whatever
+ *   `OTEL_TRACES_EXPORTER` names), traces only; flushed on shutdown. Both are optional peer
+ *   dependencies, installed by the user who wants traces: asked for and missing, the command
+ *   stops with the one line that says what to install (an accepted setting is never ignored).
  * - Deno: its built-in OpenTelemetry (`OTEL_DENO=true`) registers itself behind the same API, so
  *   there is nothing to load; without that variable we say how to turn it on.
  */
 import { ENV } from "./contract.ts";
-import { env, isDeno, writeStderr } from "../src/runtime/mod.ts";
+import { CliError, Exit } from "./exit-codes.ts";
+import { env, isDeno, writeStderr } from "../src/internal.ts";
 
 /** Flushes and stops what {@link startTracing} started. */
 export type StopTracing = () => Promise<void>;
@@ -18,6 +21,22 @@ const nothing: StopTracing = () => Promise.resolve();
 
 /** How long shutdown waits for the last spans to be exported. */
 const FLUSH_TIMEOUT_MS = 5_000;
+
+/** The optional peer dependencies that export traces on Node and Bun. */
+export const SDK_PACKAGES = ["@opentelemetry/sdk-node", "@opentelemetry/exporter-trace-otlp-http"] as const;
+
+async function loadSdk(askedBy: string) {
+  try {
+    const [{ NodeSDK }, { OTLPTraceExporter }] = await Promise.all([
+      import("@opentelemetry/sdk-node"),
+      import("@opentelemetry/exporter-trace-otlp-http"),
+    ]);
+    return { NodeSDK, OTLPTraceExporter };
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "ERR_MODULE_NOT_FOUND") throw err;
+    throw new CliError(Exit.CONFIG, `tracing: ${askedBy} asks for traces, and the OpenTelemetry SDK is not installed: npm install ${SDK_PACKAGES.join(" ")}`);
+  }
+}
 
 /** Starts tracing for a CLI role (`worker`, `beat`, `call`) if the environment asks for it. */
 export async function startTracing(role: string): Promise<StopTracing> {
@@ -30,8 +49,9 @@ export async function startTracing(role: string): Promise<StopTracing> {
     }
     return nothing;
   }
-  const { NodeSDK } = await import("@opentelemetry/sdk-node");
-  const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+  const { NodeSDK, OTLPTraceExporter } = await loadSdk(
+    env(ENV.OTEL_ENDPOINT) ? ENV.OTEL_ENDPOINT : endpoint ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : ENV.OTEL_TRACES_EXPORTER,
+  );
   const sdk = new NodeSDK({
     serviceName: env(ENV.OTEL_SERVICE_NAME) ?? `celeriac-${role}`,
     // Traces only: the worker serves its metrics on /metrics, and logs go to stderr.

@@ -15,6 +15,7 @@ const queue = opt.queue;
 await runWorker("bullmq", async () => {
   // BullMQ requires maxRetriesPerRequest: null on a Worker's connection (blocking commands).
   // Returns the job's payload, if any, as its result (bench/scale.ts's payload section).
+  // deno-lint-ignore require-await -- BullMQ's processor returns a promise
   const worker = new Worker(queue, async (job) => (job.data as { p?: string }).p ?? null, {
     connection: { ...REDIS_CONN, maxRetriesPerRequest: null },
     concurrency: CONCURRENCY,

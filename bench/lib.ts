@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 
 export const NATS_URL = "nats://127.0.0.1:4222";
 export const REDIS_URL = "redis://127.0.0.1:6379/0";
@@ -134,6 +135,18 @@ export interface WorkerRss {
   peak: number;
   /** RSS when it printed READY: runtime, tsx and client libraries, before any task. */
   atReady: number;
+  /** What the process's memory was made of at the sample that set the peak. */
+  atPeak?: MemoryAtPeak;
+}
+
+/** A worker's memory at its RSS peak, in bytes: V8's heap spaces (used and reserved) and the rest. */
+export interface MemoryAtPeak {
+  rss: number;
+  /** Per V8 heap space (new_space is the young generation): bytes used and bytes reserved. */
+  spaces: Record<string, { used: number; size: number }>;
+  /** Memory of C++ objects bound to JS (Buffers included). */
+  external: number;
+  arrayBuffers: number;
 }
 
 /** A worker process started by the orchestrator. */
@@ -146,18 +159,32 @@ export interface WorkerChild {
   died: Promise<never>;
   /** Asks it to stop; resolves with its RSS figures once it has exited cleanly. */
   stop(): Promise<WorkerRss>;
+  /** Asks it to write a V8 heap snapshot to `path` now; resolves when written. */
+  snapshot(path: string): Promise<void>;
   /** SIGKILLs it (after a failure). */
   kill(): void;
 }
 
 /**
- * Spawns `node [BENCH_WORKER_FLAGS] --import tsx bench/<file> ...args`. Its stdout speaks a tiny protocol (`READY`,
+ * V8's heap settings for every system's worker alike: those k8s/base/worker.yaml deploys with
+ * (`bench:memory` measured why: with V8's own limits on this 24 GiB machine a -c 100 worker's old
+ * space grows to ~60 MiB of mostly garbage before a full GC). BENCH_V8_FLAGS replaces them; set it
+ * to "" to measure V8's defaults.
+ */
+export const WORKER_V8_FLAGS = "--max-semi-space-size=2 --max-old-space-size=384";
+
+export function workerV8Flags(): string[] {
+  return (process.env.BENCH_V8_FLAGS ?? WORKER_V8_FLAGS).split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Spawns `node [worker V8 flags] [BENCH_WORKER_FLAGS] --import tsx bench/<file> ...args`. Its stdout speaks a tiny protocol (`READY`,
  * `RSS <peak bytes> <bytes at READY>`); its stderr goes straight to ours so its errors are seen.
  */
 export function spawnWorker(file: string, args: string[]): WorkerChild {
   hookExit();
   // BENCH_WORKER_FLAGS: node flags for the worker processes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const flags = process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  const flags = [...workerV8Flags(), ...(process.env.BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [])];
   const child = spawn(process.execPath, [...flags, "--import", "tsx", `bench/${file}`, ...args], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "inherit"],
@@ -170,6 +197,8 @@ export function spawnWorker(file: string, args: string[]): WorkerChild {
     });
   });
   let rss: WorkerRss | null = null;
+  let atPeak: MemoryAtPeak | undefined;
+  const snapshots = new Map<string, () => void>();
   let stopping = false;
   const died = new Promise<never>((_, reject) => {
     void exited.then((c) => stopping || reject(new Error(`bench/${file} exited unexpectedly (${c})`)));
@@ -189,8 +218,10 @@ export function spawnWorker(file: string, args: string[]): WorkerChild {
     if (line === "READY") onReady();
     else if (line.startsWith("RSS ")) {
       const [peak, atReady] = line.slice(4).split(" ").map(Number);
-      rss = { peak: peak!, atReady: atReady! };
-    } else process.stderr.write(`[${file}] ${line}\n`);
+      rss = { peak: peak!, atReady: atReady!, atPeak };
+    } else if (line.startsWith("HEAP ")) atPeak = JSON.parse(line.slice(5)) as MemoryAtPeak;
+    else if (line.startsWith("SNAPSHOT ")) snapshots.get(line.slice(9))?.();
+    else process.stderr.write(`[${file}] ${line}\n`);
   });
   return {
     pid: child.pid!,
@@ -206,6 +237,11 @@ export function spawnWorker(file: string, args: string[]): WorkerChild {
       if (code !== 0) throw new Error(`bench/${file} exited with ${code}`);
       if (rss === null) throw new Error(`bench/${file} exited without reporting RSS`);
       return rss;
+    },
+    snapshot(path) {
+      const written = new Promise<void>((resolve) => snapshots.set(path, resolve));
+      child.stdin!.write(`snapshot ${path}\n`);
+      return deadline(Promise.race([written, died]), 120_000, `bench/${file} heap snapshot`);
     },
     kill() {
       child.kill("SIGKILL");
@@ -226,13 +262,27 @@ export function spawnWorker(file: string, args: string[]): WorkerChild {
 export async function runWorker(name: string, start: () => Promise<() => Promise<void>>): Promise<void> {
   let peak = process.memoryUsage().rss;
   let atReady = 0;
+  let atPeak: MemoryAtPeak | undefined;
   const sample = () => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const m = process.memoryUsage();
+    if (m.rss <= peak && atPeak) return;
+    peak = Math.max(peak, m.rss);
+    const spaces: MemoryAtPeak["spaces"] = {};
+    for (const s of getHeapSpaceStatistics()) spaces[s.space_name] = { used: s.space_used_size, size: s.space_size };
+    atPeak = { rss: m.rss, spaces, external: m.external, arrayBuffers: m.arrayBuffers };
   };
   const sampler = setInterval(sample, 100);
   const rl = createInterface({ input: process.stdin });
   const stopRequested = new Promise<void>((resolve) => {
-    rl.on("line", (l) => l.trim() === "stop" && resolve());
+    rl.on("line", (l) => {
+      const line = l.trim();
+      if (line === "stop") resolve();
+      else if (line.startsWith("snapshot ")) {
+        // Taken on request (mid-burst, by bench/memory.ts): it pauses the process for seconds.
+        writeHeapSnapshot(line.slice(9));
+        process.stdout.write(`SNAPSHOT ${line.slice(9)}\n`);
+      }
+    });
     rl.on("close", () => resolve());
     process.once("SIGTERM", () => resolve());
   }).then(() => {
@@ -253,6 +303,7 @@ export async function runWorker(name: string, start: () => Promise<() => Promise
   } finally {
     clearInterval(sampler);
     rl.close(); // also when start() failed, so that stdin does not keep us alive
+    if (atPeak) process.stdout.write(`HEAP ${JSON.stringify(atPeak)}\n`);
     process.stdout.write(`RSS ${peak} ${atReady}\n`);
   }
 }

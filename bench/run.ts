@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Driver, openDriver, SYSTEMS, type SystemName } from "./drivers.ts";
-import { CONCURRENCY, cpuMs, deadline, median, percentile, pidOf, progress, WINDOW, type WorkerChild } from "./lib.ts";
+import { CONCURRENCY, cpuMs, deadline, median, percentile, pidOf, progress, WINDOW, type WorkerChild, workerV8Flags } from "./lib.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -230,7 +230,8 @@ if (flags.json) {
     "ratios are celeriac ÷ other: above 1 is better for rates, below 1 is better for latency, RSS and CPU",
     "CPU/task: CPU time each process used during the end-to-end burst, divided by N (from /proc)",
     "raw JS+Redis uses nats.js with noAsyncTraces (see bench/drivers.ts); celeriac sets it on its own connection; BullMQ has no such option",
-    "worker RSS includes the tsx loader every worker runs under (~35 MiB over plain node on this machine)",
+    `every worker runs with ${workerV8Flags().join(" ") || "V8's default heap limits"} (k8s/base/worker.yaml's; BENCH_V8_FLAGS replaces them)`,
+    "worker RSS includes the tsx loader every worker runs under (~20 MiB over plain node: npm run bench:memory)",
     "",
     "targets:",
     ...TARGETS.map((t) => {

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { connect as tcp } from "node:net";
 import process from "node:process";
-import { Celeriac, TaskError } from "celeriac";
+import { TaskError } from "celeriac";
 
 const NATS = { host: "127.0.0.1", port: 4222 };
 const REDIS = { host: "127.0.0.1", port: 6379 };

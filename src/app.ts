@@ -7,9 +7,13 @@ import { type CeleriacOptions, type CompiledAppOptions, compileAppOptions } from
 import { compileTaskOptions, type TaskOptions } from "./task-options.ts";
 import { type BoundHandler, type PlainHandler, Task, type TaskSender } from "./task.ts";
 import type { TaskContext } from "./context.ts";
+import type { SendableHandler } from "./typing.ts";
+import { Client, type TasksOf } from "./client.ts";
+import { type Signal, type SignalHandler, Signals } from "./signals.ts";
 import { AsyncResult, type ResultSource } from "./result.ts";
 import { ResultHub } from "./result-hub.ts";
 import { type ApplyOptions, Producer } from "./producer.ts";
+import { buildAll, type BulkCall, claimDeduplication, publishInOrder } from "./bulk.ts";
 import { createBackend, createBroker } from "./adapters.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Worker, type WorkerHost } from "./worker/worker.ts";
@@ -17,7 +21,8 @@ import type { WorkerOptions } from "./worker/options.ts";
 import { ClosedError, ConfigError, InvalidArgumentError } from "./errors.ts";
 import type { CompiledTaskOptions } from "./task-options.ts";
 import { env, hostname, pid } from "./runtime/mod.ts";
-import { Beat, type BeatHost, type BeatOptions } from "./schedule/beat.ts";
+import { Beat, type BeatHost } from "./schedule/beat.ts";
+import type { BeatOptions } from "./schedule/entry.ts";
 import { serializerFor } from "./protocol/codec.ts";
 import type { SignatureData } from "./protocol/message.ts";
 import { applySignature } from "./canvas/apply.ts";
@@ -57,6 +62,8 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   #role = "client";
   #control: Control | null = null;
   #sentEvents: EventDispatcher | null = null;
+  #signals = new Signals(() => this.log);
+  #delegated = false;
   /** The app's logger (the CLI sets its level with `-l`). */
   log: Logger = createLogger("warning");
 
@@ -73,6 +80,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       taskOptions: (name) => this.#tasks.get(name)?.options,
       sent: (m, queue) => this.#sent(m, queue),
       signer: () => this.signing()?.signer ?? null,
+      signals: this.#signals,
     });
     registerBuiltins(this);
   }
@@ -86,6 +94,20 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
       this.#broker.ensureEventStream(cfg.eventsMaxAgeMs).catch((err) => this.log.warn(`events stream: ${(err as Error).message}`));
     }
     this.#sentEvents.send(TaskEventType.SENT, callFields(m, queue));
+  }
+
+  /**
+   * Adds a signal handler (Celery's signals): `beforePublish` (may add headers), `afterPublish`,
+   * `taskPrerun`, `taskPostrun`, `taskSuccess`, `taskFailure`, `taskRetry`, `taskRevoked`,
+   * `workerReady`, `workerShutdown`. Returns the function that removes it. See src/signals.ts.
+   */
+  on<S extends Signal>(signal: S, handler: SignalHandler<S>): () => void {
+    return this.#signals.on(signal, handler);
+  }
+
+  /** @internal The app's signal hub (workers fire the task and worker signals through it). */
+  get signals(): Signals {
+    return this.#signals;
   }
 
   /** Remote control and inspection of workers (Celery's `app.control`). */
@@ -144,22 +166,30 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     return this.#tasks;
   }
 
-  /** Defines a task: `app.task("add", (a, b) => a + b)`. */
-  task<A extends unknown[], R>(name: string, fn: PlainHandler<A, R>): Task<A, Awaited<R>>;
   /** Defines a bound task that also takes the message's keyword arguments, as a last object. */
-  task<A extends unknown[], K extends Record<string, unknown>, R>(
-    options: TaskOptions & { bind: true; kwargs: true },
-    fn: (ctx: TaskContext, ...args: [...A, K]) => R | Promise<R>,
-  ): Task<A, Awaited<R>>;
+  task<const N extends string, A extends unknown[], K extends Record<string, unknown>, R>(
+    options: TaskOptions & { name: N; bind: true; kwargs: true },
+    fn: ((ctx: TaskContext, ...args: [...A, K]) => R | Promise<R>) & SendableHandler<A, R>,
+  ): Task<A, Awaited<R>, N>;
   /** Defines a task that takes the message's keyword arguments as a last object (`kwargs: true`). */
-  task<A extends unknown[], K extends Record<string, unknown>, R>(
-    options: TaskOptions & { bind?: false; kwargs: true },
-    fn: (...args: [...A, K]) => R | Promise<R>,
-  ): Task<A, Awaited<R>>;
+  task<const N extends string, A extends unknown[], K extends Record<string, unknown>, R>(
+    options: TaskOptions & { name: N; bind?: false; kwargs: true },
+    fn: ((...args: [...A, K]) => R | Promise<R>) & SendableHandler<A, R>,
+  ): Task<A, Awaited<R>, N>;
   /** Defines a bound task: the handler gets the context first. */
-  task<A extends unknown[], R>(options: TaskOptions & { bind: true }, fn: BoundHandler<A, R>): Task<A, Awaited<R>>;
-  /** Defines a task with options. */
-  task<A extends unknown[], R>(options: TaskOptions & { bind?: false }, fn: PlainHandler<A, R>): Task<A, Awaited<R>>;
+  task<const N extends string, A extends unknown[], R>(
+    options: TaskOptions & { name: N; bind: true },
+    fn: BoundHandler<A, R> & SendableHandler<A, R>,
+  ): Task<A, Awaited<R>, N>;
+  /**
+   * Defines a task: `app.task("add", (a, b) => a + b)`, or with options. Its arguments and result
+   * must be serialisable (a function or a symbol among them is a compile error). Last of the
+   * overloads, so that the compiler's error for the common case is this one's.
+   */
+  task<const N extends string, A extends unknown[], R>(
+    nameOrOptions: N | (TaskOptions & { name: N; bind?: false }),
+    fn: PlainHandler<A, R> & SendableHandler<A, R>,
+  ): Task<A, Awaited<R>, N>;
   task(nameOrOptions: string | TaskOptions, fn: (...args: never[]) => unknown): Task {
     const opts: TaskOptions = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions;
     if (typeof fn !== "function") throw new InvalidArgumentError("fn", `task ${opts.name} needs a handler function`);
@@ -175,10 +205,47 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     return t as Task;
   }
 
-  /** Sends a task by name, without importing it. */
+  /**
+   * A typed producer for the tasks of module `M`, which is never loaded: pass its type,
+   * `app.client<typeof import("./tasks.ts")>()`. Unknown names and wrong arguments do not compile.
+   */
+  client<M>(): Client<TasksOf<M>> {
+    return new Client<TasksOf<M>>({
+      tasks: this.#tasks,
+      acksLate: this.#options.acksLate ?? true,
+      sendTaskMessage: (name, args, options, task) => this.sendTaskMessage(name, args, options, task),
+      applySignature: (data, extra) => this.applySignature(data, extra),
+      sendMany: (calls) => this.sendMany(calls),
+    });
+  }
+
+  /** Sends a task by name, without importing it: untyped (see {@link client} for the typed way). */
   sendTask<R = unknown>(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     if (typeof name !== "string" || name === "") throw new InvalidArgumentError("name", "must be a task name");
     return this.sendTaskMessage<R>(name, args, options, this.#tasks.get(name)?.options);
+  }
+
+  /**
+   * Sends many tasks at once (BullMQ's `addBulk`): all are checked before any is sent, then
+   * published back to back with their acknowledgements awaited together. Resolves with their
+   * handles in the order of `calls`; equal-priority calls to one queue run in that order.
+   */
+  async sendMany<R = unknown>(calls: readonly BulkCall[]): Promise<AsyncResult<R>[]> {
+    if (this.#closed) throw new ClosedError("app");
+    const built = buildAll(calls, (name, args, options) => this.#producer.build(name, args, options, this.#tasks.get(name)?.options));
+    const ids = built.map((m) => m.id);
+    const claims = await claimDeduplication(calls, built, this.backend.bind(this), ids);
+    const messages = built.filter((m, i) => ids[i] === m.id);
+    const hub = this.hub();
+    if (!hub.started && messages.some((m) => !m.ignoreResult)) await hub.start();
+    const sent = new Set<string>();
+    try {
+      await publishInOrder(messages, (m) => this.#producer.publish(m).then(() => void sent.add(m.id)));
+    } catch (err) {
+      await Promise.all(claims.filter((c) => !sent.has(c.taskId)).map((c) => this.#backend?.dedupRelease(c.id, c.taskId).catch(() => {})));
+      throw err;
+    }
+    return ids.map((id) => new AsyncResult<R>(id, this));
   }
 
   /** @internal Used by Task: builds, publishes, returns the handle. */
@@ -190,9 +257,20 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   ): Promise<AsyncResult<R>> {
     if (this.#closed) throw new ClosedError("app");
     const message = this.#producer.build(name, args, options, task);
+    const dedup = options.deduplication;
+    if (dedup) {
+      const holder = await (await this.backend()).dedupClaim(dedup.id, message.id, dedup.ttl * 1000);
+      if (holder !== null) return new AsyncResult<R>(holder, this);
+    }
     const hub = this.hub();
-    if (!message.ignoreResult && !hub.started) await hub.start();
-    await this.#producer.publish(message);
+    if (!message.ignoreResult && !hub.started && !this.#delegated) await hub.start();
+    try {
+      await this.#producer.publish(message);
+    } catch (err) {
+      // Not sent: the id must not keep a later send from running.
+      if (dedup) await this.#backend?.dedupRelease(dedup.id, message.id).catch(() => {});
+      throw err;
+    }
     return new AsyncResult<R>(message.id, this);
   }
 
@@ -215,7 +293,7 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
     ensureIds(data);
     const node = nodeOf(data);
     const hub = this.hub();
-    if (!hub.started) await hub.start();
+    if (!hub.started && !this.#delegated) await hub.start();
     const backend = await this.backend();
     const apply = () =>
       applySignature(data, {
@@ -242,6 +320,16 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   }
 
   /** Creates a worker (start it with `await worker.start()`). */
+  /**
+   * Internal (pool children): every message this app sends goes to `send` instead of the broker,
+   * and no result listener is started. A `threads` or `process` pool child calls it, so tasks it
+   * runs send through their worker's connection.
+   */
+  delegateSends(send: (m: TaskMessage, msgId: string | null) => Promise<void>): void {
+    this.#delegated = true;
+    this.#producer.delegate(send);
+  }
+
   worker(options: WorkerOptions = {}): Worker {
     if (this.#role === "client") this.#role = "worker";
     return new Worker(this, options);

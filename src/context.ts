@@ -49,8 +49,17 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** A logger whose lines name this task. */
   readonly log: Logger;
-  /** Records a custom state (progress) with metadata; `get()` keeps waiting. */
+  /**
+   * Records a custom state (progress) with metadata; `get()` keeps waiting. A custom state also
+   * reaches the caller's `onProgress` (Celery's `get(on_message=…)`).
+   */
   updateState(state: TaskState, meta?: unknown): Promise<void>;
+  /**
+   * Reports progress: records the PROGRESS state with `value` (readable with `r.info()`) and sends
+   * it to the caller as an event (`r.get({ onProgress })`, `r.progress()`). Await it: it resolves
+   * once the value is stored.
+   */
+  progress(value: unknown): Promise<void>;
   /** Builds a retry request: `throw ctx.retry({ countdown: 5, exc: err })`. */
   retry(opts?: RetryOptions): Retry;
 }
@@ -63,6 +72,9 @@ export interface Lineage {
   addChild?(id: string): void;
   /** Its span's context when traced (an OpenTelemetry Context), so sends from it stay in its trace. */
   readonly traceContext?: unknown;
+  /** Its task name and headers (for `beforePublish` handlers that pass context on to children). */
+  readonly name?: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** The task whose code is running right now, if any (tasks sent here become its children). */

@@ -231,6 +231,14 @@ export class TimeLimitExceeded extends CeleriacError {
   }
 }
 
+/** The child process or thread running a task died before the task finished (Celery's name). */
+export class WorkerLostError extends CeleriacError {
+  override name = "WorkerLostError";
+  constructor(message: string) {
+    super(ErrorCode.WORKER_LOST, message);
+  }
+}
+
 /** Delivered to a task's `ctx.signal` when it is revoked with `terminate`. */
 export class TaskRevokedError extends CeleriacError {
   override name = "TaskRevokedError";

@@ -13,7 +13,22 @@ export type LogLevelName = keyof typeof LogLevel;
 /** Where formatted lines go. */
 export type LogSink = (line: string) => void;
 
-/** The logging surface tasks and internals use. */
+/** Structured fields a worker attaches to a task's records (see {@link Logger.bind}). */
+export interface LogFields {
+  /** The task name. */
+  task?: string;
+  /** The task id. */
+  id?: string;
+  /** The worker's name (`celeriac@host`). */
+  worker?: string;
+  [field: string]: unknown;
+}
+
+/**
+ * The logging surface tasks and internals use. To plug in pino, winston or a JSON sink, pass an
+ * object of this shape as the app's `log` or as `WorkerOptions.logger`; give it `bind` to receive
+ * the structured fields of each task's records.
+ */
 export interface Logger {
   debug(msg: string, ...extra: unknown[]): void;
   info(msg: string, ...extra: unknown[]): void;
@@ -23,6 +38,25 @@ export interface Logger {
   child(prefix: string): Logger;
   /** True if lines at `level` are printed (lets callers skip building them). */
   enabledFor(level: LogLevelName): boolean;
+  /**
+   * A logger whose records carry these structured fields (`task`, `id`, `worker`); optional. The
+   * worker uses it for everything about one task (its `ctx.log` too) when present, and
+   * `child("<task>[<id>]")` otherwise.
+   */
+  bind?(fields: LogFields): Logger;
+}
+
+/** The logger for one task's records: with structured fields if `log` takes them, else a prefix. */
+export function taskLogger(log: Logger, task: string, id: string, worker: string): Logger {
+  return log.bind ? log.bind({ task, id, worker }) : log.child(`${task}[${id}]`);
+}
+
+/** True if `x` has a logger's methods (checked where a user's logger is accepted). */
+export function isLogger(x: unknown): x is Logger {
+  const l = x as Record<string, unknown> | null;
+  return typeof l === "object" && l !== null &&
+    ["debug", "info", "warn", "error", "child", "enabledFor"].every((k) => typeof l[k] === "function") &&
+    (l.bind === undefined || typeof l.bind === "function");
 }
 
 /** Parses a level name (case-insensitive, `warn` accepted); null if unknown. */

@@ -16,12 +16,18 @@ export interface Names {
   readonly streamPrefix: string;
   /** The stream holding a queue's tasks. One stream for all queues; change here to split. */
   streamFor(queue: string): string;
-  /** Subject of a queue's tasks. */
-  taskSubject(queue: string): string;
+  /**
+   * Subject of a queue's tasks at a priority level: level 0 (the default) is the bare
+   * `<p>.tasks.<queue>`, so producers that know nothing of priorities keep working; level n > 0
+   * is `<p>.tasks.<queue>.<n>`.
+   */
+  taskSubject(queue: string, level?: number): string;
   /** Subjects the tasks stream listens on. */
   readonly taskSubjects: string;
-  /** The durable consumer of a queue. */
-  durable(queue: string): string;
+  /** The durable consumer of a queue's level 0 (`q_<queue>`), or of level n > 0 (`p<n>_<queue>`). */
+  durable(queue: string, level?: number): string;
+  /** Rung (core NATS) after a publish at a level > 0, so an idle worker pulls that level at once. */
+  bellSubject(queue: string): string;
   /** Dead letters. */
   readonly dlqStream: string;
   dlqSubject(queue: string): string;
@@ -32,8 +38,8 @@ export interface Names {
    */
   readonly exhaustedStream: string;
   readonly exhaustedSubjects: string;
-  exhaustedSubject(queue: string): string;
-  exhaustedDurable(queue: string): string;
+  exhaustedSubject(queue: string, level?: number): string;
+  exhaustedDurable(queue: string, level?: number): string;
   /** Delayed tasks (ETA, countdown, retry delay). */
   readonly delayedStream: string;
   /** Events. */
@@ -52,6 +58,8 @@ export interface Names {
   readonly revokedBucket: string;
   readonly beatBucket: string;
   readonly workersBucket: string;
+  /** Paused queues (`control pause-queue`), one key per queue. */
+  readonly pausedBucket: string;
   /**
    * Leases; the bucket's TTL frees a dead holder's lease, so each lease with its own TTL has its
    * own bucket: the delayed-task mover's (`mover`, TTL 5 s) and beat's leader lease (`leaseTtl`).
@@ -67,21 +75,22 @@ const MAX_DELIVERIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES";
 export function namesFor(prefix: string): Names {
   const P = prefix.toUpperCase().replace(/-/g, "_");
   const tasksStream = `${P}_TASKS`;
-  const durable = (queue: string) => `q_${queue}`;
+  const durable = (queue: string, level = 0) => level > 0 ? `p${level}_${queue}` : `q_${queue}`;
   return {
     prefix,
     streamPrefix: P,
     streamFor: () => tasksStream,
-    taskSubject: (queue) => `${prefix}.tasks.${queue}`,
+    taskSubject: (queue, level = 0) => level > 0 ? `${prefix}.tasks.${queue}.${level}` : `${prefix}.tasks.${queue}`,
     taskSubjects: `${prefix}.tasks.>`,
     durable,
+    bellSubject: (queue) => `${prefix}.bell.${queue}`,
     dlqStream: `${P}_DLQ`,
     dlqSubject: (queue) => `${prefix}.dlq.${queue}`,
     dlqSubjects: `${prefix}.dlq.>`,
     exhaustedStream: `${P}_EXHAUSTED`,
     exhaustedSubjects: `${MAX_DELIVERIES}.${tasksStream}.*`,
-    exhaustedSubject: (queue) => `${MAX_DELIVERIES}.${tasksStream}.${durable(queue)}`,
-    exhaustedDurable: (queue) => `x_${queue}`,
+    exhaustedSubject: (queue, level = 0) => `${MAX_DELIVERIES}.${tasksStream}.${durable(queue, level)}`,
+    exhaustedDurable: (queue, level = 0) => level > 0 ? `x${level}_${queue}` : `x_${queue}`,
     delayedStream: `${P}_DELAYED`,
     eventsStream: `${P}_EVENTS`,
     eventSubject: (kind, type) => `${prefix}.events.${kind}.${type}`,
@@ -94,6 +103,7 @@ export function namesFor(prefix: string): Names {
     revokedBucket: `${prefix}_revoked`,
     beatBucket: `${prefix}_beat`,
     workersBucket: `${prefix}_workers`,
+    pausedBucket: `${prefix}_paused`,
     locksBucket: `${prefix}_locks`,
     beatLockBucket: `${prefix}_beat_lock`,
   };

@@ -14,7 +14,7 @@ import type { BackendSettings } from "./backend/types.ts";
 import { compileRedisHa, type RedisHa } from "./backend/redis-options.ts";
 import { securityUrl } from "./backend/redis-target.ts";
 import { SerializerName } from "./protocol/codec.ts";
-import { type BeatEntry, type BeatOptions, checkBeatSchedule } from "./schedule/beat.ts";
+import { type BeatEntry, type BeatOptions, checkBeatSchedule } from "./schedule/entry.ts";
 import {
   type BackendOptions,
   type BackendSecurity,

@@ -9,6 +9,7 @@ import {
   encodeTaskMessage,
   type Embed,
   Header,
+  invalidPriority,
   invalidUserHeader,
   msgIdFor,
   type SignatureData,
@@ -16,51 +17,27 @@ import {
 } from "./protocol/message.ts";
 import { currentTask } from "./context.ts";
 import { activeTracer, tracePublish } from "./tracing.ts";
-import { checkQueueName } from "./options.ts";
+import { checkQueueName } from "./names.ts";
+import type { ApplyOptions, Deduplication, Linkable } from "./apply-options.ts";
 import { InvalidArgumentError } from "./errors.ts";
 import type { Signer } from "./security/signing.ts";
+import { type PublishSignal, Signal, type Signals } from "./signals.ts";
 
-/** Options of `applyAsync` and `sendTask`. Durations in seconds. */
-export interface ApplyOptions {
-  /** Run no earlier than this many seconds from now. */
-  countdown?: number;
-  /** Run no earlier than this time (Date or epoch ms). */
-  eta?: Date | number;
-  /** Do not run after this: seconds from now, or a Date / epoch ms. */
-  expires?: number | Date;
-  /** Queue to send to; overrides the task's queue and the routes. */
-  queue?: string;
-  /** Accepted for Celery compatibility and carried in the message; JetStream delivers in order. */
-  priority?: number;
-  /** Use this id instead of a new UUID (a second send with the same id is dropped as a duplicate). */
-  taskId?: string;
-  /** Extra headers, readable by the task as `ctx.headers`. */
-  headers?: Record<string, string>;
-  /** Keyword arguments, readable by the task as `ctx.kwargs`. */
-  kwargs?: Record<string, unknown>;
-  /** Store no result and send no notice. */
-  ignoreResult?: boolean;
-  /** Signature(s) to call with the result on success (`task.s()`, or its data). */
-  link?: Linkable | Linkable[];
-  /** Signature(s) to call with the failed task's id and error on failure. */
-  linkError?: Linkable | Linkable[];
-  /** Hard and soft time limits (seconds), overriding the task's. */
-  timeLimit?: number;
-  softTimeLimit?: number;
-  /** Explicit lineage (set by canvas and by the worker; normally taken from the running task). */
-  parentId?: string;
-  rootId?: string;
-  groupId?: string;
-  groupIndex?: number;
-  /** Canvas: what runs after this task. */
-  chain?: SignatureData[];
-  chord?: SignatureData;
-  /** Canvas: the size of the chord header this task belongs to. */
-  chordSize?: number;
-  /** Canvas: where result notices go, when not to this app (a follow-up sent by a worker). */
-  replyTo?: string;
-  /** Canvas: a worker's follow-up; workers run it only if no result exists yet (see docs/canvas.md). */
-  once?: boolean;
+export type { ApplyOptions, Deduplication, Linkable };
+
+
+/** Checks the `deduplication` option, naming the bad field. */
+export function checkDeduplication(d: unknown): Deduplication | undefined {
+  if (d === undefined) return undefined;
+  if (typeof d !== "object" || d === null) throw new InvalidArgumentError("deduplication", "must be { id, ttl }");
+  const { id, ttl } = d as Record<string, unknown>;
+  if (typeof id !== "string" || id === "") {
+    throw new InvalidArgumentError("deduplication.id", `must be a non-empty string, got ${JSON.stringify(id)}`);
+  }
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
+    throw new InvalidArgumentError("deduplication.ttl", `must be a positive number of seconds, got ${JSON.stringify(ttl)}`);
+  }
+  return { id, ttl };
 }
 
 /** What the producer needs from its app. */
@@ -77,6 +54,8 @@ export interface ProducerDeps {
   sent?(m: TaskMessage, queue: string): void;
   /** The key to sign messages with, or null when this app does not sign (reads key files once). */
   signer(): Signer | null;
+  /** The app's signals (`beforePublish`, `afterPublish`); absent for a producer without an app. */
+  signals?: Signals;
 }
 
 function epochMs(v: Date | number, field: string): number {
@@ -85,8 +64,6 @@ function epochMs(v: Date | number, field: string): number {
   return ms;
 }
 
-/** A callback as `link` / `linkError` take it: a signature (`task.s()`), or its wire form. */
-export type Linkable = SignatureData | { toJSON(): SignatureData };
 
 function list(v: Linkable | Linkable[] | undefined, field: string): SignatureData[] | null {
   if (v === undefined) return null;
@@ -101,6 +78,7 @@ function list(v: Linkable | Linkable[] | undefined, field: string): SignatureDat
 export class Producer {
   #deps: ProducerDeps;
   #broker: Broker | null = null;
+  #delegate: ((m: TaskMessage, msgId: string | null) => Promise<void>) | null = null;
 
   constructor(deps: ProducerDeps) {
     this.#deps = deps;
@@ -123,6 +101,10 @@ export class Producer {
       const bad = invalidUserHeader(o.headers);
       if (bad) throw new InvalidArgumentError("headers", bad);
     }
+    checkDeduplication(o.deduplication);
+    const priority = o.priority ?? task?.priority ?? 0;
+    const badPriority = invalidPriority(priority);
+    if (badPriority) throw new InvalidArgumentError("priority", badPriority);
     const id = o.taskId ?? crypto.randomUUID();
     if (typeof id !== "string" || id === "" || /[\s]/.test(id)) throw new InvalidArgumentError("taskId", "must be a non-empty string without spaces");
     const now = Date.now();
@@ -164,6 +146,16 @@ export class Producer {
       headers: o.once ? { ...o.headers, [Header.ONCE]: "1" } : o.headers,
       chordSize: o.chordSize,
     };
+    if (priority > 0) m.priority = priority;
+    if (o.concurrencyKey !== undefined) {
+      if (typeof o.concurrencyKey !== "string" || o.concurrencyKey === "") {
+        throw new InvalidArgumentError("concurrencyKey", `must be a non-empty string, got ${JSON.stringify(o.concurrencyKey)}`);
+      }
+      if (task && task.keyConcurrency === null) {
+        throw new InvalidArgumentError("concurrencyKey", `task ${taskName} has no keyConcurrency: the key would limit nothing`);
+      }
+      m.concurrencyKey = o.concurrencyKey;
+    }
     if (o.timeLimit !== undefined || o.softTimeLimit !== undefined) m.timelimit = [o.timeLimit ?? null, o.softTimeLimit ?? null];
     // Sent from inside a task (and not as that task's own follow-up): it is the task's child.
     if (parent && o.parentId === undefined) parent.addChild?.(id);
@@ -174,17 +166,30 @@ export class Producer {
    * Publishes a message to its queue — or, when it has an ETA in the future, to the broker's
    * delayed store until then. Resolves once the broker stored it. `msgId` overrides the dedup id.
    */
+  /**
+   * Hands every publish to `send` instead of the broker: a pool child's tasks send through their
+   * worker, which holds the connection.
+   */
+  delegate(send: (m: TaskMessage, msgId: string | null) => Promise<void>): void {
+    this.#delegate = send;
+  }
+
   async publish(m: TaskMessage, opts: { msgId?: string } = {}): Promise<void> {
+    if (this.#delegate) return this.#delegate(m, opts.msgId ?? null);
     const broker = this.#broker ?? (this.#broker = await this.#deps.broker());
     const queue = m.queue ?? this.#deps.config().defaultQueue;
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
     if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
     const msgId = opts.msgId ?? msgIdFor(m.id, m.retries);
+    const signals = this.#deps.signals;
+    const signal = signals?.has(Signal.BEFORE_PUBLISH) || signals?.has(Signal.AFTER_PUBLISH) ? publishSignal(m, queue) : null;
+    if (signal) await beforePublish(signals!, m, signal);
     // Traced: a PRODUCER span around the publish, its context injected before encoding (and so
     // before signing: the signature covers the trace headers as they travel).
     if (activeTracer()) await tracePublish(m, queue, () => this.#send(broker, queue, m, msgId));
     else await this.#send(broker, queue, m, msgId);
     this.#deps.sent?.(m, queue);
+    if (signal) signals!.fire(Signal.AFTER_PUBLISH, signal);
   }
 
   #send(broker: Broker, queue: string, m: TaskMessage, msgId: string): Promise<unknown> {
@@ -199,4 +204,29 @@ export class Producer {
       ? broker.publishDelayed(queue, wire, msgId, m.eta)
       : broker.publish(queue, wire, msgId);
   }
+}
+
+/** The `beforePublish` / `afterPublish` payload; its `headers` are the message's own. */
+function publishSignal(m: TaskMessage, queue: string): PublishSignal {
+  const p = currentTask.getStore();
+  const parent = p && p.id !== m.id ? { id: p.id, name: p.name ?? "", headers: p.headers ?? {} } : null;
+  // A copy: the caller's headers object (a shared constant, say) must not collect what handlers add.
+  const headers = m.headers = { ...m.headers };
+  return { task: m.task, id: m.id, args: m.args, kwargs: m.kwargs, queue, retries: m.retries, headers, parent };
+}
+
+/**
+ * Runs the `beforePublish` handlers (awaited; one that throws fails the publish) and checks the
+ * headers they added, as `applyAsync({ headers })` would.
+ */
+async function beforePublish(signals: Signals, m: TaskMessage, signal: PublishSignal): Promise<void> {
+  const before = new Map(Object.entries(signal.headers));
+  await signals.emitStrict(Signal.BEFORE_PUBLISH, signal);
+  const added: Record<string, string> = {};
+  for (const [k, v] of Object.entries(signal.headers)) if (before.get(k) !== v) added[k] = v;
+  for (const k of before.keys()) {
+    if (!(k in signal.headers)) throw new InvalidArgumentError("headers", `a beforePublish handler removed header "${k}" of task ${m.task}[${m.id}]`);
+  }
+  const bad = invalidUserHeader(added);
+  if (bad) throw new InvalidArgumentError("headers", `${bad} (set by a beforePublish handler)`);
 }

@@ -8,12 +8,20 @@
  *   and has been connected since (then the notice cannot have been missed);
  * - after a reconnect every waiter is checked against the backend at once;
  * - a slow fallback tick checks long waiters in batches (MGET), with growing intervals.
+ *
+ * Progress (`ctx.progress`, custom states) arrives the same way, as notices of a state that is not
+ * ready, and goes to whoever listens for that task. For a task this client published, events that
+ * arrive before anyone listens are kept (bounded) and replayed to the first listener, so
+ * `(await t.delay()).get({ onProgress })` misses no step of a fast task.
  */
 import type { Broker } from "./broker/types.ts";
 import type { ResultBackend } from "./backend/types.ts";
 import { NOTICE_IN_BACKEND, type ResultRecord } from "./protocol/result.ts";
-import { isReady } from "./states.ts";
+import { isProgressState, isReady } from "./states.ts";
 import { ClosedError, TimeoutError } from "./errors.ts";
+
+/** Receives a task's progress: the value (`ctx.progress`'s, or a custom state's meta) and the state. */
+export type ProgressListener = (value: unknown, state: string) => void;
 
 interface Waiter {
   resolve(r: ResultRecord): void;
@@ -27,6 +35,8 @@ const NOTICE_CACHE = 10_000;
 const FIRST_CHECK_MS = 1_000;
 const MAX_CHECK_MS = 30_000;
 const TICK_MS = 500;
+/** Progress events kept for tasks nobody listens to yet, across all tasks (oldest task dropped first). */
+const UNCLAIMED_EVENTS = 10_000;
 
 /** One per app: the client side of result notices. */
 export class ResultHub {
@@ -42,6 +52,10 @@ export class ResultHub {
   #published = new Map<string, number>();
   #epoch = 0;
   #waiters = new Map<string, Set<Waiter>>();
+  #progress = new Map<string, Set<ProgressListener>>();
+  /** Progress of tasks this client published that nobody listened to yet, in arrival order. */
+  #unclaimed = new Map<string, [value: unknown, state: string][]>();
+  #unclaimedCount = 0;
   #tick: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
@@ -58,6 +72,11 @@ export class ResultHub {
     this.#getBackend = backend;
     this.#decode = decode;
     this.replySubject = replySubject;
+  }
+
+  /** @internal How many tasks are being waited for (diagnostics and tests). */
+  get waiting(): number {
+    return this.#waiters.size;
   }
 
   /** True once the reply subscription is in place. */
@@ -101,7 +120,11 @@ export class ResultHub {
     } catch {
       return; // a notice we cannot read; the backend read will answer instead
     }
-    if (!record || !isReady(record.status)) return;
+    if (!record) return;
+    if (!isReady(record.status)) {
+      if (isProgressState(record.status)) this.#progressed(record);
+      return;
+    }
     // Too large to travel on NATS: the record is in the backend.
     if ((record as unknown as Record<string, unknown>)[NOTICE_IN_BACKEND] === true) {
       void this.#checkBackend([record.task_id]);
@@ -110,12 +133,54 @@ export class ResultHub {
     this.#settle(record);
   }
 
+  #progressed(record: ResultRecord): void {
+    const id = record.task_id;
+    const ls = this.#progress.get(id);
+    if (ls) {
+      for (const l of ls) call(l, record.result, record.status);
+      return;
+    }
+    if (!this.#published.has(id) && !this.#unclaimed.has(id)) return;
+    let list = this.#unclaimed.get(id);
+    if (!list) this.#unclaimed.set(id, list = []);
+    list.push([record.result, record.status]);
+    this.#unclaimedCount++;
+    while (this.#unclaimedCount > UNCLAIMED_EVENTS) {
+      const [oldest, events] = this.#unclaimed.entries().next().value!;
+      this.#unclaimed.delete(oldest);
+      this.#unclaimedCount -= events.length;
+    }
+  }
+
+  /**
+   * Calls `listener` with each progress event of task `id`: first, synchronously, those kept for
+   * a task this client published (see the module comment), then each as it arrives. Returns the
+   * function that stops it.
+   */
+  onProgress(id: string, listener: ProgressListener): () => void {
+    let set = this.#progress.get(id);
+    if (!set) this.#progress.set(id, set = new Set());
+    set.add(listener);
+    const kept = this.#unclaimed.get(id);
+    if (kept) {
+      this.#unclaimed.delete(id);
+      this.#unclaimedCount -= kept.length;
+      for (const [value, state] of kept) call(listener, value, state);
+    }
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#progress.get(id) === set) this.#progress.delete(id);
+    };
+  }
+
   #settle(record: ResultRecord): void {
     const id = record.task_id;
     this.#published.delete(id);
+    // Kept progress stays while the record waits in #arrived: a later get({ onProgress }) replays it.
     const ws = this.#waiters.get(id);
     if (ws) {
       this.#waiters.delete(id);
+      this.#dropUnclaimed(id); // its waiters did not ask for progress: nobody will now
       for (const w of ws) w.resolve(record);
       this.#maybeStopTick();
       return;
@@ -124,19 +189,21 @@ export class ResultHub {
     if (this.#arrived.size > NOTICE_CACHE) {
       const oldest = this.#arrived.keys().next().value;
       if (oldest !== undefined) this.#arrived.delete(oldest);
+      if (oldest !== undefined) this.#dropUnclaimed(oldest);
     }
   }
 
   /**
    * Resolves with the task's ready record. Rejects with TimeoutError after `timeoutMs`
-   * (null = wait forever).
+   * (null = wait forever), or with the signal's reason once `signal` aborts (the waiter is gone).
    */
-  async wait(id: string, timeoutMs: number | null): Promise<ResultRecord> {
+  async wait(id: string, timeoutMs: number | null, signal?: AbortSignal): Promise<ResultRecord> {
     if (this.#closed) throw new ClosedError("app");
     if (!this.started) await this.start();
     const early = this.#arrived.get(id);
     if (early) {
       this.#arrived.delete(id);
+      this.#dropUnclaimed(id);
       return early;
     }
     const sure = this.#published.get(id) === this.#epoch;
@@ -163,6 +230,10 @@ export class ResultHub {
           reject(new TimeoutError(`the result of task ${id} did not arrive within ${timeoutMs / 1000}s`));
         }, timeoutMs);
       }
+      signal?.addEventListener("abort", () => {
+        this.#drop(id, w);
+        w.reject(signal.reason);
+      }, { once: true });
       this.#ensureTick();
     });
     // Not awaited: `p` must have its handler before the timer can reject it.
@@ -223,5 +294,23 @@ export class ResultHub {
     this.#tick = null;
     for (const ws of this.#waiters.values()) for (const w of ws) w.reject(new ClosedError("app"));
     this.#waiters.clear();
+    this.#progress.clear();
+    this.#unclaimed.clear();
+    this.#unclaimedCount = 0;
+  }
+
+  #dropUnclaimed(id: string): void {
+    const kept = this.#unclaimed.get(id);
+    if (!kept) return;
+    this.#unclaimed.delete(id);
+    this.#unclaimedCount -= kept.length;
+  }
+}
+
+function call(l: ProgressListener, value: unknown, state: string): void {
+  try {
+    l(value, state);
+  } catch {
+    // a listener's error is its own; the others and the result still arrive
   }
 }

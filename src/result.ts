@@ -2,9 +2,9 @@
  * AsyncResult: a handle on a task's outcome, as in Celery.
  */
 import type { ResultBackend } from "./backend/types.ts";
-import type { ResultHub } from "./result-hub.ts";
+import type { ProgressListener, ResultHub } from "./result-hub.ts";
 import { remoteErrorOf, type ResultRecord } from "./protocol/result.ts";
-import { isReady, State, type TaskState } from "./states.ts";
+import { isProgressState, isReady, State, type TaskState } from "./states.ts";
 import { InvalidArgumentError, TaskError } from "./errors.ts";
 
 /** What an AsyncResult needs from its app. */
@@ -21,6 +21,27 @@ export interface GetOptions {
   timeout?: number;
   /** Rethrow a task failure as TaskError. @default true */
   propagate?: boolean;
+  /**
+   * Called with each progress event while waiting (`ctx.progress(value)`, or the meta of a custom
+   * `ctx.updateState(state, meta)`, with the state as second argument; Celery's `on_message`).
+   * Events come over the app's one result subscription, not by polling. @default none
+   */
+  onProgress?: ProgressListener;
+}
+
+/** Options of {@link AsyncResult.progress}. */
+export interface ProgressOptions {
+  /** Seconds to follow the task at most; then the iteration throws TimeoutError. @default forever */
+  timeout?: number;
+}
+
+/** Equal as JSON (progress values are data); values JSON cannot show are never equal. */
+function sameValue(a: unknown, b: unknown): boolean {
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
 }
 
 /** Timers take at most 2^31 − 1 ms; a longer one fires at once. */
@@ -64,8 +85,68 @@ export class AsyncResult<T = unknown> {
   get(opts?: GetOptions & { propagate?: true }): Promise<T>;
   get(opts: GetOptions & { propagate: false }): Promise<T | TaskError>;
   async get(opts: GetOptions = {}): Promise<T | TaskError> {
-    const record = await this.#source.hub().wait(this.id, timeoutMs(opts.timeout));
-    return this.#outcome(record, opts.propagate ?? true);
+    const ms = timeoutMs(opts.timeout);
+    const hub = this.#source.hub();
+    if (opts.onProgress === undefined) return this.#outcome(await hub.wait(this.id, ms), opts.propagate ?? true);
+    if (typeof opts.onProgress !== "function") throw new InvalidArgumentError("onProgress", "must be a function");
+    const off = hub.onProgress(this.id, opts.onProgress);
+    try {
+      return this.#outcome(await hub.wait(this.id, ms), opts.propagate ?? true);
+    } finally {
+      off();
+    }
+  }
+
+  /**
+   * The task's progress events as they come (`for await (const value of r.progress())`), starting
+   * with the last one stored if the task had reported any before; ends once the task is ready,
+   * whatever its outcome (then `get()` it).
+   */
+  async *progress(opts: ProgressOptions = {}): AsyncGenerator<unknown, void, undefined> {
+    const hub = this.#source.hub();
+    const queue: unknown[] = [];
+    let wake: (() => void) | null = null;
+    let done = false;
+    let failure: unknown = null;
+    const off = hub.onProgress(this.id, (value) => {
+      queue.push(value);
+      wake?.();
+    });
+    // Aborted when the iteration ends early (a `break`), so its waiter does not outlive it.
+    const stop = new AbortController();
+    hub.wait(this.id, timeoutMs(opts.timeout), stop.signal).then(
+      () => (done = true),
+      (err) => {
+        failure = err;
+        done = true;
+      },
+    ).finally(() => wake?.());
+    try {
+      // Events kept for a task this client sent were replayed above: they are the whole story.
+      const before = queue.length > 0 ? null : await this.record();
+      // The step read from the backend may also arrive as the next event (it is stored, then
+      // sent): that first event is dropped if it is the same value, so each step comes once.
+      let echo: { value: unknown } | null = null;
+      if (before && isProgressState(before.status) && (queue.length === 0 || !sameValue(queue[0], before.result))) {
+        echo = { value: before.result };
+        yield before.result;
+      }
+      for (;;) {
+        while (queue.length > 0) {
+          const value = queue.shift();
+          const repeat = echo !== null && sameValue(value, echo.value);
+          echo = null;
+          if (!repeat) yield value;
+        }
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+      if (failure) throw failure;
+    } finally {
+      off();
+      stop.abort();
+    }
   }
 
   #outcome(record: ResultRecord, propagate: boolean): T | TaskError {

@@ -17,6 +17,7 @@ export const State = {
 export type BuiltinState = typeof State[keyof typeof State];
 
 /** A built-in state or a custom one (progress states written by a task). */
+// deno-lint-ignore ban-types -- `string & {}` keeps the known names in editors' completions
 export type TaskState = BuiltinState | (string & {});
 
 /** States after which a task will not change again (Celery's READY_STATES). */
@@ -38,4 +39,16 @@ export const EXCEPTION_STATES: ReadonlySet<string> = new Set([
 /** True when `state` is final. */
 export function isReady(state: string): boolean {
   return READY_STATES.has(state);
+}
+
+/** The custom state `ctx.progress(value)` records (Celery's convention for progress). */
+export const PROGRESS_STATE = "PROGRESS";
+
+/**
+ * True for a state a task reports while it runs (`ctx.progress`, `ctx.updateState` with a custom
+ * state): these reach a caller's `onProgress`. The worker's own states (RECEIVED, STARTED, RETRY)
+ * and the ready ones do not.
+ */
+export function isProgressState(state: string): boolean {
+  return !(state in State);
 }

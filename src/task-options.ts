@@ -4,12 +4,32 @@
 import { ConfigError } from "./errors.ts";
 import { checkQueueName, type CompiledAppOptions } from "./options.ts";
 import { parseRate, type Rate } from "./rate.ts";
+import { invalidPriority } from "./protocol/message.ts";
+import type { TaskContext } from "./context.ts";
+
+/**
+ * Celery's Task methods as options: called in the worker, with the task's context, once its
+ * outcome is settled (stored, acked). May be async; an error in one is logged and never changes
+ * the task's result.
+ */
+export interface TaskHooks {
+  /** After a success, with the result. */
+  onSuccess?(ctx: TaskContext, result: unknown): unknown;
+  /** After a failure (retries exhausted, or not retried), with the error. */
+  onFailure?(ctx: TaskContext, error: unknown): unknown;
+  /** When the task is to be retried, with the error that caused it. */
+  onRetry?(ctx: TaskContext, error: unknown): unknown;
+  /** After any of them: the state (SUCCESS, FAILURE, RETRY) and the result or the error. */
+  afterReturn?(ctx: TaskContext, state: string, resultOrError: unknown): unknown;
+}
+
+const HOOKS = ["onSuccess", "onFailure", "onRetry", "afterReturn"] as const;
 
 /** An error class or an error name, for `autoretryFor` / `dontAutoretryFor`. */
 export type ErrorMatcher = string | (abstract new (...args: never[]) => Error);
 
 /** Options of `app.task({...}, fn)`. Durations in seconds. */
-export interface TaskOptions {
+export interface TaskOptions extends TaskHooks {
   /** The task's name on the wire. Required. */
   name: string;
   /** Pass the task context as the handler's first argument. @default false */
@@ -49,8 +69,31 @@ export interface TaskOptions {
   softTimeLimit?: number;
   /** Default expiry of calls, seconds after sending. @default none */
   expires?: number;
+  /**
+   * When the child process or thread running the task dies (`-P process|threads`): true hands the
+   * message back to be redelivered, false (Celery's default) fails it with WorkerLostError.
+   * @default false
+   */
+  rejectOnWorkerLost?: boolean;
   /** At most this many starts per worker: `"10/s"`, `"100/m"`, `"5/h"` or a number per second. @default none */
   rateLimit?: string | number;
+  /**
+   * At most this many starts for all workers together: `"100/s"`, `"10/m"`, `"5/h"` or a number per
+   * second. Starts are spaced evenly (no bursts); a task over the limit waits in the broker, never
+   * in a worker slot. @default none
+   */
+  globalRateLimit?: string | number;
+  /**
+   * Default priority of calls: 0–9, higher runs first (RabbitMQ's order, as Celery on AMQP; Celery
+   * on Redis and BullMQ count the other way). A call's `priority` overrides it. @default 0
+   */
+  priority?: number;
+  /**
+   * At most this many tasks of this name with the same `concurrencyKey` (a call option) run at
+   * once across all workers; the others wait in the broker, holding no slot. Calls without a key
+   * are not limited. @default none
+   */
+  keyConcurrency?: number;
 }
 
 /** What the worker and the producer read. */
@@ -68,11 +111,17 @@ export interface CompiledTaskOptions {
   dontAutoretryFor: ErrorMatcher[];
   acksLate: boolean;
   trackStarted: boolean;
+  rejectOnWorkerLost: boolean;
   ignoreResult: boolean;
   timeLimitMs: number | undefined;
   softTimeLimitMs: number | undefined;
   expiresMs: number | undefined;
   rateLimit: Rate | null;
+  /** The hooks the task has; null when none (the common case costs nothing). */
+  hooks: TaskHooks | null;
+  globalRateLimit: Rate | null;
+  priority: number;
+  keyConcurrency: number | null;
 }
 
 /** Task defaults that do not depend on the app. */
@@ -123,6 +172,13 @@ export function compileTaskOptions(
   if (o.kwargs !== undefined && typeof o.kwargs !== "boolean") {
     throw new ConfigError(f("kwargs"), `must be true or false, got ${JSON.stringify(o.kwargs)}`);
   }
+  const priority = o.priority ?? 0;
+  const badPriority = invalidPriority(priority);
+  if (badPriority) throw new ConfigError(f("priority"), badPriority);
+  const keyConcurrency = o.keyConcurrency ?? null;
+  if (keyConcurrency !== null && (!Number.isInteger(keyConcurrency) || keyConcurrency < 1)) {
+    throw new ConfigError(f("keyConcurrency"), `must be an integer ≥ 1, got ${JSON.stringify(keyConcurrency)}`);
+  }
   const delay = o.defaultRetryDelay ?? TASK_DEFAULTS.defaultRetryDelay;
   if (typeof delay !== "number" || !(delay >= 0)) throw new ConfigError(f("defaultRetryDelay"), "must be seconds ≥ 0");
   return {
@@ -139,12 +195,28 @@ export function compileTaskOptions(
     dontAutoretryFor: matchers(o.dontAutoretryFor, f("dontAutoretryFor")),
     acksLate: o.acksLate ?? app.acksLate,
     trackStarted: o.trackStarted ?? app.trackStarted,
+    rejectOnWorkerLost: o.rejectOnWorkerLost ?? false,
     ignoreResult: o.ignoreResult ?? TASK_DEFAULTS.ignoreResult,
     timeLimitMs: optSeconds(o.timeLimit, f("timeLimit")),
     softTimeLimitMs: optSeconds(o.softTimeLimit, f("softTimeLimit")),
     expiresMs: optSeconds(o.expires, f("expires")),
     rateLimit: parseRate(o.rateLimit, f("rateLimit")),
+    hooks: compileHooks(o, f),
+    globalRateLimit: parseRate(o.globalRateLimit, f("globalRateLimit")),
+    priority,
+    keyConcurrency,
   };
+}
+
+function compileHooks(o: TaskHooks, f: (k: string) => string): TaskHooks | null {
+  let hooks: TaskHooks | null = null;
+  for (const k of HOOKS) {
+    const h = o[k];
+    if (h === undefined) continue;
+    if (typeof h !== "function") throw new ConfigError(f(k), `must be a function, got ${JSON.stringify(h)}`);
+    (hooks ??= {})[k] = h as never;
+  }
+  return hooks;
 }
 
 /** True if `err` matches one of `list` (by class or by name, so it works across module copies). */

@@ -144,7 +144,8 @@ export interface PrivateServer {
   dispose(): Promise<void>;
 }
 
-async function managed(cmd: string, args: () => string[], port: number, dir: string, url: string, extra: { monitorPort?: number } = {}) {
+/** Runs `cmd` as a server on `port` (data in `dir`), restartable with the same arguments. */
+export async function managed(cmd: string, args: () => string[], port: number, dir: string, url: string, extra: { monitorPort?: number } = {}) {
   let child: ChildProcess | null = null;
   const start = async () => {
     const c = spawn(cmd, args(), { stdio: ["ignore", "pipe", "pipe"] });
@@ -241,9 +242,13 @@ export async function privateRedis(opts: string[] | PrivateServerOptions = []): 
   );
 }
 
+/** The runtimes a test can start a process on. */
+export type Runtime = "node" | "deno" | "bun";
+
 /** How to run a TypeScript entry point on a runtime. */
-export function runtimeCommand(runtime: "node" | "deno", script: string, args: string[]): [string, string[]] {
+export function runtimeCommand(runtime: Runtime, script: string, args: string[]): [string, string[]] {
   if (runtime === "deno") return [path.join(ROOT, "node_modules/.bin/deno"), ["run", "-A", script, ...args]];
+  if (runtime === "bun") return [path.join(ROOT, "node_modules/.bin/bun"), ["run", script, ...args]];
   return [process.execPath.endsWith("node") ? process.execPath : "node", ["--import", "tsx", script, ...args]];
 }
 
@@ -322,7 +327,7 @@ export function spawnProc(cmd: string, args: string[], env: Record<string, strin
 /** Runs the CLI on a runtime and resolves with its exit code and output. */
 export async function runCli(
   args: string[],
-  opts: { runtime?: "node" | "deno"; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { runtime?: Runtime; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<{ code: number | string; output: string }> {
   const [cmd, a] = runtimeCommand(opts.runtime ?? "node", "actors/cli.ts", args);
   const p = spawnProc(cmd, a, opts.env);
@@ -335,7 +340,7 @@ export async function runCli(
 /** Starts `celeriac worker` in a process and waits until it says it is ready. */
 export async function spawnWorker(
   args: string[],
-  opts: { runtime?: "node" | "deno"; env?: Record<string, string>; readyTimeoutMs?: number } = {},
+  opts: { runtime?: Runtime; env?: Record<string, string>; readyTimeoutMs?: number } = {},
 ): Promise<Proc> {
   const [cmd, a] = runtimeCommand(opts.runtime ?? "node", "actors/cli.ts", ["worker", ...args]);
   const p = spawnProc(cmd, a, opts.env);

@@ -7,7 +7,7 @@ import { GLOBAL_HELP, numberOption, out } from "../command.ts";
 import { loadApp } from "../load-app.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { type Beat, type Celeriac, createLogger, type MissedPolicy, parseLogLevel } from "../../src/mod.ts";
-import { onSignals, writeStderr } from "../../src/runtime/mod.ts";
+import { onSignals, writeStderr } from "../../src/internal.ts";
 import { startTracing } from "../otel.ts";
 
 /** Options shared by `beat` and `worker -B`. */

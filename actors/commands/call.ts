@@ -6,7 +6,7 @@ import { GLOBAL_HELP, jsonOption, numberOption, out, render } from "../command.t
 import { loadApp } from "../load-app.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { TaskError, TimeoutError } from "../../src/mod.ts";
-import { writeStderr } from "../../src/runtime/mod.ts";
+import { writeStderr } from "../../src/internal.ts";
 import { startTracing } from "../otel.ts";
 
 export const callCommand: Command = {
@@ -14,7 +14,8 @@ export const callCommand: Command = {
   summary: "send a task by name",
   help: `Usage: celeriac call <task> [options]
 
-Sends a task and prints its id; with --wait, waits for it and prints its result.
+Sends a task and prints its id; with --wait, waits for it and prints its result (and, on stderr,
+each progress event it reports: "<state> <value as JSON>").
 Exit code: 0 on success, 1 if the task failed (FAILURE/REVOKED/REJECTED), 75 on --timeout.
 
 Options:
@@ -24,6 +25,7 @@ Options:
   --eta <iso date>          run no earlier than this time
   --expires <seconds>       do not run after this many seconds
   --queue <queue>           queue to send to (default: routing)
+  --priority <0-9>          priority level; higher runs first (default: the task's, else 0)
   --task-id <id>            use this id
   --wait                    wait for the result and print it
   --timeout <seconds>       give up waiting after this long (with --wait)
@@ -32,7 +34,8 @@ Options:
 ${GLOBAL_HELP}
 
 Example:
-  celeriac call add --args '[2,3]' --wait`,
+  celeriac call add --args '[2,3]' --wait
+  celeriac call report --priority 9`,
   options: {
     args: { type: "string" },
     kwargs: { type: "string" },
@@ -40,6 +43,7 @@ Example:
     eta: { type: "string" },
     expires: { type: "string" },
     queue: { type: "string" },
+    priority: { type: "string" },
     "task-id": { type: "string" },
     wait: { type: "boolean" },
     timeout: { type: "string" },
@@ -69,6 +73,7 @@ Example:
         eta,
         expires: numberOption("expires", values.expires),
         queue: values.queue as string | undefined,
+        priority: numberOption("priority", values.priority),
         taskId: values["task-id"] as string | undefined,
       });
       if (!values.wait) {
@@ -77,7 +82,7 @@ Example:
       }
       writeStderr(`sent ${name}[${r.id}]; waiting for its result${timeout !== undefined ? ` (up to ${timeout}s)` : ""}...\n`);
       try {
-        const value = await r.get({ timeout });
+        const value = await r.get({ timeout, onProgress: (v, state) => writeStderr(`${state} ${render(v)}\n`) });
         out(values.json ? render({ id: r.id, state: "SUCCESS", result: value }) : render(value));
         return Exit.OK;
       } catch (err) {

@@ -26,12 +26,19 @@ const ACTIONS: Record<string, Action> = {
     if (a.length === 0) throw new CliError(Exit.USAGE, "usage: celeriac control revoke <id>... [--terminate]");
     return app.control.revoke(a, { ...o, terminate: Boolean(f.terminate) });
   },
-  "rate-limit": (app, a, o) => app.control.rateLimit(need(a[0], "rate-limit <task> <rate>"), need(a[1], "rate-limit <task> <rate>"), o),
+  "rate-limit": (app, a, o, f) =>
+    app.control.rateLimit(need(a[0], "rate-limit <task> <rate>"), need(a[1], "rate-limit <task> <rate>"), { ...o, global: Boolean(f.global) }),
   shutdown: (app, _a, o) => app.control.shutdown(o),
   "pool-grow": (app, a, o) => app.control.poolGrow(count(a[0], "pool-grow"), o),
   "pool-shrink": (app, a, o) => app.control.poolShrink(count(a[0], "pool-shrink"), o),
+  autoscale: (app, a, o) => {
+    const usage = "autoscale <max> <min>";
+    return app.control.autoscale(count(need(a[0], usage), usage), count(need(a[1], usage), usage), o);
+  },
   "add-consumer": (app, a, o) => app.control.addConsumer(need(a[0], "add-consumer <queue>"), o),
   "cancel-consumer": (app, a, o) => app.control.cancelConsumer(need(a[0], "cancel-consumer <queue>"), o),
+  "pause-queue": (app, a, o) => app.control.pauseQueue(need(a[0], "pause-queue <queue>"), o),
+  "resume-queue": (app, a, o) => app.control.resumeQueue(need(a[0], "resume-queue <queue>"), o),
   "enable-events": (app, _a, o) => app.control.enableEvents(o),
   "disable-events": (app, _a, o) => app.control.disableEvents(o),
 };
@@ -49,11 +56,16 @@ Commands:
   revoke <id>... [--terminate]   never run these tasks; --terminate also aborts running ones
                                  (their ctx.signal aborts, the result is REVOKED)
   rate-limit <task> <rate>       set a task's rate limit per worker: 10/s, 100/m, 5/h; 0 = none
+             [--global]          ... or for all workers together (the task's globalRateLimit)
   shutdown                       warm shutdown
   pool-grow [n]                  add n slots (default 1)
   pool-shrink [n]                remove n slots (default 1)
+  autoscale <max> <min>          grow the pool up to max while tasks wait, shrink to min when idle
   add-consumer <queue>           start consuming a queue
   cancel-consumer <queue>        stop consuming a queue
+  pause-queue <queue>            every worker stops taking tasks from the queue, persistently
+                                 (workers started later hold off too); running tasks finish
+  resume-queue <queue>           undo pause-queue
   enable-events                  start sending task events
   disable-events                 stop sending task events
 
@@ -66,7 +78,7 @@ ${GLOBAL_HELP}
 Example:
   celeriac control revoke 3f2a... --terminate
   celeriac control rate-limit fetchPage 10/s -d w1@host`,
-  options: { ...REMOTE_OPTIONS, terminate: { type: "boolean" } },
+  options: { ...REMOTE_OPTIONS, terminate: { type: "boolean" }, global: { type: "boolean" } },
   async run({ values, positionals, flags }) {
     const [name, ...rest] = positionals;
     const action = name ? ACTIONS[name] : undefined;
@@ -74,12 +86,17 @@ Example:
       throw new CliError(Exit.USAGE, `control: ${name ? `unknown command "${name}"` : "which command?"}; use one of ${Object.keys(ACTIONS).join(", ")}`);
     }
     if (values.terminate && name !== "revoke") throw new CliError(Exit.USAGE, "--terminate: only with revoke");
+    if (values.global && name !== "rate-limit") throw new CliError(Exit.USAGE, "--global: only with rate-limit");
     const app = await loadApp(flags, "control");
     try {
       const replies = await action(app, rest, broadcastOptions(values), values);
       const code = printReplies(replies, Boolean(values.json), showReply);
       if (name === "revoke" && code === Exit.UNAVAILABLE) {
         out(`revoked ${rest.join(", ")}: stored; workers started later will refuse ${rest.length === 1 ? "it" : "them"}`);
+      }
+      if ((name === "pause-queue" || name === "resume-queue") && code === Exit.UNAVAILABLE) {
+        out(`${name === "pause-queue" ? "paused" : "resumed"} ${rest[0]}: stored; workers started later follow it`);
+        return Exit.OK;
       }
       return code;
     } finally {

@@ -5,8 +5,8 @@ import type { Command } from "../command.ts";
 import { GLOBAL_HELP, numberOption, out, render } from "../command.ts";
 import { loadApp } from "../load-app.ts";
 import { CliError, Exit, usageQueue } from "../exit-codes.ts";
-import { matches, replay, viewOf } from "../../src/dead-letters.ts";
-import { ErrorCode, hasCode } from "../../src/errors.ts";
+import { ErrorCode } from "../../src/mod.ts";
+import { hasCode, matches, replay, viewOf } from "../../src/internal.ts";
 import process from "node:process";
 
 export const dlqCommand: Command = {

@@ -7,7 +7,7 @@ import { GLOBAL_HELP, numberOption, out, render } from "../command.ts";
 import { loadApp } from "../load-app.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { type CeleriacEvent, recentEvents, watchEvents } from "../../src/mod.ts";
-import { onSignals, stdoutIsTTY, writeStderr } from "../../src/runtime/mod.ts";
+import { onSignals, stdoutIsTTY, writeStderr } from "../../src/internal.ts";
 
 const COLORS: Record<string, string> = {
   "task-succeeded": "\x1b[32m",

@@ -3,7 +3,7 @@
  */
 import type { Command } from "../command.ts";
 import { out } from "../command.ts";
-import { generateEd25519Key, generateHmacKey } from "../../src/security/signing.ts";
+import { generateEd25519Key, generateHmacKey } from "../../src/internal.ts";
 import { Exit } from "../exit-codes.ts";
 
 /** `celeriac keygen`. */

@@ -8,7 +8,7 @@ import { startMonitor } from "../monitor/server.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { ENV } from "../contract.ts";
 import { parseBasicAuth } from "../monitor/auth.ts";
-import { env, onSignals, writeStderr } from "../../src/runtime/mod.ts";
+import { env, onSignals, writeStderr } from "../../src/internal.ts";
 
 const isLoopback = (address: string) => address === "localhost" || address === "::1" || address.startsWith("127.");
 

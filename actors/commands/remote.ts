@@ -3,9 +3,9 @@
  * and Celery-style output (`-> worker: OK` then the reply), or JSON with --json.
  */
 import type { BroadcastOptions, Replies } from "../../src/mod.ts";
+import { writeStderr } from "../../src/internal.ts";
 import { numberOption, out, render } from "../command.ts";
 import { CliError, Exit } from "../exit-codes.ts";
-import { writeStderr } from "../../src/runtime/mod.ts";
 
 /** Options of both commands. */
 export const REMOTE_OPTIONS = {

@@ -5,9 +5,8 @@ import type { Command } from "../command.ts";
 import { GLOBAL_HELP, numberOption, out, render } from "../command.ts";
 import { loadApp } from "../load-app.ts";
 import { CliError, Exit } from "../exit-codes.ts";
-import { isReady } from "../../src/states.ts";
 import { TimeoutError } from "../../src/mod.ts";
-import { writeStderr } from "../../src/runtime/mod.ts";
+import { isReady, writeStderr } from "../../src/internal.ts";
 
 export const resultCommand: Command = {
   name: "result",

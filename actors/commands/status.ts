@@ -6,7 +6,7 @@ import { GLOBAL_HELP, out, render } from "../command.ts";
 import { loadApp } from "../load-app.ts";
 import { Exit } from "../exit-codes.ts";
 import { MISSED_HEARTBEATS_OFFLINE, workerStatus, type WorkerStatus } from "../../src/mod.ts";
-import { writeStderr } from "../../src/runtime/mod.ts";
+import { writeStderr } from "../../src/internal.ts";
 
 function ago(s: number): string {
   return s < 90 ? `${s.toFixed(1)}s` : s < 5400 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`;
@@ -47,6 +47,8 @@ ${GLOBAL_HELP}`,
       else {
         for (const w of shown) out(statusLine(w));
         out(`\n${online} node${online === 1 ? "" : "s"} online.`);
+        const paused = await app.control.pausedQueues();
+        if (paused.length > 0) out(`paused queues: ${paused.join(", ")}`);
       }
       if (online === 0) writeStderr("no worker is online\n");
       return online > 0 ? Exit.OK : Exit.UNAVAILABLE;

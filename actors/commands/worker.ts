@@ -7,7 +7,10 @@ import { loadApp } from "../load-app.ts";
 import { banner } from "../banner.ts";
 import { CliError, Exit } from "../exit-codes.ts";
 import { createLogger, parseLogLevel } from "../../src/mod.ts";
-import { hostname, onSignals, writeStderr } from "../../src/runtime/mod.ts";
+import { cwd, hostname, onSignals, writeStderr } from "../../src/internal.ts";
+import type { Pool } from "../../src/mod.ts";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { DEFAULT_GRACE_SECONDS } from "../contract.ts";
 import { BEAT_OPTIONS, beatFromFlags, describeSchedule } from "./beat.ts";
 import { startTracing } from "../otel.ts";
@@ -30,8 +33,19 @@ a second signal shuts down cold (hand back everything now).
 
 Options:
   -Q, --queues <a,b>        queues to consume (default: the app's defaultQueue)
-  -c, --concurrency <n>     tasks run at once (default 16)
-  -P, --pool <pool>         execution pool: async (default)
+  -c, --concurrency <n>     tasks run at once (default 16; with -P process or threads, the
+                            number of CPU cores)
+  -P, --pool <pool>         execution pool: async (default: tasks share the event loop, for
+                            I/O-bound work), process (child processes) or threads (worker
+                            threads): for CPU-bound or untrusted code, and hard time limits
+                            that stop the task
+  --time-limit <s>          hard time limit of tasks that set none (process/threads: the child
+                            is killed and replaced; async: the task fails, its signal aborts)
+  --soft-time-limit <s>     soft time limit of tasks that set none (aborts ctx.signal)
+  --max-tasks-per-child <n> replace a child after n tasks (process, threads)
+  --max-memory-per-child <KiB>
+                            replace a child after a task that leaves it above this memory
+  --autoscale <max,min>     grow the pool up to max while tasks wait; shrink to min when idle
   -n, --hostname <name>     worker name, %h = host name (default celeriac@%h)
   --grace <seconds>         warm-shutdown grace period (default ${DEFAULT_GRACE_SECONDS})
   -E, --events              send task events (celeriac events, monitors)
@@ -50,6 +64,11 @@ Example:
     queues: { type: "string", short: "Q" },
     concurrency: { type: "string", short: "c" },
     pool: { type: "string", short: "P" },
+    "time-limit": { type: "string" },
+    "soft-time-limit": { type: "string" },
+    "max-tasks-per-child": { type: "string" },
+    "max-memory-per-child": { type: "string" },
+    autoscale: { type: "string" },
     hostname: { type: "string", short: "n" },
     grace: { type: "string" },
     events: { type: "boolean", short: "E" },
@@ -71,7 +90,14 @@ Example:
     const worker = app.worker({
       queues: typeof values.queues === "string" ? values.queues.split(",").map((q) => q.trim()).filter(Boolean) : undefined,
       concurrency,
-      pool: values.pool as "async" | undefined,
+      pool: values.pool as Pool | undefined,
+      // Children of the process and threads pools load the same module.
+      ...(values.pool !== undefined && values.pool !== "async" ? { appModule: pathToFileURL(path.resolve(cwd(), flags.app!)).href } : {}),
+      timeLimit: numberOption("time-limit", values["time-limit"]),
+      softTimeLimit: numberOption("soft-time-limit", values["soft-time-limit"]),
+      maxTasksPerChild: numberOption("max-tasks-per-child", values["max-tasks-per-child"]),
+      maxMemoryPerChild: numberOption("max-memory-per-child", values["max-memory-per-child"]),
+      autoscale: autoscaleOption(values.autoscale),
       hostname: typeof values.hostname === "string" ? expandNodeName(values.hostname) : undefined,
       gracePeriod: grace ?? DEFAULT_GRACE_SECONDS,
       ...(values.events ? { events: true } : {}),
@@ -117,6 +143,14 @@ Example:
     return Exit.OK;
   },
 };
+
+/** `--autoscale max,min`, in Celery's order. */
+function autoscaleOption(raw: unknown): [number, number] | undefined {
+  if (raw === undefined) return undefined;
+  const m = typeof raw === "string" ? raw.match(/^\s*(\d+)\s*,\s*(\d+)\s*$/) : null;
+  if (!m) throw new CliError(Exit.USAGE, `--autoscale: expected max,min (e.g. 8,2), got ${JSON.stringify(raw)}`);
+  return [Number(m[1]), Number(m[2])];
+}
 
 function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, "//***@");

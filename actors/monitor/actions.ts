@@ -10,9 +10,8 @@
  * Origin, the monitor's own host.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { HttpReply, HttpRequest } from "../../src/runtime/http.ts";
-import { matches, replay } from "../../src/dead-letters.ts";
-import type { Replies } from "../../src/control/client.ts";
+import type { Replies } from "../../src/mod.ts";
+import { type HttpReply, type HttpRequest, matches, replay } from "../../src/internal.ts";
 import { json, type MonitorState } from "./api.ts";
 
 /** Refuses a request that fails the CSRF checks above; null lets it through. */

@@ -3,13 +3,8 @@
  * read from where it lives: workers from the registry, queues and dead letters from JetStream,
  * records from the result backend, tasks and charts from the events the monitor follows.
  */
-import type { Broker } from "../../src/broker/types.ts";
-import type { Celeriac } from "../../src/mod.ts";
-import type { TaskQuery, TaskTable, TaskView } from "../../src/monitor/task-table.ts";
-import type { DepthHistory, TaskRates } from "../../src/monitor/charts.ts";
-import { type WorkerStatus, workerStatus } from "../../src/control/status.ts";
-import { viewOf } from "../../src/dead-letters.ts";
-import type { HttpReply } from "../../src/runtime/http.ts";
+import { type Celeriac, type WorkerStatus, workerStatus } from "../../src/mod.ts";
+import { type Broker, type DepthHistory, type HttpReply, type TaskQuery, type TaskRates, type TaskTable, type TaskView, viewOf } from "../../src/internal.ts";
 
 /** What the API reads. */
 export interface MonitorState {
@@ -39,6 +34,8 @@ export interface QueueRow {
   consumers: number;
   oldestAgeMs: number | null;
   deadLetters: number;
+  /** Held off by `control pause-queue`. */
+  paused: boolean;
 }
 
 /** Every queue anyone consumes or the monitor was told about, with its counts. */
@@ -47,6 +44,8 @@ export async function queueRows(s: MonitorState, workers?: WorkerStatus[]): Prom
   const all = new Set(s.queues);
   for (const w of workers) for (const q of w.queues ?? []) all.add(q);
   const dead = await s.broker.deadLetterCounts().catch(() => ({} as Record<string, number>));
+  const paused = new Set(await s.app.control.pausedQueues().catch(() => [] as string[]));
+  for (const q of paused) all.add(q);
   for (const q of Object.keys(dead)) all.add(q);
   const rows: QueueRow[] = [];
   for (const q of [...all].sort()) {
@@ -58,6 +57,7 @@ export async function queueRows(s: MonitorState, workers?: WorkerStatus[]): Prom
       consumers: workers.filter((w) => w.status === "online" && (w.queues ?? []).includes(q)).length,
       oldestAgeMs: st?.oldestAgeMs ?? null,
       deadLetters: dead[q] ?? 0,
+      paused: paused.has(q),
     });
   }
   return rows;

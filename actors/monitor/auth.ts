@@ -4,7 +4,7 @@
  * constant-time comparison, so the time taken says nothing about how much of a guess was right.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { HttpGuard } from "../../src/runtime/http.ts";
+import type { HttpGuard } from "../../src/internal.ts";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 

@@ -137,7 +137,7 @@ function workersTable(workers) {
 }
 function queuesTable(queues, sum) {
   return table(["queue", "waiting", "in flight", "consumers", "oldest", "dead letters"], queues.map((q) => tr([
-    esc(q.queue), q.pending == null ? "?" : q.pending, q.inFlight == null ? "?" : q.inFlight, q.consumers, dur(q.oldestAgeMs),
+    esc(q.queue) + (q.paused ? ' <span class="muted">(paused)</span>' : ""), q.pending == null ? "?" : q.pending, q.inFlight == null ? "?" : q.inFlight, q.consumers, dur(q.oldestAgeMs),
     q.deadLetters ? '<a href="/dead-letters?queue=' + enc(q.queue) + '">' + q.deadLetters + "</a>" : "0"])), "no queues") +
     (sum && sum.delayed ? '<p class="muted">' + sum.delayed.messages + " delayed task(s) waiting for their time</p>" : "");
 }

@@ -4,13 +4,8 @@
  * events), the actions and the cluster's /metrics.
  */
 import { randomBytes } from "node:crypto";
-import type { Celeriac } from "../../src/mod.ts";
-import type { CeleriacEvent } from "../../src/events/event.ts";
-import { recentEvents, watchEvents } from "../../src/events/receiver.ts";
-import { TaskTable, type TaskView } from "../../src/monitor/task-table.ts";
-import { DepthHistory, type Outcome, TaskRates } from "../../src/monitor/charts.ts";
-import type { HttpReply, HttpRequest, HttpServerHandle, HttpStreamReply } from "../../src/runtime/http.ts";
-import { serveHttp } from "../../src/runtime/http.ts";
+import { type Celeriac, type CeleriacEvent, recentEvents, watchEvents } from "../../src/mod.ts";
+import { DepthHistory, type HttpReply, type HttpRequest, type HttpServerHandle, type HttpStreamReply, type Outcome, serveHttp, TaskRates, TaskTable, type TaskView } from "../../src/internal.ts";
 import { apiRoute, json, metrics, type MonitorState, queueRows } from "./api.ts";
 import { runAction } from "./actions.ts";
 import { pageHtml, PAGE_ROUTES } from "./page.ts";

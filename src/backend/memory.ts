@@ -29,6 +29,9 @@ export class MemoryBackend implements ResultBackend {
   #entries = new Map<string, Entry>();
   #chords = new Map<string, ChordState>();
   #chains = new Map<string, { steps: Uint8Array[]; expiresAt: number | null }>();
+  #dedup = new Map<string, { taskId: string; until: number }>();
+  #permits = new Map<string, Map<string, number>>();
+  #rates = new Map<string, { next: number; line: Map<string, number> }>();
   #sweptAt = 0;
   #serializer: Serializer;
   #settings: BackendSettings;
@@ -135,6 +138,60 @@ export class MemoryBackend implements ResultBackend {
     c.expiresAt = this.#expiry();
     this.#sweep();
     return c;
+  }
+
+  dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null> {
+    const now = Date.now();
+    if (this.#dedup.size >= 10_000) for (const [k, v] of this.#dedup) if (v.until <= now) this.#dedup.delete(k);
+    const held = this.#dedup.get(id);
+    if (held && held.until > now) return Promise.resolve(held.taskId);
+    this.#dedup.set(id, { taskId, until: now + ttlMs });
+    return Promise.resolve(null);
+  }
+
+  permitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
+    const now = Date.now();
+    let holders = this.#permits.get(key);
+    if (!holders) this.#permits.set(key, holders = new Map());
+    for (const [h, until] of holders) if (until <= now) holders.delete(h);
+    if (!holders.has(holder) && holders.size >= limit) return Promise.resolve(false);
+    holders.set(holder, now + leaseMs);
+    return Promise.resolve(true);
+  }
+
+  rateTake(key: string, holder: string, intervalMs: number): Promise<number> {
+    // As the Redis script: the next free start, and a line of refused callers by return time.
+    const now = Date.now();
+    const r = this.#rates.get(key) ?? { next: 0, line: new Map<string, number>() };
+    this.#rates.set(key, r);
+    for (const [h, at] of r.line) if (at < now - 10 * intervalMs - 5000) r.line.delete(h);
+    if (r.next - now <= intervalMs / 4) {
+      r.next = Math.max(r.next, now) + intervalMs;
+      r.line.delete(holder);
+      return Promise.resolve(0);
+    }
+    let at = r.next;
+    for (const [h, t] of r.line) if (h !== holder && t + intervalMs > at) at = t + intervalMs;
+    r.line.set(holder, at);
+    return Promise.resolve(Math.floor(at - now));
+  }
+
+  permitRenew(key: string, holder: string, leaseMs: number): Promise<void> {
+    const holders = this.#permits.get(key);
+    if (holders?.has(holder)) holders.set(holder, Date.now() + leaseMs);
+    return Promise.resolve();
+  }
+
+  permitRelease(key: string, holder: string): Promise<void> {
+    const holders = this.#permits.get(key);
+    holders?.delete(holder);
+    if (holders?.size === 0) this.#permits.delete(key);
+    return Promise.resolve();
+  }
+
+  dedupRelease(id: string, taskId: string): Promise<void> {
+    if (this.#dedup.get(id)?.taskId === taskId) this.#dedup.delete(id);
+    return Promise.resolve();
   }
 
   forget(taskId: string): Promise<void> {

@@ -6,8 +6,10 @@
  * redelivered task or a late progress update can never clobber a finished result.
  *
  * One server, a Sentinel-watched master or a Redis Cluster (redis-target.ts, docs/redis-ha.md).
- * Every script and transaction touches one key, so each runs on a cluster; the chord and chain
- * keys carry their id as a hash tag (`chord-{id}`) so state added beside them later shares a slot.
+ * Every script and transaction touches one key, except the global rate limit's, whose two keys
+ * share a hash tag (`rate-{name}`, `rate-{name}-line`) so both live in one slot of a cluster; the
+ * chord and chain keys carry their id as a hash tag too (`chord-{id}`), so state added beside
+ * them later shares their slot.
  */
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
@@ -78,7 +80,72 @@ end
 return 0
 `;
 
+/** Claims a dedup key: returns the holder's task id, or false after setting it (with its TTL). */
+const DEDUP_CLAIM = `
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`;
+
+/** Deletes a dedup key only if the given task still holds it. */
+const DEDUP_RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** Per-key permits: a sorted set of holders scored by lease end, on the server's clock. */
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+const PERMIT_ACQUIRE = NOW_MS + `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[3]))
+  return 1
+end
+return 0
+`;
+const PERMIT_RENEW = NOW_MS + `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+end
+return 0
+`;
+
+/**
+ * A cluster-wide rate limit (GCRA with a burst of one and a tolerance of a quarter interval, so a
+ * task that comes back a little early to its turn still takes it: n starts in any window W need
+ * W ≥ (n − 1) × interval − interval / 4). KEYS[1] holds the next free start time on the server's clock; KEYS[2] is the line of refused tasks, each scored with the time it was told
+ * to come back: a refused task goes to the end of the line, one interval after the last, so a
+ * backlog comes back spread out at the rate rather than all at once. Nothing is reserved: a task
+ * that comes back to a taken start goes to the end again.
+ */
+const RATE_TAKE = NOW_MS + `
+local interval = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 10 * interval - 5000)
+local next = tonumber(redis.call('GET', KEYS[1]) or '0')
+if next - now <= interval / 4 then
+  redis.call('SET', KEYS[1], math.max(next, now) + interval, 'PX', math.max(1000, math.floor(2 * interval)))
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 0
+end
+local at = next
+local last = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if last[2] and tonumber(last[2]) + interval > at then at = tonumber(last[2]) + interval end
+redis.call('ZADD', KEYS[2], at, ARGV[2])
+redis.call('PEXPIRE', KEYS[2], math.floor(at - now + 10 * interval) + 5000)
+return math.floor(at - now)
+`;
+
 type GuardedRedis = (Redis | Cluster) & {
+  celeriacRateTake(key: string, lineKey: string, intervalMs: number, holder: string): Promise<number>;
+  celeriacPermitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<number>;
+  celeriacPermitRenew(key: string, holder: string, leaseMs: number): Promise<number>;
+  celeriacDedupClaim(key: string, taskId: string, ttlMs: number): Promise<string | null>;
+  celeriacDedupRelease(key: string, taskId: string): Promise<number>;
   celeriacStore(key: string, value: Uint8Array, ttlMs: number, publish: 0 | 1): Promise<number>;
   celeriacChordJoinBuffer(key: string, index: number, value: Uint8Array, size: number, ttlMs: number): Promise<(number | Uint8Array)[]>;
   celeriacChordFail(key: string, memberId: string, ttlMs: number): Promise<number>;
@@ -193,6 +260,11 @@ export class RedisBackend implements ResultBackend {
     this.#redis.defineCommand("celeriacStore", { numberOfKeys: 1, lua: storeUnlessSuccess(settings.serializer) });
     this.#redis.defineCommand("celeriacChordJoin", { numberOfKeys: 1, lua: CHORD_JOIN });
     this.#redis.defineCommand("celeriacChordFail", { numberOfKeys: 1, lua: CHORD_FAIL });
+    this.#redis.defineCommand("celeriacDedupClaim", { numberOfKeys: 1, lua: DEDUP_CLAIM });
+    this.#redis.defineCommand("celeriacDedupRelease", { numberOfKeys: 1, lua: DEDUP_RELEASE });
+    this.#redis.defineCommand("celeriacPermitAcquire", { numberOfKeys: 1, lua: PERMIT_ACQUIRE });
+    this.#redis.defineCommand("celeriacPermitRenew", { numberOfKeys: 1, lua: PERMIT_RENEW });
+    this.#redis.defineCommand("celeriacRateTake", { numberOfKeys: 2, lua: RATE_TAKE });
   }
 
   /** With `waitReplicas`, waits until the writes answered so far reached the replicas. */
@@ -360,6 +432,46 @@ export class RedisBackend implements ResultBackend {
 
   #chordKey(groupId: string): string {
     return `${this.#settings.keyPrefix}chord-{${groupId}}`;
+  }
+
+  async dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null> {
+    if (this.#redis.status !== "ready") await this.connect();
+    return await this.#redis.celeriacDedupClaim(this.#dedupKey(id), taskId, Math.max(1, Math.round(ttlMs))) ?? null;
+  }
+
+  async dedupRelease(id: string, taskId: string): Promise<void> {
+    if (this.#redis.status !== "ready") await this.connect();
+    await this.#redis.celeriacDedupRelease(this.#dedupKey(id), taskId);
+  }
+
+  async permitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
+    if (this.#redis.status !== "ready") await this.connect();
+    return (await this.#redis.celeriacPermitAcquire(this.#permitKey(key), holder, limit, Math.max(1, Math.round(leaseMs)))) === 1;
+  }
+
+  async permitRenew(key: string, holder: string, leaseMs: number): Promise<void> {
+    if (this.#redis.status !== "ready") await this.connect();
+    await this.#redis.celeriacPermitRenew(this.#permitKey(key), holder, Math.max(1, Math.round(leaseMs)));
+  }
+
+  async permitRelease(key: string, holder: string): Promise<void> {
+    if (this.#redis.status !== "ready") await this.connect();
+    await this.#redis.zrem(this.#permitKey(key), holder);
+  }
+
+  async rateTake(key: string, holder: string, intervalMs: number): Promise<number> {
+    if (this.#redis.status !== "ready") await this.connect();
+    // One script, two keys: the hash tag keeps them in one slot on a Redis Cluster.
+    const k = `${this.#settings.keyPrefix}rate-{${key}}`;
+    return await this.#redis.celeriacRateTake(k, `${k}-line`, Math.max(1, intervalMs), holder);
+  }
+
+  #permitKey(key: string): string {
+    return `${this.#settings.keyPrefix}permits-${key}`;
+  }
+
+  #dedupKey(id: string): string {
+    return `${this.#settings.keyPrefix}dedup-${id}`;
   }
 
   async forget(taskId: string): Promise<void> {

@@ -65,6 +65,30 @@ export interface ResultBackend {
   chainSave(steps: unknown[]): Promise<string>;
   /** Reads up to `count` stored steps from index `from`. */
   chainLoad(id: string, from: number, count: number): Promise<unknown[]>;
+  /**
+   * Claims the deduplication id `id` for task `taskId` during `ttlMs` (the call option
+   * `deduplication`): resolves null when this call claimed it, or the id of the task that holds it.
+   */
+  dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null>;
+  /** Releases `id` if `taskId` still holds it (its send failed: a later send may run). */
+  dedupRelease(id: string, taskId: string): Promise<void>;
+  /**
+   * Takes one of `limit` permits of `key` for `holder` (per-key concurrency), leased for `leaseMs`:
+   * true when taken (or already held by `holder`, whose lease is then renewed). A lease that ran
+   * out (its worker died) frees its permit.
+   */
+  permitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<boolean>;
+  /** Extends `holder`'s lease on a permit of `key`, if it still holds one. */
+  permitRenew(key: string, holder: string, leaseMs: number): Promise<void>;
+  /** Gives `holder`'s permit of `key` back. */
+  permitRelease(key: string, holder: string): Promise<void>;
+  /**
+   * Takes the next start of a cluster-wide rate limit (`globalRateLimit`): starts under `key` are
+   * spaced at least `intervalMs` apart on the backend's clock. Resolves 0 when this one may start
+   * now, else how many ms to wait: `holder` joins the end of the line of refused callers, one
+   * interval after the last, so a backlog comes back spread out (nothing is reserved).
+   */
+  rateTake(key: string, holder: string, intervalMs: number): Promise<number>;
   /** Closes connections. */
   close(): Promise<void>;
 }

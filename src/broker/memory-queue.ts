@@ -11,6 +11,8 @@ export interface Stored {
   deliveries: number;
   /** When it was stored, epoch ms. */
   storedAt: number;
+  /** Its priority level, 0–9: higher levels are delivered first, each level in order. */
+  priority: number;
 }
 
 interface InFlight {
@@ -49,6 +51,14 @@ export class MemoryQueue {
 
   constructor(readonly name: string, readonly broker: { readonly settings: BrokerSettings }) {}
 
+  /** Stores a message behind every ready one of its level or higher (FIFO within a level). */
+  enqueue(stored: Stored): void {
+    let i = this.ready.length;
+    while (i > 0 && this.ready[i - 1]!.priority < stored.priority) i--;
+    this.ready.splice(i, 0, stored);
+    this.dispatchSoon();
+  }
+
   dispatchSoon(): void {
     if (this.#dispatchQueued) return;
     this.#dispatchQueued = true;
@@ -73,15 +83,14 @@ export class MemoryQueue {
   #deliver(stored: Stored, consumer: MemoryConsumer): void {
     const entry: InFlight = { stored, consumer, timer: this.#ackTimer(stored) };
     this.inFlight.set(stored.seq, entry);
-    const q = this;
     let settled = false;
     const settle = () => {
       if (settled) return false;
       settled = true;
-      const cur = q.inFlight.get(stored.seq);
+      const cur = this.inFlight.get(stored.seq);
       if (cur?.stored === stored) {
         clearTimeout(cur.timer);
-        q.inFlight.delete(stored.seq);
+        this.inFlight.delete(stored.seq);
       }
       return true;
     };
@@ -94,29 +103,29 @@ export class MemoryQueue {
       headers: () => ({ ...stored.message.headers }),
       headerCount: () => Object.keys(stored.message.headers).length,
       ack: () => {
-        if (settle()) q.dispatchSoon();
+        if (settle()) this.dispatchSoon();
       },
       term: () => {
-        if (settle()) q.dispatchSoon();
+        if (settle()) this.dispatchSoon();
       },
       nak: (delayMs) => {
         if (!settle()) return;
         if (delayMs && delayMs > 0) {
           // like JetStream, a nak-delayed message stays pending (counts against maxAckPending)
           const timer = setTimeout(() => {
-            q.inFlight.delete(stored.seq);
-            q.#requeue(stored);
+            this.inFlight.delete(stored.seq);
+            this.#requeue(stored);
           }, delayMs);
-          q.inFlight.set(stored.seq, { stored, consumer, timer });
+          this.inFlight.set(stored.seq, { stored, consumer, timer });
         } else {
-          q.#requeue(stored);
+          this.#requeue(stored);
         }
       },
       working: () => {
-        const cur = q.inFlight.get(stored.seq);
+        const cur = this.inFlight.get(stored.seq);
         if (settled || cur?.stored !== stored) return;
         clearTimeout(cur.timer);
-        cur.timer = q.#ackTimer(stored);
+        cur.timer = this.#ackTimer(stored);
       },
     };
     try {
@@ -143,7 +152,10 @@ export class MemoryQueue {
       else this.#unreported.add(stored.seq);
       return;
     }
-    this.ready.unshift(stored);
+    // Handed back: in front of its own level, as JetStream redelivers it before newer messages.
+    let i = 0;
+    while (i < this.ready.length && this.ready[i]!.priority > stored.priority) i++;
+    this.ready.splice(i, 0, stored);
     this.dispatchSoon();
   }
 

@@ -23,7 +23,7 @@ import type {
   QueueStats,
   StoredEvent,
 } from "./types.ts";
-import { Header, type WireMessage } from "../protocol/message.ts";
+import { Header, priorityLevel, type WireMessage } from "../protocol/message.ts";
 import { checkQueueName, type Names } from "../names.ts";
 import { ClosedError } from "../errors.ts";
 import { sharedHandle } from "../shared-handle.ts";
@@ -118,10 +118,9 @@ export class MemoryBroker implements Broker {
       message: { headers: { ...message.headers, [Header.MSG_ID]: msgId }, body: message.body.slice() },
       deliveries: 0,
       storedAt: now,
+      priority: priorityLevel(message.headers[Header.PRIORITY]),
     };
-    const q = this.#queue(queue);
-    q.ready.push(stored);
-    q.dispatchSoon();
+    this.#queue(queue).enqueue(stored);
     return Promise.resolve({ seq: stored.seq, duplicate: false });
   }
 
@@ -203,12 +202,14 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
+  // deno-lint-ignore require-await -- async so that a bad queue name rejects, as in the JetStream adapter
   async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     if (opts.queue !== undefined) checkQueueName(opts.queue, "queue");
     const all = this.#dlq.filter((d) => !opts.queue || d.queue === opts.queue);
     return all.slice(0, opts.limit ?? 100);
   }
 
+  // deno-lint-ignore require-await -- async so that a bad queue name rejects, as in the JetStream adapter
   async purgeDeadLetters(queue?: string): Promise<number> {
     if (queue !== undefined) checkQueueName(queue, "queue");
     const before = this.#dlq.length;
@@ -227,6 +228,7 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
+  // deno-lint-ignore require-await -- async so that a bad queue name rejects, as in the JetStream adapter
   async purge(queue: string): Promise<number> {
     checkQueueName(queue, "queue");
     const q = this.#queue(queue);

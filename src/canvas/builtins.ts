@@ -4,12 +4,18 @@
  * `celery.accumulate` is the body the canvas gives a group that must report as one result (a chain
  * step, a member of a chord's header). Names under `celery.` are left out of worker listings.
  */
-import type { Celeriac } from "../app.ts";
 import type { SignatureData } from "../protocol/message.ts";
 import type { TaskContext } from "../context.ts";
+import type { Task } from "../task.ts";
 import { NotRegisteredError } from "../errors.ts";
 
-function target(app: Celeriac, ctx: TaskContext): { call(args: unknown[]): unknown; base: unknown[]; items: unknown[] } {
+/** What the built-ins need from their app: its tasks by name, and registering a bound task. */
+export interface BuiltinHost {
+  readonly tasks: ReadonlyMap<string, Task>;
+  task(options: { name: string; bind: true }, handler: (ctx: TaskContext, ...args: unknown[]) => unknown): unknown;
+}
+
+function target(app: BuiltinHost, ctx: TaskContext): { call(args: unknown[]): unknown; base: unknown[]; items: unknown[] } {
   const { task, it } = ctx.kwargs as { task: SignatureData; it: unknown[] };
   const t = app.tasks.get(task?.task);
   if (!t) throw new NotRegisteredError(String(task?.task));
@@ -18,7 +24,7 @@ function target(app: Celeriac, ctx: TaskContext): { call(args: unknown[]): unkno
 }
 
 /** Registers the built-in tasks on `app`. */
-export function registerBuiltins(app: Celeriac): void {
+export function registerBuiltins(app: BuiltinHost): void {
   app.task({ name: "celery.map", bind: true }, async (ctx) => {
     const { call, base, items } = target(app, ctx);
     const out: unknown[] = [];

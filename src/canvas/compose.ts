@@ -7,9 +7,10 @@ import { Signature, type SignatureApplier } from "./signature.ts";
 import type { AsyncResult } from "../result.ts";
 import { emptyGroupResult, type GroupResult } from "./group-result.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import type { ChainArgs, ChainSteps, ChordBody, GroupResults, LastResult, ResultOf } from "../typing.ts";
 
 /** Anything that can be a canvas step. */
-export type AnySignature = Signature<unknown>;
+export type AnySignature = Signature<unknown, unknown[], unknown>;
 
 function compound(task: string, type: "chain" | "group" | "chord", kwargs: Record<string, unknown>): SignatureData {
   return { task, args: [], kwargs, options: {}, subtask_type: type, immutable: false };
@@ -38,12 +39,15 @@ export class Chain<R = unknown> extends Signature<R> {
   }
 }
 
-/** Tasks that run in parallel; the result is the list of their results, in order. */
-export class Group<R = unknown> extends Signature<R[]> {
-  override applyAsync(args: unknown[] = [], options: Parameters<Signature["applyAsync"]>[1] = {}): Promise<GroupResult<R>> {
-    return super.applyAsync(args, options) as Promise<GroupResult<R>>;
+/**
+ * Tasks that run in parallel; the result is the list of their results, in order. `R` is a
+ * member's result, `Out` the whole list (a tuple for a group of a tuple of steps).
+ */
+export class Group<R = unknown, Out extends unknown[] = R[]> extends Signature<Out, unknown[], GroupResult<R, Out>> {
+  override applyAsync(args: unknown[] = [], options: Parameters<Signature["applyAsync"]>[1] = {}): Promise<GroupResult<R, Out>> {
+    return super.applyAsync(args, options) as Promise<GroupResult<R, Out>>;
   }
-  override delay(...args: unknown[]): Promise<GroupResult<R>> {
+  override delay(...args: unknown[]): Promise<GroupResult<R, Out>> {
     return this.applyAsync(args);
   }
 }
@@ -58,25 +62,50 @@ export class Chord<R = unknown> extends Signature<R> {
   }
 }
 
-/** `chain(a.s(1), b.s(), c.s())`: the AsyncResult of the last task, with `.parent` walking back. */
-export function chain<R = unknown>(...sigs: AnySignature[] | [AnySignature[]]): Chain<R> {
+/**
+ * `chain(a.s(1), b.s(), c.s())`: the AsyncResult of the last task, with `.parent` walking back.
+ * Typed: each step must take the previous step's result as its last argument, and the chain's
+ * result is the last step's.
+ */
+export function chain<const S extends readonly AnySignature[]>(...sigs: S & ChainArgs<S>): Chain<LastResult<S>>;
+/** `chain([a.s(1), b.s()])`: the same, from a list. */
+export function chain<const S extends readonly AnySignature[]>(sigs: S & ChainSteps<S>): Chain<LastResult<S>>;
+export function chain(...sigs: AnySignature[] | [AnySignature[]]): Chain<unknown> {
   const list = checkAll((Array.isArray(sigs[0]) ? sigs[0] : sigs) as unknown[], "chain");
-  return new Chain<R>(compound("celery.chain", "chain", { tasks: list.map((s) => s.toJSON()) }), applierOf(list, "chain"));
+  return new Chain(compound("celery.chain", "chain", { tasks: list.map((s) => s.toJSON()) }), applierOf(list, "chain"));
 }
 
-/** `group([a.s(1), a.s(2)])` or `group(a.s(1), a.s(2))`: a GroupResult. An empty group is allowed. */
-export function group<R = unknown>(...sigs: AnySignature[] | [AnySignature[]]): Group<R> {
+/**
+ * `group([a.s(1), a.s(2)])` or `group(a.s(1), a.s(2))`: a GroupResult. An empty group is allowed.
+ * Typed: `get()` gives a tuple of the members' results for a tuple of steps, an array for an array.
+ */
+export function group<const S extends readonly AnySignature[]>(...sigs: S): Group<ResultOf<S[number]>, GroupResults<S>>;
+/** `group([a.s(1), b.s(2)])`: the same, from a list. */
+export function group<const S extends readonly AnySignature[]>(sigs: S): Group<ResultOf<S[number]>, GroupResults<S>>;
+export function group(...sigs: AnySignature[] | [AnySignature[]]): Group<unknown> {
   const list = checkAll((Array.isArray(sigs[0]) ? sigs[0] : sigs) as unknown[], "group");
   const data = compound("celery.group", "group", { tasks: list.map((s) => s.toJSON()) });
-  return new Group<R>(data, list[0]?.applier ?? EMPTY_APPLIER);
+  return new Group(data, list[0]?.applier ?? EMPTY_APPLIER);
 }
 
-/** `chord(header, body)`: body gets the header's results in order, exactly once. */
-export function chord<R = unknown>(header: AnySignature[] | Group<unknown>, body: AnySignature): Chord<R> {
+/** The results a chord header delivers to its body: a list of steps, or a group. */
+export type HeaderResults<H> = H extends Group<infer _R, infer Out> ? Out
+  : H extends readonly AnySignature[] ? GroupResults<H>
+  : unknown[];
+
+/**
+ * `chord(header, body)`: body gets the header's results in order, exactly once. Typed: the body
+ * must take the header's results as its last argument; the chord's result is the body's.
+ */
+export function chord<const H extends readonly AnySignature[] | Group<unknown, unknown[]>, B extends AnySignature>(
+  header: H,
+  body: B & ChordBody<B, HeaderResults<H>>,
+): Chord<ResultOf<B>>;
+export function chord(header: AnySignature[] | Group<unknown>, body: AnySignature): Chord<unknown> {
   const members = header instanceof Group ? (header.data.kwargs.tasks as SignatureData[]) : checkAll(header, "chord header").map((s) => s.toJSON());
   if (!(body instanceof Signature)) throw new InvalidArgumentError("body", "is not a signature");
   const headerData = header instanceof Group ? header.toJSON() : compound("celery.group", "group", { tasks: members });
-  return new Chord<R>(compound("celery.chord", "chord", { header: headerData, body: body.toJSON() }), body.applier);
+  return new Chord(compound("celery.chord", "chord", { header: headerData, body: body.toJSON() }), body.applier);
 }
 
 /** An empty group has no member to borrow an app from, and needs none: nothing is sent. */

@@ -18,8 +18,8 @@ export function handleOf(node: ResultNode, source: ResultSource): ResultHandle {
   return h;
 }
 
-/** The results of a group. */
-export class GroupResult<T = unknown> {
+/** The results of a group: `T` is a member's result, `Out` what `get()` gives (a tuple for a tuple of steps). */
+export class GroupResult<T = unknown, Out extends unknown[] = T[]> {
   /** The group id. */
   readonly id: string;
   /** The members' handles, in order. */
@@ -37,7 +37,7 @@ export class GroupResult<T = unknown> {
    * failure (in group order) is thrown as TaskError; without, failures are returned in place.
    * `timeout` bounds the whole wait.
    */
-  async get(opts: GetOptions = {}): Promise<T[]> {
+  async get(opts: GetOptions = {}): Promise<Out> {
     const deadline = opts.timeout === undefined ? null : Date.now() + opts.timeout * 1000;
     const left = () => (deadline === null ? undefined : Math.max(0, (deadline - Date.now()) / 1000));
     const settled = await Promise.allSettled(this.results.map((r) =>
@@ -52,11 +52,11 @@ export class GroupResult<T = unknown> {
       if ((opts.propagate ?? true) && s.value instanceof TaskError) throw s.value;
       out.push(s.value);
     }
-    return out as T[];
+    return out as Out;
   }
 
   /** Celery's `join`: the same as {@link get}. */
-  join(opts: GetOptions = {}): Promise<T[]> {
+  join(opts: GetOptions = {}): Promise<Out> {
     return this.get(opts);
   }
 
@@ -98,6 +98,6 @@ export class GroupResult<T = unknown> {
 }
 
 /** The result of an empty group: ready at once, `get()` gives []. */
-export function emptyGroupResult(id: string): GroupResult<never> {
-  return new GroupResult<never>(id, []);
+export function emptyGroupResult(id: string): GroupResult<never, []> {
+  return new GroupResult<never, []>(id, []);
 }

@@ -9,6 +9,8 @@
  */
 import type { SignatureData } from "../protocol/message.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import type { SignatureTypes } from "../typing.ts";
+import type { AsyncResult } from "../result.ts";
 
 /** Options a signature carries (the calling options of `applyAsync`, Celery's names). */
 export interface SignatureOptions {
@@ -62,8 +64,14 @@ function copyData(d: SignatureData): SignatureData {
   return structuredClone(d);
 }
 
-/** A task call (or compound) as data. `R` is the result its handle resolves to. */
-export class Signature<R = unknown> {
+/**
+ * A task call (or compound) as data. `R` is the result its handle resolves to; `In` the arguments
+ * it still takes when applied (in a chain: the previous result), checked by `chain` and `chord`;
+ * `H` the handle `applyAsync` gives (a GroupResult for a group).
+ */
+export class Signature<R = unknown, In extends unknown[] = unknown[], H = AsyncResult<R>> {
+  /** Type-level only (the result and remaining arguments); never set at run time. */
+  declare readonly __types?: SignatureTypes<R, In>;
   /** The data as it travels (Celery's dict form). */
   readonly data: SignatureData;
   readonly #applier: SignatureApplier;
@@ -104,7 +112,7 @@ export class Signature<R = unknown> {
    * sends `add` (Celery's `link` returns the callback instead; applied, that expression sent only
    * the callback).
    */
-  link(callback: Signature<unknown>): this {
+  link(callback: Signature<unknown, unknown[], unknown>): this {
     if (!(callback instanceof Signature)) throw new InvalidArgumentError("callback", "is not a signature (use task.s(...) or task.si(...))");
     ((this.data.options.link ??= []) as SignatureData[]).push(callback.toJSON());
     return this;
@@ -115,27 +123,27 @@ export class Signature<R = unknown> {
    * (`{ type, message, traceback }`) appended to its args (unless it is immutable). Returns this
    * signature.
    */
-  linkError(errback: Signature<unknown>): this {
+  linkError(errback: Signature<unknown, unknown[], unknown>): this {
     if (!(errback instanceof Signature)) throw new InvalidArgumentError("errback", "is not a signature (use task.s(...) or task.si(...))");
     ((this.data.options.link_error ??= []) as SignatureData[]).push(errback.toJSON());
     return this;
   }
 
   /** A copy, with more args appended and options merged. */
-  clone(args: unknown[] = [], options: SetOptions = {}): Signature<R> {
+  clone(args: unknown[] = [], options: SetOptions = {}): Signature<R, In, H> {
     const d = copyData(this.data);
     d.args = [...d.args, ...args];
     Object.assign(d.options, wireOptions(options));
-    return new Signature<R>(d, this.#applier);
+    return new Signature<R, In, H>(d, this.#applier);
   }
 
   /** Sends it. Extra args are appended to the signature's (partial application). */
-  applyAsync(args: unknown[] = [], options: SetOptions = {}): Promise<unknown> {
-    return this.#applier.applySignature(copyData(this.data), { args, options: wireOptions(options) as Record<string, unknown> });
+  applyAsync(args: unknown[] = [], options: SetOptions = {}): Promise<H> {
+    return this.#applier.applySignature(copyData(this.data), { args, options: wireOptions(options) as Record<string, unknown> }) as Promise<H>;
   }
 
   /** Sends it with extra args. */
-  delay(...args: unknown[]): Promise<unknown> {
+  delay(...args: unknown[]): Promise<H> {
     return this.applyAsync(args);
   }
 

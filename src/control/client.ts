@@ -8,6 +8,8 @@ import type { CompiledAppOptions } from "../options.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { ControlCommand, type ControlReply, type ControlRequest, decodeControl, encodeControl } from "./protocol.ts";
 import { persistRevoked } from "./revoked.ts";
+import { listPaused, setPaused } from "./paused.ts";
+import { checkQueueName } from "../names.ts";
 
 /** Options of every control call. */
 export interface BroadcastOptions {
@@ -141,9 +143,14 @@ export class Control {
     return await this.broadcast(ControlCommand.REVOKE, { task_id: list, terminate: Boolean(opts.terminate), signal: opts.signal ?? null }, opts);
   }
 
-  /** Sets a task's rate limit on the workers (`"10/s"`; `null` or `0` removes it). */
-  rateLimit(task: string, rate: string | number | null, opts?: BroadcastOptions): Promise<Replies> {
-    return this.broadcast(ControlCommand.RATE_LIMIT, { task_name: task, rate_limit: rate }, opts);
+  /**
+   * Sets a task's rate limit on the workers (`"10/s"`; `null` or `0` removes it): each worker's own
+   * (`rateLimit`), or with `global: true` the cluster-wide one (`globalRateLimit`). Like Celery's,
+   * the change holds for the workers running now, until they restart.
+   */
+  rateLimit(task: string, rate: string | number | null, opts: BroadcastOptions & { global?: boolean } = {}): Promise<Replies> {
+    const { global, ...rest } = opts;
+    return this.broadcast(ControlCommand.RATE_LIMIT, { task_name: task, rate_limit: rate, ...(global ? { global: true } : {}) }, rest);
   }
 
   /** Asks workers to shut down warmly. */
@@ -161,6 +168,11 @@ export class Control {
     return this.broadcast(ControlCommand.POOL_SHRINK, { n }, opts);
   }
 
+  /** Autoscales workers' pools between `min` and `max` slots (Celery's `autoscale`). */
+  autoscale(max: number, min: number, opts?: BroadcastOptions): Promise<Replies> {
+    return this.broadcast(ControlCommand.AUTOSCALE, { max, min }, opts);
+  }
+
   /** Starts consuming `queue`. */
   addConsumer(queue: string, opts?: BroadcastOptions): Promise<Replies> {
     return this.broadcast(ControlCommand.ADD_CONSUMER, { queue }, opts);
@@ -169,6 +181,33 @@ export class Control {
   /** Stops consuming `queue` (running tasks finish). */
   cancelConsumer(queue: string, opts?: BroadcastOptions): Promise<Replies> {
     return this.broadcast(ControlCommand.CANCEL_CONSUMER, { queue }, opts);
+  }
+
+  /**
+   * Pauses `queue` for every worker, persistently: recorded in KV `<p>_paused` first (so a worker
+   * started later holds off too), then broadcast so running workers stop pulling at once. Running
+   * tasks finish; waiting ones stay queued.
+   */
+  async pauseQueue(queue: string, opts?: BroadcastOptions): Promise<Replies> {
+    checkQueueName(queue, "queue");
+    await setPaused(await this.#pausedKv(), queue, true);
+    return await this.broadcast(ControlCommand.PAUSE_QUEUE, { queue }, opts);
+  }
+
+  /** Resumes a paused queue (removes its KV record, then broadcasts). */
+  async resumeQueue(queue: string, opts?: BroadcastOptions): Promise<Replies> {
+    checkQueueName(queue, "queue");
+    await setPaused(await this.#pausedKv(), queue, false);
+    return await this.broadcast(ControlCommand.RESUME_QUEUE, { queue }, opts);
+  }
+
+  /** The queues paused now, sorted. */
+  async pausedQueues(): Promise<string[]> {
+    return await listPaused(await this.#pausedKv());
+  }
+
+  async #pausedKv() {
+    return await (await this.#host.broker()).kv(this.#host.config.names.pausedBucket);
   }
 
   /** Turns task events on. */

@@ -21,10 +21,14 @@ export const ControlCommand = {
   SHUTDOWN: "shutdown",
   POOL_GROW: "pool_grow",
   POOL_SHRINK: "pool_shrink",
+  AUTOSCALE: "autoscale",
   ADD_CONSUMER: "add_consumer",
   CANCEL_CONSUMER: "cancel_consumer",
   ENABLE_EVENTS: "enable_events",
   DISABLE_EVENTS: "disable_events",
+  /** celeriac's own (Celery has none): persisted in KV before it is broadcast. */
+  PAUSE_QUEUE: "pause_queue",
+  RESUME_QUEUE: "resume_queue",
 } as const;
 /** A command name. */
 export type ControlCommand = typeof ControlCommand[keyof typeof ControlCommand];

@@ -21,7 +21,7 @@ export interface WorkerStatus extends WorkerRecord {
 export const MISSED_HEARTBEATS_OFFLINE = 2;
 
 /** Judges one record at `nowMs`. */
-export function judge(r: WorkerRecord, nowMs = Date.now()): WorkerStatus {
+export function judge(r: WorkerRecord, nowMs: number = Date.now()): WorkerStatus {
   const age = Math.max(0, nowMs / 1000 - r.last_heartbeat);
   // A little slack: a heartbeat sent on time may arrive a few ms late.
   const late = age > r.freq * MISSED_HEARTBEATS_OFFLINE + 0.25;
@@ -32,7 +32,7 @@ export function judge(r: WorkerRecord, nowMs = Date.now()): WorkerStatus {
 const decoder = new TextDecoder();
 
 /** Every worker in the registry, judged, sorted by name. */
-export async function workerStatus(broker: Broker, names: Names, nowMs = Date.now()): Promise<WorkerStatus[]> {
+export async function workerStatus(broker: Broker, names: Names, nowMs: number = Date.now()): Promise<WorkerStatus[]> {
   const kv = await broker.kv(names.workersBucket, { ttlMs: REGISTRY_TTL_MS });
   const out: WorkerStatus[] = [];
   for (const key of await kv.keys()) {

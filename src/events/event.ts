@@ -30,6 +30,7 @@ export type WorkerEventType = typeof WorkerEventType[keyof typeof WorkerEventTyp
 
 /** An event as sent and received. */
 export interface CeleriacEvent {
+  // deno-lint-ignore ban-types -- `string & {}` keeps the known names in editors' completions
   type: TaskEventType | WorkerEventType | (string & {});
   hostname: string;
   /** Epoch seconds (float), as Celery. */

@@ -24,6 +24,7 @@ export function callFields(m: TaskMessage, queue: string): Record<string, unknow
     group: m.group ?? null,
     queue,
     routing_key: queue,
+    priority: m.priority ?? 0,
     trace_id: m.traceparent?.split("-")[1] ?? null,
   };
 }

@@ -49,6 +49,11 @@ export const Header = {
   ONCE: "celeriac-once",
   /** The signature, when signing is on: `<alg>;<key id>;<signature>` (src/security/signing.ts). */
   SIG: "celeriac-sig",
+  /**
+   * The priority level 1–9 (absent means 0). The broker routes by it (a subject per level, see
+   * docs/protocol.md); kept as a header so the delayed-task mover and the dashboard read it unopened.
+   */
+  PRIORITY: "priority",
 } as const;
 
 /** The headers a dead letter gains on top of the original's (left out on replay and unsigned). */
@@ -134,6 +139,10 @@ export interface TaskMessage {
   chordSize?: number;
   /** Headers the user set with `applyAsync({ headers })`. */
   headers?: Record<string, string>;
+  /** Priority level 0–9, higher runs first (RabbitMQ / Celery-on-AMQP order); absent means 0. */
+  priority?: number;
+  /** Tasks of one name sharing this key run at most the task's `keyConcurrency` at once. */
+  concurrencyKey?: string;
   traceparent?: string;
   tracestate?: string;
 }
@@ -159,6 +168,7 @@ const META = {
   replyTo: "reply_to",
   queue: "queue",
   chordSize: "chord_size",
+  concurrencyKey: "concurrency_key",
 } as const satisfies Partial<Record<keyof TaskMessage, string>>;
 
 /** The JetStream dedup id: the task id, or `<id>:<retries>` for a retry. */
@@ -197,12 +207,14 @@ export function encodeTaskMessage(m: TaskMessage): WireMessage {
   if (m.replyTo !== undefined) meta[META.replyTo] = m.replyTo;
   if (m.queue !== undefined) meta[META.queue] = m.queue;
   if (m.chordSize !== undefined) meta[META.chordSize] = m.chordSize;
+  if (m.concurrencyKey !== undefined) meta[META.concurrencyKey] = m.concurrencyKey;
   const headers: Record<string, string> = m.headers ? { ...m.headers } : {};
   headers[Header.TASK] = m.task;
   headers[Header.ID] = m.id;
   headers[Header.MSG_ID] = msgIdFor(m.id, m.retries);
   if (m.traceparent) headers[Header.TRACEPARENT] = m.traceparent;
   if (m.tracestate) headers[Header.TRACESTATE] = m.tracestate;
+  if (m.priority) headers[Header.PRIORITY] = String(m.priority);
   let kwargs: Record<string, unknown> | null = null;
   for (const _ in m.kwargs) {
     kwargs = m.kwargs;
@@ -284,6 +296,8 @@ export function decodeTaskMessage(
   m.origin = metaString(meta, META.origin);
   m.replyTo = metaString(meta, META.replyTo);
   m.queue = metaString(meta, META.queue);
+  const key = metaString(meta, META.concurrencyKey);
+  if (key !== undefined) m.concurrencyKey = key;
   const gi = meta[META.groupIndex];
   if (typeof gi === "number") m.groupIndex = gi;
   const cs = meta[META.chordSize];
@@ -295,9 +309,34 @@ export function decodeTaskMessage(
   if (traceparent) m.traceparent = traceparent;
   const tracestate = header(Header.TRACESTATE);
   if (tracestate) m.tracestate = tracestate;
+  const priority = priorityLevel(header(Header.PRIORITY));
+  if (priority > 0) m.priority = priority;
   const user = allHeaders ? userHeaders(allHeaders()) : undefined;
   if (user) m.headers = user;
   return m;
+}
+
+/** The highest priority level; levels are 0 (the default, lowest) to this. */
+export const MAX_PRIORITY = 9;
+
+/**
+ * Why `v` is not a priority level (an integer 0–9, higher runs first), or null when it is.
+ * Celery on Redis and BullMQ count the other way (lower first); celeriac follows RabbitMQ.
+ */
+export function invalidPriority(v: unknown): string | null {
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_PRIORITY
+    ? null
+    : `must be an integer from 0 to ${MAX_PRIORITY} (higher runs first), got ${JSON.stringify(v)}`;
+}
+
+/**
+ * The level a `priority` header asks for: 0 when absent. A value that is not a level 0–9 counts
+ * as 0 (a foreign producer's odd header must not lose the message; the subject it came on is the truth).
+ */
+export function priorityLevel(value: string | undefined): number {
+  if (value === undefined || value.length !== 1) return 0;
+  const n = value.charCodeAt(0) - 48;
+  return n >= 0 && n <= MAX_PRIORITY ? n : 0;
 }
 
 /**

@@ -20,6 +20,9 @@ export function runtimeName(): string {
     const d = (globalThis as any).Deno;
     return `deno ${d.version?.deno ?? "?"}`;
   }
+  // deno-lint-ignore no-explicit-any
+  const bun = (globalThis as any).Bun;
+  if (bun) return `bun ${bun.version}`;
   return `node ${process.versions.node}`;
 }
 
@@ -32,6 +35,11 @@ export function env(name: string): string | undefined {
 /** This machine's host name. */
 export function hostname(): string {
   return os.hostname();
+}
+
+/** How many tasks can compute at once on this machine (CPU cores available to this process). */
+export function cpuCount(): number {
+  return typeof os.availableParallelism === "function" ? os.availableParallelism() : Math.max(1, os.cpus().length);
 }
 
 /** This process's id. */

@@ -12,43 +12,14 @@
  */
 import type { Broker, KeyValueStore } from "../broker/types.ts";
 import type { CompiledAppOptions } from "../options.ts";
-import type { ApplyOptions } from "../producer.ts";
+import type { ApplyOptions } from "../apply-options.ts";
+import { type BeatEntry, type BeatOptions, checkBeatSchedule, type MissedPolicy } from "./entry.ts";
 import type { AsyncResult } from "../result.ts";
 import type { Logger } from "../log.ts";
-import type { Schedule } from "./schedules.ts";
 import { Emitter, type Events } from "../emitter.ts";
 import { sleep, supervise, type Supervised } from "../actor.ts";
 import { Lease } from "../lease.ts";
 import { ConfigError } from "../errors.ts";
-
-/** What to do with occurrences missed while no beat ran (beyond the catch-up window). */
-export type MissedPolicy = "run-once" | "skip";
-
-/** One periodic task. */
-export interface BeatEntry {
-  /** The task's name. */
-  task: string;
-  /** When it fires: `every(seconds)` or `crontab(expr, { tz })`. */
-  schedule: Schedule;
-  args?: unknown[];
-  kwargs?: Record<string, unknown>;
-  /** Options for each call (queue, expires, ...). */
-  options?: ApplyOptions;
-  /** Overrides the beat's missed-fire policy for this entry. */
-  missed?: MissedPolicy;
-}
-
-/** Beat tuning. Durations in seconds. */
-export interface BeatOptions {
-  /** Time to live of the leader lease: a follower takes over this long after a leader dies. @default 5 */
-  leaseTtl?: number;
-  /** Missed occurrences up to this old are all fired on takeover. @default 60 */
-  catchUp?: number;
-  /** Policy for older missed occurrences. @default "run-once" */
-  missed?: MissedPolicy;
-  /** This replica's name in the lease. @default "<hostname>:<pid>" */
-  holder?: string;
-}
 
 /** What beat needs from its app. */
 export interface BeatHost {
@@ -75,25 +46,6 @@ export interface BeatEvents extends Record<string, unknown> {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Checks the schedule of an app; throws ConfigError naming the entry and field. */
-export function checkBeatSchedule(schedule: unknown): Record<string, BeatEntry> {
-  if (schedule === undefined) return {};
-  if (typeof schedule !== "object" || schedule === null) throw new ConfigError("beatSchedule", "must be an object of entries");
-  for (const [name, e] of Object.entries(schedule as Record<string, BeatEntry>)) {
-    const f = `beatSchedule["${name}"]`;
-    if (!name.trim()) throw new ConfigError("beatSchedule", "an entry needs a name");
-    if (typeof e?.task !== "string" || !e.task) throw new ConfigError(`${f}.task`, "must be a task name");
-    if (typeof e.schedule?.next !== "function" || typeof e.schedule?.previous !== "function") {
-      throw new ConfigError(`${f}.schedule`, "must be every(seconds) or crontab(expr, { tz })");
-    }
-    if (e.args !== undefined && !Array.isArray(e.args)) throw new ConfigError(`${f}.args`, "must be an array");
-    if (e.missed !== undefined && e.missed !== "run-once" && e.missed !== "skip") {
-      throw new ConfigError(`${f}.missed`, `must be "run-once" or "skip"`);
-    }
-  }
-  return schedule as Record<string, BeatEntry>;
-}
 
 /** The task id (and message id) of one occurrence. */
 export function fireId(entry: string, fireMs: number): string {
@@ -175,7 +127,13 @@ export class Beat {
         this.#emitter.emit("leader", held);
       },
     });
-    const election = lease.run(signal);
+    // The election ends with this run, not only on stop: a failed KV read or publish (a leader
+    // election in the cluster) ends the run, and a lease still renewed by a run that is over
+    // would hold every replica back while nothing fires. The supervisor starts a new run.
+    const term = new AbortController();
+    const stop = () => term.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    const election = lease.run(term.signal);
     let last: Map<string, number | null> | null = null;
     try {
       while (!signal.aborted) {
@@ -190,6 +148,8 @@ export class Beat {
       }
     } finally {
       this.#leader = false;
+      signal.removeEventListener("abort", stop);
+      term.abort();
       await election;
       await lease.release();
     }

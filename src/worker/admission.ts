@@ -17,6 +17,32 @@ import type { Rate } from "../rate.ts";
 import { TokenBucket } from "../rate.ts";
 import type { Job, Outcome } from "./job.ts";
 
+/** An admission step after the per-worker limit: the cluster-wide limit, the key's permit. */
+export interface AdmissionStep {
+  admit(job: Job, task: Task): Promise<Outcome | null>;
+}
+
+/**
+ * Runs the later steps after the per-worker limit's answer (`first`), each only once the one before
+ * let the task through. Null (run now, nothing allocated) when the task has none of them.
+ */
+export function admitInTurn(
+  job: Job,
+  task: Task,
+  first: Promise<Outcome | null> | null,
+  global: AdmissionStep | null,
+  permits: AdmissionStep | null,
+): Promise<Outcome | null> | null {
+  const keyed = permits !== null && task.options.keyConcurrency !== null ? permits : null;
+  if (!global && !keyed) return first;
+  let admitted = first;
+  for (const step of [global, keyed]) {
+    if (!step) continue;
+    admitted = admitted === null ? step.admit(job, task) : admitted.then((o) => o ?? step.admit(job, task));
+  }
+  return admitted;
+}
+
 /** Longest a rate-limited task waits inside the worker, holding its slot. */
 export const HOLD_MAX_MS = 1_000;
 

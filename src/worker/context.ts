@@ -4,9 +4,10 @@
  */
 import type { Context } from "@opentelemetry/api";
 import type { ResultBackend } from "../backend/types.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, taskLogger } from "../log.ts";
 import type { TaskMessage } from "../protocol/message.ts";
 import { makeRecord } from "../protocol/result.ts";
+import { PROGRESS_STATE } from "../states.ts";
 import type { RetryOptions, TaskContext } from "../context.ts";
 import type { TaskState } from "../states.ts";
 import { Retry } from "../errors.ts";
@@ -18,6 +19,8 @@ export interface ContextDeps {
   hostname: string;
   log: Logger;
   resultExtended: boolean;
+  /** Sends a result notice (the stored record's bytes) to a caller's reply subject. */
+  notify(replyTo: string, id: string, state: TaskState, bytes: Uint8Array): void;
 }
 
 /** The context of one running task. */
@@ -80,15 +83,31 @@ export class RunningTask implements TaskContext {
     return this.#job.trace?.context;
   }
   get log(): Logger {
-    this.#log ??= this.#deps.log.child(`${this.#m.task}[${this.#m.id}]`);
+    this.#log ??= taskLogger(this.#deps.log, this.#m.task, this.#m.id, this.#deps.hostname);
     return this.#log;
   }
 
   async updateState(state: TaskState, meta?: unknown): Promise<void> {
     // Terminated: REVOKED is (being) stored, and a handler that ignores its signal must not replace it.
     if (this.#job.terminated) throw this.#job.abort.signal.reason;
+    const m = this.#m;
+    if (this.#job.settling) {
+      // From a hook, or a call the handler did not await: the outcome is being stored, and a
+      // state written now would replace it.
+      this.log.warn(`updateState(${state}) ignored: task ${m.id} has finished`);
+      return;
+    }
     const extras = recordExtras(this.#job, this.#deps.hostname, this.#deps.resultExtended);
-    await this.#deps.backend.store(makeRecord(this.#m.id, state, meta ?? null, extras));
+    const backend = this.#deps.backend;
+    // Encoded once: the stored bytes are the caller's progress event (as for results, see settle).
+    const bytes = backend.encode(makeRecord(m.id, state, meta ?? null, extras));
+    const stored = await backend.storeEncoded(m.id, state, bytes);
+    // Stored first, so a caller that reads the backend on the event sees at least this state.
+    if (stored === "stored" && m.replyTo && !m.ignoreResult) this.#deps.notify(m.replyTo, m.id, state, bytes);
+  }
+
+  progress(value: unknown): Promise<void> {
+    return this.updateState(PROGRESS_STATE, value);
   }
 
   /** Lineage hook: the producer records tasks sent from inside this one. */

@@ -1,6 +1,6 @@
 /**
  * Runs one delivery up to its outcome: decode, look the task up, refuse what must not run,
- * build the context, run the handler under its time limits. It never acks; `settle` does.
+ * hand the handler to the pool under its time limits. It never acks; `settle` does.
  */
 import type { ResultBackend } from "../backend/types.ts";
 import type { Task } from "../task.ts";
@@ -8,9 +8,8 @@ import type { Logger } from "../log.ts";
 import { BASE_HEADER_COUNT, decodeTaskMessage, Header, type TaskMessage } from "../protocol/message.ts";
 import { makeRecord, type ResultRecord } from "../protocol/result.ts";
 import { isReady, State, type TaskState } from "../states.ts";
-import { currentTask } from "../context.ts";
-import { DecodeError, ErrorCode, hasCode, type Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors.ts";
-import { RunningTask } from "./context.ts";
+import type { DecodeError } from "../errors.ts";
+import type { TaskPool } from "./pool/types.ts";
 import { type Job, type Outcome, recordExtras } from "./job.ts";
 import type { MessageSigning } from "../security/load.ts";
 
@@ -21,6 +20,8 @@ export interface ExecutorDeps {
   hostname: string;
   log: Logger;
   resultExtended: boolean;
+  /** Sends a result notice (progress events from `ctx.progress` / `ctx.updateState`). */
+  notify(replyTo: string, id: string, state: TaskState, bytes: Uint8Array): void;
   /** Called once the message is decoded and the task known, before it runs. */
   onReceived(job: Job): void;
   /** Called when the handler begins. */
@@ -36,19 +37,11 @@ export interface ExecutorDeps {
   signing: MessageSigning | null;
   /** Bodies larger than this are dead-lettered undecoded. */
   maxMessageBytes: number;
-}
-
-function deadline(ms: number, make: () => Error): { promise: Promise<never>; cancel(): void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(make()), ms);
-  });
-  return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/** Calls a task's handler (a named function, so no closure is made per task). */
-function callTask(task: Task, ctx: RunningTask, args: unknown[]): unknown {
-  return task.call(ctx, args as never);
+  /** Where handlers run. */
+  pool: TaskPool;
+  /** The worker's limits, for tasks that set none. */
+  timeLimitMs: number | null;
+  softTimeLimitMs: number | null;
 }
 
 /** Executes deliveries. */
@@ -169,36 +162,14 @@ export class Executor {
     return recordExtras(job, this.#deps.hostname, this.#deps.resultExtended);
   }
 
-  async #run(job: Job, task: Task, m: TaskMessage): Promise<Outcome> {
-    const ctx = new RunningTask(job, m, this.#deps);
+  /** Starts the handler in the pool, under the limits the message, the task or the worker set (in that order). */
+  #run(job: Job, task: Task, m: TaskMessage): Promise<Outcome> {
     const [hardS, softS] = m.timelimit ?? [null, null];
-    const hardMs = hardS ? hardS * 1000 : task.options.timeLimitMs;
-    const softMs = softS ? softS * 1000 : task.options.softTimeLimitMs;
-    const soft = softMs
-      ? setTimeout(() => job.abort.abort(new SoftTimeLimitExceeded(softMs / 1000)), softMs)
-      : undefined;
-    const hard = hardMs ? deadline(hardMs, () => new TimeLimitExceeded(hardMs / 1000)) : undefined;
-    const started = performance.now();
+    const hardMs = hardS ? hardS * 1000 : task.options.timeLimitMs ?? this.#deps.timeLimitMs;
+    const softMs = softS ? softS * 1000 : task.options.softTimeLimitMs ?? this.#deps.softTimeLimitMs;
     job.startedAt = Date.now();
     this.#deps.onStarted(job);
     if (task.options.trackStarted) this.#track(job, State.STARTED);
-    try {
-      // The context doubles as the lineage (id, rootId) that tasks sent from the handler inherit.
-      const run = currentTask.run(ctx, callTask, task, ctx, m.args);
-      const value = hard ? await Promise.race([run, hard.promise]) : await run;
-      return { kind: "success", value, runtimeMs: performance.now() - started };
-    } catch (error) {
-      const runtimeMs = performance.now() - started;
-      if (job.abandoned) return { kind: "abandoned" };
-      if (hasCode(error, ErrorCode.RETRY)) return { kind: "retry", retry: error as Retry, runtimeMs };
-      if (hasCode(error, ErrorCode.REJECT)) {
-        const e = error as Error & { requeue?: boolean };
-        return { kind: "reject", reason: `rejected by the task: ${e.message}`, requeue: Boolean(e.requeue) };
-      }
-      return { kind: "failure", error, runtimeMs };
-    } finally {
-      if (soft) clearTimeout(soft);
-      hard?.cancel();
-    }
+    return this.#deps.pool.run({ job, task, message: m, hardMs: hardMs ?? null, softMs: softMs ?? null });
   }
 }

@@ -14,7 +14,7 @@
 import type { Broker } from "../broker/types.ts";
 import type { ResultBackend } from "../backend/types.ts";
 import type { Producer } from "../producer.ts";
-import type { SignatureData, TaskMessage } from "../protocol/message.ts";
+import type { TaskMessage } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord } from "../protocol/result.ts";
 import type { RemoteError } from "../errors.ts";
 import { State } from "../states.ts";

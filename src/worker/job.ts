@@ -11,7 +11,16 @@ import type { ProcessTrace } from "../tracing.ts";
 /** How a delivery ended. The settle step turns it into acks, results and follow-up messages. */
 export type Outcome =
   | { kind: "success"; value: unknown; runtimeMs: number }
-  | { kind: "failure"; error: unknown; runtimeMs: number }
+  | {
+    kind: "failure";
+    error: unknown;
+    runtimeMs: number;
+    /**
+     * A handler the pool could not stop (async pool, hard time limit) and that is still running:
+     * its slot is freed only once this settles.
+     */
+    lingering?: Promise<void>;
+  }
   | { kind: "retry"; retry: Retry; runtimeMs: number }
   | { kind: "reject"; reason: string; requeue: boolean }
   | { kind: "revoked"; reason: string }
@@ -43,6 +52,8 @@ export interface Job {
   settling: boolean;
   /** Waiting for its rate limit's token (Celery's "reserved"). */
   held: boolean;
+  /** The per-key concurrency permit it holds (permits.ts), released when it settles. */
+  permit?: string | null;
   /** The CONSUMER span, when traced. */
   trace: ProcessTrace | null;
 }

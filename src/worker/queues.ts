@@ -24,6 +24,7 @@ export class QueueActors {
   #queues: string[];
   #actors = new Map<string, Supervised>();
   #bound = new Set<string>();
+  #paused = new Set<string>();
 
   constructor(queues: string[], deps: QueueActorsDeps) {
     this.#queues = [...queues];
@@ -35,16 +36,41 @@ export class QueueActors {
     return this.#queues;
   }
 
-  /** Queues whose consumer is not bound right now. */
+  /** Queues whose consumer is not bound right now (paused ones are not expected to be). */
   unbound(): string[] {
-    return this.#queues.filter((q) => !this.#bound.has(q));
+    return this.#queues.filter((q) => !this.#bound.has(q) && !this.#paused.has(q));
+  }
+
+  /** Queues held off by `pause-queue`. */
+  get paused(): ReadonlySet<string> {
+    return this.#paused;
+  }
+
+  /**
+   * Holds off `queue`: its consumer stops (what was on its way is handed back), running tasks
+   * finish. Before {@link start}, it only marks the queue so start skips it.
+   */
+  async pause(queue: string): Promise<void> {
+    if (!this.#queues.includes(queue) || this.#paused.has(queue)) return;
+    this.#paused.add(queue);
+    const actor = this.#actors.get(queue);
+    this.#actors.delete(queue);
+    this.#bound.delete(queue);
+    await actor?.stop();
+  }
+
+  /** Consumes a paused queue again. */
+  async resume(broker: Broker, queue: string): Promise<void> {
+    if (!this.#paused.delete(queue) || !this.#queues.includes(queue)) return;
+    await this.start(broker, [queue]);
   }
 
   /**
    * Starts the actors of `queues` (all of the worker's, or one being added) and resolves once
    * each is consuming; rejects if one crashes before that (a bad stream, say).
    */
-  async start(broker: Broker, queues: readonly string[] = this.#queues): Promise<void> {
+  async start(broker: Broker, all: readonly string[] = this.#queues): Promise<void> {
+    const queues = all.filter((q) => !this.#paused.has(q));
     const ready = new Map<string, () => void>();
     const firstBound = queues.map((q) => new Promise<void>((r) => ready.set(q, r)));
     let firstCrash: ((err: unknown) => void) | null = null;
@@ -92,6 +118,7 @@ export class QueueActors {
     this.#actors.delete(queue);
     this.#queues = this.#queues.filter((q) => q !== queue);
     this.#bound.delete(queue);
+    this.#paused.delete(queue);
     await actor?.stop(); // hands back what was on its way
   }
 

@@ -7,9 +7,10 @@ import type { Job } from "./job.ts";
 import type { RevokedIds } from "../control/revoked.ts";
 import type { Admission } from "./admission.ts";
 import { ControlCommand, type TaskInfo } from "../control/protocol.ts";
-import { parseRate } from "../rate.ts";
+import { parseRate, type Rate } from "../rate.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { loadAverage, rssBytes, runtimeName } from "../runtime/mod.ts";
+import type { ChildInfo } from "./pool/types.ts";
 
 /** The worker as remote control sees it. */
 export interface RemoteWorker {
@@ -40,8 +41,18 @@ export interface RemoteWorker {
   revoke(ids: string[], terminate: boolean): string[];
   shutdown(): void;
   resize(concurrency: number): void;
+  /** Autoscales between `min` and `max` slots from now on; returns the bounds in force. */
+  autoscale(max: number, min: number): { max: number; min: number };
+  /** The execution pool and its children (pids or thread ids, tasks run, memory). */
+  pool(): { kind: string; children: ChildInfo[] };
   addConsumer(queue: string): Promise<void>;
   cancelConsumer(queue: string): Promise<void>;
+  pauseQueue(queue: string): Promise<void>;
+  /** Cluster-wide limits (`rate-limit --global`). */
+  globalRates: { setRate(taskName: string, rate: Rate | null): void };
+  resumeQueue(queue: string): Promise<void>;
+  /** Queues consumed but held off by pause-queue. */
+  paused(): string[];
   setEvents(on: boolean): void;
 }
 
@@ -57,7 +68,7 @@ export function taskInfo(w: RemoteWorker, job: Job): TaskInfo {
     hostname: w.hostname,
     time_start: job.startedAt === null ? null : job.startedAt / 1000,
     acknowledged: Boolean(job.task && !job.task.options.acksLate),
-    delivery_info: { exchange: "", routing_key: job.queue, priority: null, redelivered: job.delivery.deliveryCount > 1 },
+    delivery_info: { exchange: "", routing_key: job.queue, priority: m.priority ?? 0, redelivered: job.delivery.deliveryCount > 1 },
     worker_pid: w.pid,
   };
 }
@@ -90,7 +101,14 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
     case ControlCommand.REVOKED:
       return w.revoked.list();
     case ControlCommand.ACTIVE_QUEUES:
-      return w.queues().map((q) => ({ name: q, exchange: { name: "", type: "direct" }, routing_key: q, durable: true, consumer: w.durable(q) }));
+      return w.queues().map((q) => ({
+        name: q,
+        exchange: { name: "", type: "direct" },
+        routing_key: q,
+        durable: true,
+        consumer: w.durable(q),
+        paused: w.paused().includes(q),
+      }));
     case ControlCommand.QUERY_TASK: {
       const ids = new Set([args.ids ?? args.id].flat().map(String));
       const out: Record<string, [string, TaskInfo]> = {};
@@ -108,6 +126,10 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       const name = String(args.task_name ?? "");
       if (!w.tasks.has(name)) return { error: `unknown task ${name}` };
       const rate = parseRate(args.rate_limit ?? null, "rate_limit");
+      if (args.global === true) {
+        w.globalRates.setRate(name, rate);
+        return { ok: rate ? "new cluster-wide rate limit set successfully" : "cluster-wide rate limit disabled successfully" };
+      }
       w.admission.setRate(name, rate);
       return { ok: rate ? "new rate limit set successfully" : "rate limit disabled successfully" };
     }
@@ -125,6 +147,14 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       w.resize(w.concurrency() - n);
       return { ok: `pool will shrink to ${w.concurrency()}` };
     }
+    case ControlCommand.AUTOSCALE: {
+      const max = count(args.max, "max");
+      const min = count(args.min, "min");
+      if (min > max) throw new InvalidArgumentError("min", `must not exceed max (${max}), got ${min}`);
+      if (min < w.queues().length) return { error: `min cannot be below ${w.queues().length} (one slot per consumed queue)` };
+      const b = w.autoscale(max, min);
+      return { ok: `autoscale now max=${b.max} min=${b.min}` };
+    }
     case ControlCommand.ADD_CONSUMER: {
       const q = queueArg(args.queue);
       if (w.queues().includes(q)) return { ok: `already consuming from ${q}` };
@@ -136,6 +166,18 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
       if (!w.queues().includes(q)) return { error: `not consuming from ${q}` };
       await w.cancelConsumer(q);
       return { ok: `no longer consuming from ${q}` };
+    }
+    case ControlCommand.PAUSE_QUEUE: {
+      const q = queueArg(args.queue);
+      if (!w.queues().includes(q)) return { ok: `not consuming from ${q}` };
+      await w.pauseQueue(q);
+      return { ok: `paused ${q}; running tasks finish` };
+    }
+    case ControlCommand.RESUME_QUEUE: {
+      const q = queueArg(args.queue);
+      if (!w.queues().includes(q)) return { ok: `not consuming from ${q}` };
+      await w.resumeQueue(q);
+      return { ok: `resumed ${q}` };
     }
     case ControlCommand.ENABLE_EVENTS:
       w.setEvents(true);
@@ -175,7 +217,7 @@ function stats(w: RemoteWorker): Record<string, unknown> {
     pid: w.pid,
     clock: w.clock(),
     uptime: Math.round(w.uptime()),
-    pool: { "max-concurrency": w.concurrency(), implementation: "async", processes: [w.pid], "running-threads": 1 },
+    pool: poolStats(w),
     prefetch_count: w.concurrency(),
     broker: { transport: w.transport },
     rusage: { maxrss: Math.round(rssBytes() / 1024) },
@@ -183,5 +225,18 @@ function stats(w: RemoteWorker): Record<string, unknown> {
     sw_sys: runtimeName(),
     revoked: w.revoked.size,
     peers: w.peers(),
+  };
+}
+
+/** Celery's `stats.pool`, plus each child's tasks and memory. */
+function poolStats(w: RemoteWorker): Record<string, unknown> {
+  const { kind, children } = w.pool();
+  if (kind === "async") return { "max-concurrency": w.concurrency(), implementation: "async", processes: [w.pid], "running-threads": 1 };
+  return {
+    "max-concurrency": w.concurrency(),
+    implementation: kind,
+    processes: children.map((c) => c.id),
+    writes: { total: children.reduce((n, c) => n + c.tasks, 0) },
+    children: children.map((c) => ({ [kind === "process" ? "pid" : "thread"]: c.id, tasks: c.tasks, memory_kib: c.memoryKiB, busy: c.busy })),
   };
 }

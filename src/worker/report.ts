@@ -2,7 +2,7 @@
  * How a worker reports a task: the payloads of its `task-*` emitter events and the log lines of
  * settled tasks (Celery's wording).
  */
-import type { Logger } from "../log.ts";
+import { type Logger, taskLogger } from "../log.ts";
 import type { Job, Outcome } from "./job.ts";
 
 /** A task as the worker reports it. */
@@ -45,8 +45,10 @@ export function settledTaskEvent(job: Job, outcome: Outcome, state: string | nul
 }
 
 /** Logs a settled task as Celery does (success and revocations at info, failures at error). */
-export function logSettled(log: Logger, job: Job, outcome: Outcome, state: string | null): void {
+export function logSettled(worker: Logger, hostname: string, job: Job, outcome: Outcome, state: string | null): void {
   const m = job.message;
+  // The per-task logger is made only for a logger that takes structured fields (it costs a call).
+  const log = m && worker.bind ? taskLogger(worker, m.task, m.id, hostname) : worker;
   if (outcome.kind === "success") {
     if (log.enabledFor("info")) log.info(`Task ${m?.task}[${m?.id}] succeeded in ${(outcome.runtimeMs / 1000).toFixed(6)}s`);
   } else if (outcome.kind === "failure" && state === "FAILURE") {

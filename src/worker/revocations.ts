@@ -1,7 +1,7 @@
 /**
  * Revocations on a worker: the ids it refuses (synced from KV `<p>_revoked` at start and after a
  * reconnection, added by the control broadcast), and terminate — abort a running task's
- * `ctx.signal`, record REVOKED, free its slot at once.
+ * `ctx.signal` (and kill its child, in the process and threads pools), record REVOKED, free its slot.
  */
 import type { Broker } from "../broker/types.ts";
 import type { CompiledAppOptions } from "../options.ts";
@@ -20,6 +20,8 @@ export interface RevocationsDeps {
   settle(job: Job, outcome: Outcome): Promise<void>;
   /** Frees a job's slot (idempotent). */
   release(job: Job): void;
+  /** Stops the job's handler where the pool can (a child is killed); false where it cannot. */
+  kill(job: Job): boolean;
 }
 
 /** A worker's revocations. */
@@ -56,12 +58,14 @@ export class Revocations {
   }
 
   /**
-   * The handler may still be running JavaScript (the async pool cannot kill it): the job is
-   * marked so whatever it returns is dropped, and its slot is freed now.
+   * In the process and threads pools the child running it is killed (and replaced). In the async
+   * pool the handler may still be running JavaScript: the job is marked so whatever it returns is
+   * dropped, and its slot is freed now.
    */
   async #terminate(job: Job): Promise<void> {
     job.terminated = true;
     job.abort.abort(new TaskRevokedError(job.message!.id, "terminated"));
+    this.#deps.kill(job);
     const settle = () => this.#deps.settle(job, { kind: "revoked", reason: "terminated" });
     try {
       await (job.trace ? withContext(job.trace.context, settle) : settle());

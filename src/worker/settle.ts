@@ -8,7 +8,7 @@
 import type { Broker, ExhaustedMessage } from "../broker/types.ts";
 import type { ResultBackend, StoreOutcome } from "../backend/types.ts";
 import type { Producer } from "../producer.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, taskLogger } from "../log.ts";
 import { decodeTaskMessage, Header, type TaskMessage } from "../protocol/message.ts";
 import { exceptionInfo, isoNow, makeRecord, remoteErrorOf, type ResultRecord } from "../protocol/result.ts";
 import { isReady, State } from "../states.ts";
@@ -52,9 +52,12 @@ export class Settler {
     this.#deps = deps;
   }
 
-  /** Applies `outcome` to `job`. Never throws; failures to settle leave the message to be redelivered. */
-  async settle(job: Job, outcome: Outcome): Promise<void> {
-    if (job.abandoned || outcome.kind === "abandoned") return;
+  /**
+   * Applies `outcome` to `job`. Never throws; failures to settle leave the message to be
+   * redelivered. Resolves with the state recorded (null if none), or undefined if not settled.
+   */
+  async settle(job: Job, outcome: Outcome): Promise<string | null | undefined> {
+    if (job.abandoned || outcome.kind === "abandoned") return undefined;
     job.settling = true; // from here on a terminate is a no-op (revocations.ts)
     try {
       let state: string | null;
@@ -74,13 +77,15 @@ export class Settler {
         state = await this.#apply(job, outcome);
       }
       this.#deps.onSettled(job, outcome, state);
+      return state;
     } catch (err) {
       if (!job.abandoned && !retryHelps(err)) {
         await this.#cannotSettle(job, err);
-        return;
+        return undefined;
       }
       // Not acked: JetStream redelivers it after ack_wait, and the redelivery check sees what got done.
       this.#deps.log.error(`could not settle ${job.message?.id ?? `message ${job.delivery.seq}`}: ${(err as Error).message}`);
+      return undefined;
     }
   }
 
@@ -91,21 +96,13 @@ export class Settler {
    * kept). If even the dead letter cannot be written, the message stays unacked and is redelivered.
    */
   async #cannotSettle(job: Job, err: unknown): Promise<void> {
-    const d = job.delivery;
-    const what = job.message?.id ?? `message ${d.seq}`;
-    const reason = `could not settle: ${(err as Error).message} (retrying cannot help)`;
+    const what = job.message?.id ?? `message ${job.delivery.seq}`;
     this.#deps.log.error(`could not settle ${what}: ${(err as Error).message}; retrying cannot help, dead-lettering it`);
     try {
-      const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
-      await this.#durably(`dead-letter message ${d.seq}`, job, () =>
-        this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`));
+      await this.#deadLetter(job, `could not settle: ${(err as Error).message} (retrying cannot help)`, { status: State.FAILURE, type: "SettleError" });
     } catch (dlqErr) {
       this.#deps.log.error(`could not dead-letter ${what} either (${(dlqErr as Error).message}); it will be redelivered`);
-      return;
     }
-    const id = job.message?.id ?? d.header(Header.ID);
-    if (id) await this.#recordDeadLetter(id, State.FAILURE, "SettleError", reason, job.message?.replyTo);
-    d.term();
   }
 
   async #apply(job: Job, outcome: Outcome): Promise<string | null> {
@@ -178,7 +175,8 @@ export class Settler {
     }
     const next = { ...m, retries: m.retries + 1, eta: decision.etaMs > Date.now() ? decision.etaMs : undefined };
     const inS = Math.max(0, (decision.etaMs - Date.now()) / 1000);
-    this.#deps.log.info(`Task ${m.task}[${m.id}] retry ${next.retries} in ${inS.toFixed(inS < 10 ? 1 : 0)}s: ${retry.message}`);
+    const log = this.#deps.log.bind ? taskLogger(this.#deps.log, m.task, m.id, this.#deps.hostname) : this.#deps.log;
+    log.info(`Task ${m.task}[${m.id}] retry ${next.retries} in ${inS.toFixed(inS < 10 ? 1 : 0)}s: ${retry.message}`);
     // Publish the next attempt first: its dedup id (`<id>:<retries>`) makes a repeat harmless.
     await this.#durably(`publish retry ${next.retries} of ${m.id}`, job, () => this.#deps.producer.publish(next));
     const d = retry.exc === undefined ? { type: "Retry", message: retry.message, traceback: null } : describeError(retry.exc);
@@ -240,17 +238,23 @@ export class Settler {
     return recordExtras(job, this.#deps.hostname, this.#deps.resultExtended);
   }
 
-  /** Keeps the raw message in the DLQ with the reason, records REJECTED if the id is known, removes it. */
-  async #deadLetter(job: Job, reason: string): Promise<void> {
+  /**
+   * The one way a delivered message goes to the DLQ: kept raw with the reason, `status` recorded
+   * if the id is known, removed from its queue. A rejected canvas member fails what depends on it
+   * (its chain, its chord) like any failure; a message that could not be settled sends nothing
+   * more (sending is what failed).
+   */
+  async #deadLetter(job: Job, reason: string, as: { status: string; type: string } = { status: State.REJECTED, type: "Rejected" }): Promise<void> {
     const d = job.delivery;
     const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
     await this.#durably(`dead-letter message ${d.seq}`, job, () =>
       this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`));
     this.#deps.log.warn(`dead-lettered message ${d.seq} from queue ${job.queue}: ${reason}`);
     const id = job.message?.id ?? d.header(Header.ID);
-    if (id) await this.#recordDeadLetter(id, State.REJECTED, "Rejected", reason, job.message?.replyTo);
-    // A rejected canvas member fails what depends on it (its chain, its chord) like any failure.
-    const follow = job.message ? this.#onFailure(job.message, { type: "Rejected", message: reason, traceback: null }) : undefined;
+    if (id) await this.#recordDeadLetter(id, as.status, as.type, reason, job.message?.replyTo);
+    const follow = as.status === State.REJECTED && job.message
+      ? this.#onFailure(job.message, { type: as.type, message: reason, traceback: null })
+      : undefined;
     if (follow) await this.#durably(`follow-ups of ${id}`, job, follow);
     d.term();
   }

@@ -149,6 +149,24 @@ export class TracedBackend implements ResultBackend {
   forget(taskId: string): Promise<void> {
     return this.#b.forget(taskId);
   }
+  dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null> {
+    return this.#b.dedupClaim(id, taskId, ttlMs);
+  }
+  dedupRelease(id: string, taskId: string): Promise<void> {
+    return this.#b.dedupRelease(id, taskId);
+  }
+  permitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<boolean> {
+    return this.#b.permitAcquire(key, holder, limit, leaseMs);
+  }
+  permitRenew(key: string, holder: string, leaseMs: number): Promise<void> {
+    return this.#b.permitRenew(key, holder, leaseMs);
+  }
+  permitRelease(key: string, holder: string): Promise<void> {
+    return this.#b.permitRelease(key, holder);
+  }
+  rateTake(key: string, holder: string, intervalMs: number): Promise<number> {
+    return this.#b.rateTake(key, holder, intervalMs);
+  }
   chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin> {
     return this.#b.chordJoin(groupId, index, size, result);
   }

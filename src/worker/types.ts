@@ -9,6 +9,7 @@ import type { Task } from "../task.ts";
 import type { Logger } from "../log.ts";
 import type { MessageSigning } from "../security/load.ts";
 import type { TaskEvent } from "./report.ts";
+import type { Signals } from "../signals.ts";
 
 export type { TaskEvent };
 
@@ -22,6 +23,8 @@ export interface WorkerHost {
   readonly log: Logger;
   /** Signing keys (read on first call); null when signing is off. */
   signing(): MessageSigning | null;
+  /** The app's signals (task hooks and signals fire through them). */
+  readonly signals: Signals;
 }
 
 /** Lifecycle states. */

@@ -6,30 +6,41 @@
  * settle (outcome → result, notice, follow-up, ack). See docs/architecture.md.
  */
 import type { Broker, Delivery } from "../broker/types.ts";
-import type { ResultBackend } from "../backend/types.ts";
 import { Emitter, type Events } from "../emitter.ts";
 import { supervise, type Supervised } from "../actor.ts";
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.ts";
 import { SlotPool } from "./slots.ts";
-import { Executor } from "./executor.ts";
-import { Settler } from "./settle.ts";
+import type { Executor } from "./executor.ts";
+import type { Settler } from "./settle.ts";
+import { GlobalRates } from "./global-rate.ts";
+import { KeyPermits } from "./permits.ts";
+import { PauseWatch } from "./paused.ts";
 import { QueueActors } from "./queues.ts";
 import { type Job, newJob, type Outcome } from "./job.ts";
-import { logSettled, settledTaskEvent, type TaskEvent, taskEvent } from "./report.ts";
+import { logSettled, settledTaskEvent } from "./report.ts";
 import { ClosedError, ConfigError } from "../errors.ts";
-import type { MessageSigning } from "../security/load.ts";
 import { moverActor } from "../schedule/mover.ts";
 import { pid } from "../runtime/mod.ts";
 import { activeTracer, withContext } from "../tracing.ts";
-import { endSpan, settleSpan, TracedBackend, traceDelivery } from "./traced.ts";
-import { Admission } from "./admission.ts";
+import { endSpan, settleSpan, traceDelivery } from "./traced.ts";
+import { Admission, admitInTurn } from "./admission.ts";
 import { TaskObservers } from "./observe.ts";
-import { type RemoteWorker } from "./remote.ts";
+import type { RemoteWorker } from "./remote.ts";
 import { type Services, type ServicesHost, startServices } from "./services.ts";
 import { Revocations } from "./revocations.ts";
+import { sendNotice } from "./notice.ts";
+import { hasHooks, type HookDeps, taskRevoked, taskSettled, taskStarting } from "./hooks.ts";
+import { type ContextDeps, RunningTask } from "./context.ts";
+import { Signal } from "../signals.ts";
+import { State } from "../states.ts";
 import { checkQueueName } from "../options.ts";
 import type { Tracer } from "@opentelemetry/api";
+import type { Logger } from "../log.ts";
 import { type StopOptions, type WorkerEvents, type WorkerHost, WorkerState } from "./types.ts";
+import type { TaskPool } from "./pool/mod.ts";
+import { pipeline } from "./pipeline.ts";
+import { isPoolChild } from "../runtime/children.ts";
+import { Autoscaler } from "./autoscale.ts";
 
 /** Time to live of the delayed-task mover's lease: a dead mover is replaced within it. */
 const MOVER_LEASE_MS = 5_000;
@@ -48,8 +59,16 @@ export class Worker {
   #inFlight = new Set<Job>();
   #actors: Supervised[] = [];
   #ticker: ReturnType<typeof setInterval> | null = null;
+  #pauses: PauseWatch | null = null;
+  #permits: KeyPermits | null = null;
+  #globalRates = new GlobalRates((e) => this.#report(e));
   #executor: Executor | null = null;
   #settler: Settler | null = null;
+  #hooks: HookDeps | null = null;
+  /** The worker's logger (its `logger` option, or the app's). */
+  readonly #log: Logger;
+  #pool: TaskPool | null = null;
+  #autoscaler: Autoscaler | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
@@ -73,11 +92,12 @@ export class Worker {
     this.#host = host;
     this.options = compileWorkerOptions(options, host.config.defaultQueue);
     this.hostname = this.options.hostname;
-    this.#emitter = new Emitter((err) => host.log.error("a worker event listener failed", err));
+    this.#log = this.options.logger ?? host.log;
+    this.#emitter = new Emitter((err) => this.#log.error("a worker event listener failed", err));
     this.#slots = new SlotPool(this.options.concurrency, this.options.queues);
     this.#queues = new QueueActors(this.options.queues, {
       slots: this.#slots,
-      log: host.log,
+      log: this.#log,
       dispatch: (d) => this.#dispatch(d),
       exhausted: (ex) => void this.#settler!.exhausted(ex),
       report: (err) => this.#report(err),
@@ -85,9 +105,12 @@ export class Worker {
     this.#concurrency = this.options.concurrency;
     this.#revocations = new Revocations({
       config: host.config,
-      log: host.log,
-      settle: (job, outcome) => this.#settler!.settle(job, outcome),
+      log: this.#log,
+      settle: async (job, outcome) => {
+        await this.#settler!.settle(job, outcome);
+      },
       release: (job) => this.#release(job),
+      kill: (job) => this.#pool?.kill(job) ?? false,
     });
     const revoked = this.#revocations.ids;
     this.#admission = new Admission({
@@ -149,13 +172,18 @@ export class Worker {
    */
   start(): Promise<void> {
     if (this.#state !== WorkerState.CREATED) return Promise.reject(new ClosedError(`worker ${this.hostname} (${this.#state})`));
+    if (isPoolChild()) {
+      // The app module is loaded by each child of a process or threads pool: starting a worker
+      // there would start children of its own, without end.
+      return Promise.reject(new ConfigError("appModule", "a worker cannot start inside a pool child: this module starts a worker when imported; guard the start with isPoolChild() or keep the tasks in a module of their own"));
+    }
     this.#setState(WorkerState.STARTING);
     this.#starting = this.#start();
     return this.#starting;
   }
 
   async #start(): Promise<void> {
-    const log = this.#host.log;
+    const log = this.#log;
     try {
       const signing = this.#host.signing();
       if (signing?.require && !signing.signer) {
@@ -171,8 +199,44 @@ export class Worker {
       const cfg = this.#host.config;
       // Mingle: revocations made while this worker was not running still hold.
       await this.#revocations.sync(broker);
+      // Likewise a queue paused before this worker started stays held off.
+      this.#pauses = new PauseWatch({ broker, bucket: cfg.names.pausedBucket, queues: this.#queues, report: (e) => this.#report(e) });
+      await this.#pauses.sync();
       this.#offStatus = broker.onStatus((s) => this.#onBrokerStatus(s));
-      this.#pipeline(broker, backend, signing);
+      const contextDeps: ContextDeps = {
+        backend,
+        hostname: this.hostname,
+        log: this.#log,
+        resultExtended: cfg.resultExtended,
+        notify: (replyTo, id, state, bytes) => sendNotice({ broker, backend }, replyTo, id, state, bytes),
+      };
+      const hooks: HookDeps = this.#hooks = {
+        signals: this.#host.signals,
+        log: this.#log,
+        hostname: this.hostname,
+        context: (job) => new RunningTask(job, job.message!, contextDeps),
+      };
+      this.#globalRates.use(backend);
+      const permits = this.#permits = new KeyPermits({ backend, leaseMs: cfg.broker.ackWaitMs, report: (e) => this.#report(e) });
+      const p = pipeline({
+        host: this.#host,
+        options: this.options,
+        broker,
+        backend,
+        signing,
+        log: this.#log,
+        notify: contextDeps.notify,
+        obs: this.#obs,
+        emitter: this.#emitter,
+        isRevoked: (id) => this.#revocations.ids.has(id),
+        // Per worker, then cluster-wide, then the key's permit: each only when the task has it.
+        admit: (job, task) =>
+          admitInTurn(job, task, this.#admission.admit(job, task), this.#globalRates.rateOf(task) ? this.#globalRates : null, permits),
+        started: (job) => taskStarting(hooks, job),
+        onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
+      });
+      [this.#pool, this.#executor, this.#settler] = [p.pool, p.executor, p.settler];
+      await p.pool.start();
       await this.#queues.start(broker);
       this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
@@ -186,51 +250,18 @@ export class Worker {
         }), { onCrash: (err) => this.#report(err as Error) }));
       }
       this.#startTicker(cfg.broker.ackWaitMs);
+      this.#pauses.start();
+      if (this.options.autoscale) this.#autoscale(this.options.autoscale.max, this.options.autoscale.min);
       this.#startedAt = Date.now();
       this.#setState(WorkerState.RUNNING);
+      this.#host.signals.fire(Signal.WORKER_READY, { hostname: this.hostname });
     } catch (err) {
       this.#setState(WorkerState.FAILED);
       this.#offStatus?.();
       await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
-      await this.#services?.stop();
+      await Promise.all([this.#services?.stop(), this.#pool?.stop()]);
       throw err;
     }
-  }
-
-  /** The executor and the settler: one delivery to its outcome, the outcome to its consequences. */
-  #pipeline(broker: Broker, backend: ResultBackend, signing: MessageSigning | null): void {
-    const cfg = this.#host.config;
-    const log = this.#host.log;
-    this.#executor = new Executor({
-      tasks: this.#host.tasks,
-      backend,
-      hostname: this.hostname,
-      log,
-      resultExtended: cfg.resultExtended,
-      onReceived: (job) => {
-        if (job.task && !job.task.options.acksLate) job.delivery.ack();
-        if (this.#obs.observed) this.#obs.received(job);
-        if (this.#emitter.has("task-received")) this.#emitter.emit("task-received", taskEvent(job));
-      },
-      onStarted: (job) => {
-        if (this.#obs.observed) this.#obs.started(job);
-        if (this.#emitter.has("task-started")) this.#emitter.emit("task-started", taskEvent(job));
-      },
-      isRevoked: (id) => this.#revocations.ids.has(id),
-      admit: (job, task) => this.#admission.admit(job, task),
-      signing,
-      maxMessageBytes: this.options.maxMessageBytes,
-    });
-    this.#settler = new Settler({
-      broker,
-      // Result writes become child spans of the task's span when traced.
-      backend: this.#tracing ? new TracedBackend(backend) : backend,
-      producer: this.#host.producer,
-      hostname: this.hostname,
-      log,
-      resultExtended: cfg.resultExtended,
-      onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
-    });
   }
 
   /** Sends in-progress signals for tasks running longer than a third of ack_wait. */
@@ -239,6 +270,7 @@ export class Worker {
     this.#ticker = setInterval(() => {
       const before = Date.now() - every;
       for (const job of this.#inFlight) if (job.receivedAt < before && !job.abandoned) job.delivery.working();
+      this.#permits?.renew(this.#inFlight);
     }, every);
   }
 
@@ -270,10 +302,17 @@ export class Worker {
     try {
       const outcome = await this.#executor!.execute(job);
       // A terminated task was settled as REVOKED already; what it did after is dropped.
-      if (!job.terminated) await this.#settler!.settle(job, outcome);
+      if (!job.terminated) {
+        const state = await this.#settler!.settle(job, outcome);
+        // Hooks run once the outcome is settled, within the task's slot (checked first: most
+        // tasks have none, and an await per task is measurable).
+        if (state !== undefined && hasHooks(this.#hooks!, job)) await taskSettled(this.#hooks!, job, outcome, state);
+      }
+      // A handler the pool could not stop keeps its slot until it returns (never more than -c at once).
+      if (outcome.kind === "failure" && outcome.lingering) await outcome.lingering;
     } catch (err) {
       // execute and settle do not throw; if they ever do, the message is redelivered.
-      this.#host.log.error("unexpected error while processing a message", err);
+      this.#log.error("unexpected error while processing a message", err);
     } finally {
       this.#release(job);
       if (job.trace) {
@@ -291,12 +330,14 @@ export class Worker {
   }
 
   #onSettled(job: Job, outcome: Outcome, state: string | null): void {
+    this.#permits?.release(job);
     this.#processed++;
     const name = job.message?.task;
     if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);
     if (job.trace) settleSpan(job, outcome, state);
+    if (state === State.REVOKED) taskRevoked(this.#hooks!, job, outcome);
     if (this.#obs.observed) this.#obs.settled(job, outcome, state);
-    logSettled(this.#host.log, job, outcome, state);
+    logSettled(this.#log, this.hostname, job, outcome, state);
     if (this.#emitter.has("task-settled")) this.#emitter.emit("task-settled", settledTaskEvent(job, outcome, state));
   }
 
@@ -323,10 +364,11 @@ export class Worker {
       return;
     }
     this.#setState(WorkerState.DRAINING);
+    this.#autoscaler?.stop();
     this.#slots.close();
     await Promise.all([...this.#actors.map((a) => a.stop()), this.#queues.stopAll()]);
     if (this.#inFlight.size > 0) {
-      this.#host.log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
+      this.#log.info(`waiting up to ${graceMs / 1000}s for ${this.#inFlight.size} running task(s)`);
       const idle = new Promise<void>((r) => (this.#idle = r));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const graceOver = new Promise<void>((r) => {
@@ -340,14 +382,17 @@ export class Worker {
       job.abandoned = true;
       job.abort.abort(new ClosedError(`worker ${this.hostname}`));
       job.delivery.nak();
-      this.#host.log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
+      this.#log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
     }
     this.#inFlight.clear();
+    await this.#pool?.stop();
     if (this.#ticker) clearInterval(this.#ticker);
+    this.#pauses?.stop();
     this.#offStatus?.();
     // Heartbeats and control last through the grace period; worker-offline is the last word.
     await this.#services?.stop();
     this.#setState(WorkerState.STOPPED);
+    await this.#host.signals.emit(Signal.WORKER_SHUTDOWN, { hostname: this.hostname });
   }
 
   #onBrokerStatus(s: "disconnected" | "reconnected"): void {
@@ -357,6 +402,7 @@ export class Worker {
     if (metrics) metrics.reconnects++;
     // A revoke broadcast while we were cut off was lost; its KV entry was not.
     this.#revocations.sync(this.#broker).catch((err) => this.#report(err as Error));
+    this.#pauses?.sync().catch((err) => this.#report(err as Error));
     // Copies of finished tasks may come back looking new (see checkEveryDeliveryFor): for as long
     // as a producer's retry is deduplicated, or a redelivery takes, look before running.
     const b = this.#host.config.broker;
@@ -371,6 +417,33 @@ export class Worker {
     await this.#queues.add(this.#broker!, queue);
   }
 
+  /** Changes the number of slots, and of children in a process or threads pool. */
+  #resize(n: number): void {
+    this.#slots.resize(n);
+    this.#pool?.resize(n);
+    this.#concurrency = n;
+  }
+
+  /** Starts autoscaling between `min` and `max` slots, or changes the bounds (the `autoscale` command). */
+  #autoscale(max: number, min: number): { max: number; min: number } {
+    if (!this.#autoscaler) {
+      this.#autoscaler = new Autoscaler({
+        log: this.#host.log,
+        concurrency: () => this.#concurrency,
+        running: () => this.#inFlight.size,
+        floor: () => this.#queues.queues.length,
+        resize: (n) => this.#resize(n),
+        waiting: async () => {
+          const all = await Promise.all(this.#queues.queues.map((q) => this.#broker!.queueStats(q)));
+          return all.reduce((n, s) => n + s.pending, 0);
+        },
+      }, { max, min }, this.options.autoscaleKeepaliveMs);
+      if (this.#state === WorkerState.RUNNING || this.#state === WorkerState.STARTING) this.#autoscaler.start();
+    }
+    this.#autoscaler.update(max, min);
+    return this.#autoscaler.bounds;
+  }
+
   #remote(): RemoteWorker {
     const names = this.#host.config.names;
     return {
@@ -380,6 +453,7 @@ export class Worker {
       totals: this.#totals,
       revoked: this.#revocations.ids,
       admission: this.#admission,
+      globalRates: this.#globalRates,
       transport: this.#broker?.description ?? "",
       concurrency: () => this.#concurrency,
       active: () => this.#inFlight.size,
@@ -392,12 +466,14 @@ export class Worker {
       durable: (q) => names.durable(q),
       revoke: (ids, terminate) => this.#revocations.revoke(ids, terminate, this.#inFlight),
       shutdown: () => void this.stop(),
-      resize: (n) => {
-        this.#slots.resize(n);
-        this.#concurrency = n;
-      },
+      resize: (n) => this.#resize(n),
+      autoscale: (max, min) => this.#autoscale(max, min),
+      pool: () => ({ kind: this.options.pool, children: this.#pool?.children() ?? [] }),
       addConsumer: (q) => this.#addConsumer(q),
       cancelConsumer: (q) => this.#queues.cancel(q),
+      pauseQueue: (q) => this.#queues.pause(q),
+      resumeQueue: (q) => this.#queues.resume(this.#broker!, q),
+      paused: () => [...this.#queues.paused],
       setEvents: (on) => this.#obs.setTaskEvents(on),
     };
   }
@@ -408,7 +484,7 @@ export class Worker {
       broker,
       config: cfg,
       options: this.options,
-      log: this.#host.log,
+      log: this.#log,
       remote: this.#remote(),
       observers: this.#obs,
       events: this.options.events ?? cfg.workerSendTaskEvents,

@@ -4,7 +4,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type Delivery } from "../../src/broker/types.ts";
+import type { Delivery } from "../../src/broker/types.ts";
 import { type Proc, spawnProc, runtimeCommand, stopProc, waitFor } from "../helpers.ts";
 import { cluster } from "./e2e-helpers.ts";
 

@@ -12,7 +12,7 @@ describe("canvas faults", () => {
   it("a header task whose worker is SIGKILLed mid-run: the body still runs exactly once", async () => {
     const c = cluster({ ackWait: 2 });
     const sleepy = c.app.task({ name: "sleepy" }, (_ms: number) => null); // the producer's view of the fixture tasks
-    const gather = c.app.task({ name: "gather" }, (_xs: unknown[]) => null);
+    const gather = c.app.task({ name: "gather" }, (_xs: unknown[]): unknown => null);
     const a = await spawnWorker(["-A", TASKS, "-c", "4", "-n", "a@%h"], { env: c.env });
     let b: Awaited<ReturnType<typeof spawnWorker>> | null = null;
     try {

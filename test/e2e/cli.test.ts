@@ -35,6 +35,13 @@ describe("cli", () => {
     assert.match(r.output, /^5$/m);
   });
 
+  it("call --wait prints each progress event on stderr, then the result", async () => {
+    const r = await runCli(["call", "steps", "--args", "[3]", "--wait"], { env: c.env });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /PROGRESS \{"done":1,"total":3\}\nPROGRESS \{"done":2,"total":3\}\nPROGRESS \{"done":3,"total":3\}\n/);
+    assert.match(r.output, /^3$/m);
+  });
+
   it("call without --wait prints the id; result <id> --wait prints the result", async () => {
     // -A: the fixture app sets its own result key prefix, which `result` must know to read
     const sent = await runCli(["call", "-A", TASKS, "add", "--args", "[20,22]"], { env: c.env });

@@ -1,13 +1,15 @@
 /**
- * One cluster, two runtimes: a Deno worker serves a Node producer, and a Node worker serves a
- * Deno producer. Each side reports its runtime.
+ * One cluster, several runtimes: a Deno worker serves a Node producer, a Node worker a Deno
+ * producer, and the same both ways with Bun. Each side reports its runtime.
+ * `MIXED_RUNTIMES=bun` keeps only the pairs with Bun (`npm run test:bun`).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { runtimeCommand, spawnProc, spawnWorker, stopProc } from "../helpers.ts";
+import process from "node:process";
+import { type Runtime, runtimeCommand, spawnProc, spawnWorker, stopProc } from "../helpers.ts";
 import { cluster, TASKS } from "./e2e-helpers.ts";
 
-async function produce(runtime: "node" | "deno", env: Record<string, string>, n: number) {
+async function produce(runtime: Runtime, env: Record<string, string>, n: number) {
   const [cmd, args] = runtimeCommand(runtime, "test/fixtures/produce.ts", [String(n)]);
   const p = spawnProc(cmd, args, env);
   const code = await p.exited;
@@ -18,7 +20,9 @@ async function produce(runtime: "node" | "deno", env: Record<string, string>, n:
 }
 
 describe("mixed runtimes", () => {
-  for (const [workerRt, producerRt] of [["deno", "node"], ["node", "deno"]] as const) {
+  const pairs: [Runtime, Runtime][] = [["deno", "node"], ["node", "deno"], ["bun", "node"], ["node", "bun"]];
+  const only = process.env.MIXED_RUNTIMES;
+  for (const [workerRt, producerRt] of pairs.filter((p) => !only || p.includes(only as Runtime))) {
     it(`a ${workerRt} worker serves a ${producerRt} producer`, async () => {
       const c = cluster();
       const w = await spawnWorker(["-A", TASKS, "-c", "4"], { env: c.env, runtime: workerRt });

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { type AsyncResult } from "celeriac";
+import type { AsyncResult } from "celeriac";
 import { privateNats, privateRedis, type PrivateServer, spawnWorker, stopProc, waitFor } from "../helpers.ts";
 import { cluster, TASKS } from "../e2e/e2e-helpers.ts";
 

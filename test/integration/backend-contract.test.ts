@@ -32,6 +32,43 @@ for (const [kind, make] of adapters) {
       if (kind === "redis") await cleanup(uniqueName("none"), prefix);
     });
 
+    it("cluster-wide rate: starts spaced by the interval; refused callers are told to come back in line", async () => {
+      assert.equal(await backend.rateTake("r", "a", 400), 0, "the first start is free");
+      const b = await backend.rateTake("r", "b", 400);
+      const c = await backend.rateTake("r", "c", 400);
+      assert.ok(b > 250 && b <= 400, `b waits for the next start (${b} ms)`);
+      assert.ok(c - b >= 350, `c comes after b (${b} then ${c} ms)`);
+      await waitFor(async () => (await backend.rateTake("r", "b", 400)) === 0, { what: "b's turn", intervalMs: 50 });
+      assert.ok((await backend.rateTake("r", "d", 400)) > 0, "b's start is taken");
+    });
+
+    it("per-key permits: at most the limit at once; the holder again renews; release and lease expiry free one", async () => {
+      assert.equal(await backend.permitAcquire("k", "t1", 2, 10_000), true);
+      assert.equal(await backend.permitAcquire("k", "t2", 2, 300), true);
+      assert.equal(await backend.permitAcquire("k", "t3", 2, 10_000), false, "both permits are taken");
+      assert.equal(await backend.permitAcquire("k", "t1", 2, 10_000), true, "a holder asking again keeps its permit");
+      assert.equal(await backend.permitAcquire("other", "t3", 2, 10_000), true, "keys are independent");
+      await backend.permitRelease("k", "t1");
+      assert.equal(await backend.permitAcquire("k", "t3", 2, 10_000), true, "a released permit is free");
+      assert.equal(await backend.permitAcquire("k", "t4", 2, 10_000), false);
+      // t2 neither renews nor releases (its worker died): its lease runs out.
+      await waitFor(() => backend.permitAcquire("k", "t4", 2, 10_000), { what: "t2's lease to run out" });
+      await backend.permitRenew("k", "t4", 200);
+      await backend.permitRelease("k", "t3");
+      await backend.permitRelease("other", "t3");
+    });
+
+    it("deduplication ids: the first claim holds for its ttl; release frees only the holder's", async () => {
+      assert.equal(await backend.dedupClaim("d1", "task-a", 300), null, "claimed");
+      assert.equal(await backend.dedupClaim("d1", "task-b", 300), "task-a", "held by the first");
+      await backend.dedupRelease("d1", "task-b");
+      assert.equal(await backend.dedupClaim("d1", "task-c", 300), "task-a", "another task's release frees nothing");
+      await backend.dedupRelease("d1", "task-a");
+      assert.equal(await backend.dedupClaim("d1", "task-d", 200), null, "free after the holder's release");
+      await waitFor(async () => (await backend.dedupClaim("d1", "task-e", 10_000)) === null, { what: "the ttl to expire" });
+      assert.equal(await backend.dedupClaim("d1", "task-f", 300), "task-e");
+    });
+
     it("stores and reads records, several at once, PENDING as null", async () => {
       await backend.store(makeRecord("a", State.SUCCESS, { n: 1, when: new Date(5), big: 7n }));
       await backend.store(makeRecord("b", State.FAILURE, { exc_type: "E", exc_message: ["x"], exc_module: "m" }, { traceback: "tb" }));

@@ -25,11 +25,13 @@ const settings = {
 
 const adapters: [string, (name: string) => Broker][] = [
   ["memory", (name) => memoryBroker("memory://", namesFor(name), settings)],
-  ["jetstream", (name) => new JetStreamBroker({ url: NATS_URL, names: namesFor(name), settings, connectionName: "contract" })],
+  // No periodic rescan of priority levels within a test: only the doorbell may wake an idle consumer.
+  ["jetstream", (name) =>
+    new JetStreamBroker({ url: NATS_URL, names: namesFor(name), settings, connectionName: "contract", priority: { rescanMs: 600_000 } })],
 ];
 
-function message(id: string, task = "t") {
-  return encodeTaskMessage({ id, task, args: [id], kwargs: {}, embed: null, retries: 0 });
+function message(id: string, task = "t", priority?: number) {
+  return encodeTaskMessage({ id, task, args: [id], kwargs: {}, embed: null, retries: 0, priority });
 }
 
 /** Collects deliveries of a queue. */
@@ -103,6 +105,60 @@ for (const [kind, make] of adapters) {
       await waitFor(() => c.got.length === 5, { what: "the rest" });
       c.got.forEach((d) => d.ack());
       await consumer.stop();
+    });
+
+    it("delivers higher priority levels first, each level in send order", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      const sent: [string, number][] = [["a0", 0], ["b0", 0], ["c5", 5], ["d9", 9], ["e0", 0], ["f5", 5], ["g1", 1]];
+      for (const [id, p] of sent) await broker.publish(q, message(id, "t", p), id);
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(sent.length);
+      await waitFor(() => c.got.length === sent.length, { what: "all deliveries" });
+      assert.deepEqual(c.got.map((d) => d.header(Header.ID)), ["d9", "c5", "f5", "g1", "a0", "b0", "e0"]);
+      assert.equal(c.got[0]!.header(Header.PRIORITY), "9");
+      for (const d of c.got) d.ack();
+      await consumer.stop();
+    });
+
+    it("an idle consumer takes a higher-level message at once, within its credit", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      const c = collector();
+      const consumer = await broker.consume(q, c.handlers);
+      consumer.grant(2); // idle: the credit waits in level 0's pull
+      await waitFor(async () => (await broker.queueStats(q)).waiting > 0 || kind === "memory", { what: "a waiting pull" });
+      await broker.publish(q, message("hi", "t", 7), "hi");
+      const d = await waitFor(() => c.got[0], { what: "the priority-7 message (the doorbell woke the consumer)" });
+      assert.equal(d.header(Header.ID), "hi");
+      d.ack();
+      // One unit left: a level-0 and a level-3 message sent now bring one delivery, the higher one
+      // first once more credit comes.
+      await broker.publish(q, message("lo", "t", 0), "lo");
+      await broker.publish(q, message("mid", "t", 3), "mid");
+      await waitFor(() => c.got.length >= 2, { what: "a second delivery" });
+      consumer.grant(1);
+      await waitFor(() => c.got.length >= 3, { what: "a third delivery" });
+      assert.equal(c.got.length, 3, "never more than the credit granted");
+      assert.deepEqual(new Set(c.got.slice(1).map((d) => d.header(Header.ID))), new Set(["lo", "mid"]));
+      for (const d of c.got) d.ack();
+      await consumer.stop();
+    });
+
+    it("counts and purges every priority level of a queue", async () => {
+      const q = uniqueName("q");
+      await broker.ensureQueue(q);
+      await broker.publish(q, message("p0", "t", 0), "p0");
+      await broker.publish(q, message("p4", "t", 4), "p4");
+      await broker.publish(q, message("p9", "t", 9), "p9");
+      const stats = await waitFor(async () => {
+        const s = await broker.queueStats(q);
+        return s.pending === 3 ? s : null;
+      }, { what: "3 pending across levels" });
+      assert.ok(stats.oldestAgeMs !== undefined && stats.oldestAgeMs >= 0, "the oldest age covers the levels");
+      assert.equal(await broker.purge(q), 3);
+      assert.equal((await broker.queueStats(q)).pending, 0);
     });
 
     it("drops a second publish with the same message id", async () => {

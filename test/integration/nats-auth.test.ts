@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Celeriac, type CeleriacOptions, CeleriacError, ConfigError, ErrorCode, silentLogger } from "celeriac";
+import { Celeriac, type CeleriacOptions, type CeleriacError, ConfigError, ErrorCode, silentLogger } from "celeriac";
 import { isDeno, privateNats, privateRedis, type PrivateServer, uniqueName } from "../helpers.ts";
 import { type Certs, failsWith, hasOpenssl, makeCerts, operatorSetup, userNkey, roundTrip as checkRoundTrip } from "../security-helpers.ts";
 

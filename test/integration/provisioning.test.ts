@@ -109,4 +109,23 @@ describe("provisioning", () => {
       await t.dispose();
     }
   });
+
+  it("streams removed under a producer are created again by its next publish (a 503 that means: no stream)", async () => {
+    const t = testApp({ prefix: "prov" });
+    const P = t.name.toUpperCase();
+    try {
+      await t.app.sendTask("add", [1, 1]);
+      await t.app.sendTask("add", [1, 1], { countdown: 60 });
+      await jsm.streams.delete(`${P}_TASKS`);
+      await jsm.streams.delete(`${P}_DELAYED`);
+      // The producer still believes both exist: its publishes get 503, the background check finds
+      // them gone, provisions them again, and the retried publishes land.
+      const now = await t.app.sendTask("add", [2, 2]);
+      const later = await t.app.sendTask("add", [3, 3], { countdown: 60 });
+      assert.equal((await jsm.streams.info(`${P}_TASKS`)).state.messages, 1, `${now.id} stored`);
+      assert.equal((await jsm.streams.info(`${P}_DELAYED`)).state.messages, 1, `${later.id} stored`);
+    } finally {
+      await t.dispose();
+    }
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Celeriac, type CeleriacOptions, CeleriacError, ConfigError, ErrorCode, silentLogger } from "celeriac";
+import { Celeriac, type CeleriacOptions, type CeleriacError, ConfigError, ErrorCode, silentLogger } from "celeriac";
 import { isDeno, privateNats, privateRedis, type PrivateServer, uniqueName } from "../helpers.ts";
 import { type Certs, failsWith, hasOpenssl, makeCerts, roundTrip as checkRoundTrip } from "../security-helpers.ts";
 

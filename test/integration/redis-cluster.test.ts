@@ -2,7 +2,7 @@
  * Results on a Redis Cluster (`redis+cluster://`): three masters of our own on loopback, slots
  * spread by `redis-cli --cluster create`. Results of many tasks (keys on every shard, read back
  * together), a chord (its join state in one hash-tagged key), a stored long chain, a group, and a
- * refused `waitReplicas`.
+ * global rate limit (one script over two keys that share a hash tag).
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -46,6 +46,7 @@ describe("results on a Redis Cluster", () => {
       sum: t.app.task("sum", (xs: number[]) => xs.reduce((a, b) => a + b, 0)),
       inc: t.app.task("inc", (x: number) => x + 1),
     };
+    t.app.task({ name: "limited", globalRateLimit: "50/s" }, () => "ok");
     worker = t.app.worker({ concurrency: 16 });
     await worker.start();
   });
@@ -81,5 +82,10 @@ describe("results on a Redis Cluster", () => {
   it("a group's results are read across shards", async () => {
     const g = await group(Array.from({ length: 20 }, (_, i) => tasks.add.s(i, i))).applyAsync();
     assert.deepEqual(await g.get({ timeout: 30 }), Array.from({ length: 20 }, (_, i) => 2 * i));
+  });
+
+  it("a global rate limit works: its two keys share a slot", async () => {
+    const rs = await Promise.all(Array.from({ length: 10 }, () => t.app.sendTask("limited", [])));
+    assert.deepEqual(await Promise.all(rs.map((r) => r.get({ timeout: 30 }))), Array(10).fill("ok"));
   });
 });

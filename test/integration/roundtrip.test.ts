@@ -42,7 +42,7 @@ describe("round trip", () => {
       running--;
       return ms;
     });
-    app.task({ name: "parent", bind: true }, async (ctx) => {
+    app.task({ name: "parent", bind: true }, async (_ctx) => {
       const child = await app.sendTask("ctx", [], { headers: { "x-from": "parent" } });
       return child.id;
     });

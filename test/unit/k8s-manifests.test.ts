@@ -114,6 +114,7 @@ function devObjects(): K8sObject[] {
 }
 
 /** Mutations below reach deep into objects the schemas already checked. */
+// deno-lint-ignore no-explicit-any -- deliberately untyped, see above
 type Any = any;
 function get(objects: K8sObject[], id: string): Any {
   const o = objects.find((x) => idOf(x) === id);

@@ -27,14 +27,16 @@ import type {
   QueueStats,
   StoredEvent,
 } from "../types.ts";
-import { Header, type WireMessage } from "../../protocol/message.ts";
+import { Header, MAX_PRIORITY, priorityLevel, type WireMessage } from "../../protocol/message.ts";
 import { checkQueueName, type Names } from "../../names.ts";
 import { BrokerError, ClosedError, ErrorCode } from "../../errors.ts";
 import { connectNats, type NatsUrl, parseNatsUrl } from "./connect.ts";
 import { ensureConsumer, ensureStream } from "./provision.ts";
 import { Puller, PULLER_DEFAULTS, type PullerOptions } from "./puller.ts";
+import { PRIORITY_DEFAULTS, PriorityConsumer, type PriorityOptions, sumLevelStats } from "./priority.ts";
 import { AckedPublisher, type PublishFailure } from "./publisher.ts";
 import { DelayedTasks } from "./delayed.ts";
+import { StreamChecks, throughElections } from "./elections.ts";
 import { openKv } from "./kv.ts";
 import { exhaustedConsumerSpec, exhaustedStreamSpec, readDeadLetters, watchExhausted } from "./dead-letters.ts";
 import { readEvents } from "./events.ts";
@@ -48,9 +50,14 @@ export interface JetStreamBrokerOptions {
   /** Connection name shown by the server. */
   connectionName: string;
   puller?: Partial<PullerOptions>;
+  /** Tuning of priority levels (tests shorten the rescan). */
+  priority?: Partial<PriorityOptions>;
   /** Credentials and TLS files (src/security/options.ts). */
   security?: BrokerSecurity;
 }
+
+/** Priority levels, 0 (the bare queue) to MAX_PRIORITY. */
+const LEVELS = Array.from({ length: MAX_PRIORITY + 1 }, (_, n) => n);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -64,6 +71,7 @@ export class JetStreamBroker implements Broker {
   #connectionName: string;
   #security: BrokerSecurity | undefined;
   #pullerOptions: PullerOptions;
+  #priorityOptions: PriorityOptions;
   #nc: NatsConnection | null = null;
   #publisher: AckedPublisher | null = null;
   #delayed: DelayedTasks | null = null;
@@ -74,6 +82,7 @@ export class JetStreamBroker implements Broker {
   /** Streams known to exist: publishes to them skip the provisioning await. */
   #ready = new Set<string>();
   #consumers = new Map<string, Promise<void>>();
+  #checks = new StreamChecks(() => this.#conn.jsm);
   #statusListeners = new Set<(s: BrokerStatus) => void>();
   #closed = false;
 
@@ -85,6 +94,7 @@ export class JetStreamBroker implements Broker {
     this.#connectionName = opts.connectionName;
     this.#security = opts.security;
     this.#pullerOptions = { ...PULLER_DEFAULTS, ...opts.puller };
+    this.#priorityOptions = { ...PRIORITY_DEFAULTS, ...opts.priority };
   }
 
   connect(): Promise<void> {
@@ -94,23 +104,40 @@ export class JetStreamBroker implements Broker {
       this.#nc = nc;
       this.#publisher = new AckedPublisher(nc);
       this.#kvOpen.clear();
-      this.#jsm = await jetstreamManager(nc, { timeout: 5_000 }).catch((err: Error) => {
+      // jetstreamManager asks for the account's JetStream info. A server that says it runs
+      // JetStream (its INFO) but does not answer is in a meta-leader election: wait for it.
+      const manager = () => jetstreamManager(nc, { timeout: 5_000 });
+      const enabled = nc.info?.jetstream === true;
+      const ask = enabled ? throughElections(manager, this.#settings.publishTimeoutMs, () => this.#closed) : manager();
+      this.#jsm = await ask.catch((err: Error) => {
         nc.close().catch(() => {});
-        throw new BrokerError(
-          ErrorCode.CONFIG,
-          `the broker at ${this.description} answers but JetStream is not enabled (${err.message}); ` +
-            `start nats-server with -js`,
-          { cause: err },
-        );
+        throw enabled
+          ? new BrokerError(
+            ErrorCode.UNAVAILABLE,
+            `the broker at ${this.description} runs JetStream but did not answer within broker.publishTimeout ` +
+              `(${err.message}); is a cluster without a quorum?`,
+            { cause: err, retryable: true },
+          )
+          : new BrokerError(
+            ErrorCode.CONFIG,
+            `the broker at ${this.description} answers but JetStream is not enabled (${err.message}); ` +
+              `start nats-server with -js`,
+            { cause: err },
+          );
       });
-      this.#delayed = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId) =>
-        this.#publishStored(subject, message, msgId, () => {
-          this.#forgetStream(this.#names.delayedStream);
-        }), {
+      const delayed: DelayedTasks = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId, queue) =>
+        queue === null
+          ? this.#publishStored(subject, message, msgId, this.#names.delayedStream, () => delayed.ensure())
+          : this.#publishStored(subject, message, msgId, this.#names.streamFor(queue), () => this.ensurePublishable(queue)).then((r) => {
+            // A due task moved to a level above 0 rings its queue's doorbell (priority.ts).
+            this.#ring(queue, priorityLevel(message.headers[Header.PRIORITY]));
+            return r;
+          }), {
         replicas: this.#settings.replicas,
         duplicateWindowMs: this.#settings.duplicateWindowMs,
         ensureOnce: (name, make) => this.#ensureStreamOnce(name, make),
       });
+      this.#delayed = delayed;
       void this.#watchStatus(nc);
     })().catch((err) => {
       this.#connecting = null;
@@ -142,10 +169,14 @@ export class JetStreamBroker implements Broker {
     return { nc: this.#nc, jsm: this.#jsm };
   }
 
+  /**
+   * Provisions stream `name` once per process. Through a leader election (first connect to a
+   * cluster that is electing one) it retries for up to the publish timeout.
+   */
   #ensureStreamOnce(name: string, make: () => Promise<void>): Promise<void> {
     let p = this.#streams.get(name);
     if (!p) {
-      p = make().then(() => {
+      p = throughElections(make, this.#settings.publishTimeoutMs, () => this.#closed).then(() => {
         this.#ready.add(name);
       }, (err) => {
         this.#streams.delete(name);
@@ -182,17 +213,24 @@ export class JetStreamBroker implements Broker {
     await this.ensurePublishable(queue);
     let p = this.#consumers.get(queue);
     if (!p) {
-      // The advisory stream comes before the durable: from the durable's first delivery, an
-      // advisory about it has somewhere to wait for a worker.
-      p = this.#ensureExhaustedStream().then(() => ensureConsumer(this.#conn.jsm, {
-        stream: this.#names.streamFor(queue),
-        durable: this.#names.durable(queue),
-        filterSubject: this.#names.taskSubject(queue),
-        ackWaitMs: this.#settings.ackWaitMs,
-        maxDeliver: this.#settings.maxDeliver,
-        maxAckPending: this.#settings.maxAckPending,
-        description: `celeriac ${this.#names.prefix}: queue ${queue}`,
-      })).then(() => ensureConsumer(this.#conn.jsm, exhaustedConsumerSpec(this.#names, queue))).catch((err) => {
+      // The advisory stream comes before the durables: from a durable's first delivery, an
+      // advisory about it has somewhere to wait for a worker. One durable per priority level.
+      // Like streams, durables are provisioned through a leader election (a worker starting while
+      // the cluster recovers from a lost server).
+      const durably = (make: () => Promise<void>) => throughElections(make, this.#settings.publishTimeoutMs, () => this.#closed);
+      const level = (n: number) =>
+        durably(() =>
+          ensureConsumer(this.#conn.jsm, {
+            stream: this.#names.streamFor(queue),
+            durable: this.#names.durable(queue, n),
+            filterSubject: this.#names.taskSubject(queue, n),
+            ackWaitMs: this.#settings.ackWaitMs,
+            maxDeliver: this.#settings.maxDeliver,
+            maxAckPending: this.#settings.maxAckPending,
+            description: `celeriac ${this.#names.prefix}: queue ${queue}` + (n > 0 ? ` priority ${n}` : ""),
+          })
+        ).then(() => durably(() => ensureConsumer(this.#conn.jsm, exhaustedConsumerSpec(this.#names, queue, n))));
+      p = this.#ensureExhaustedStream().then(() => Promise.all(LEVELS.map(level))).then(() => {}).catch((err) => {
         this.#consumers.delete(queue);
         throw err;
       });
@@ -222,10 +260,13 @@ export class JetStreamBroker implements Broker {
   }
 
   /**
-   * Publishes with JetStream's ack, retrying through an outage with the same message id (so a
-   * retry that follows a lost ack is dropped as a duplicate) until `publishTimeoutMs` has passed.
+   * Publishes with JetStream's ack, retrying through an outage or a leader election with the same
+   * message id (so a retry that follows a lost ack is dropped as a duplicate) until
+   * `publishTimeoutMs` has passed. A 503 does not mean `stream` is gone — during an election
+   * nothing answers for it — so it only starts a background check, which provisions the stream
+   * again (`recreate`) if the server says it does not exist; the retries carry on meanwhile.
    */
-  async #publishStored(subject: string, message: WireMessage, msgId: string, onMissingStream: () => void) {
+  async #publishStored(subject: string, message: WireMessage, msgId: string, stream: string, recreate: () => Promise<void>) {
     const deadline = Date.now() + this.#settings.publishTimeoutMs;
     const h = natsHeaders();
     for (const k in message.headers) if (k !== Header.MSG_ID) h.set(k, message.headers[k]!);
@@ -239,7 +280,7 @@ export class JetStreamBroker implements Broker {
       } catch (err) {
         const f = err as PublishFailure;
         if (f.kind === "closed" || this.#closed) throw new ClosedError("broker");
-        const transient = f.kind === "timeout" || f.kind === "no-stream";
+        const transient = f.kind === "timeout" || f.kind === "no-responders";
         if (!transient || Date.now() >= deadline) {
           throw new BrokerError(
             ErrorCode.PUBLISH,
@@ -248,19 +289,29 @@ export class JetStreamBroker implements Broker {
             { cause: err, retryable: transient },
           );
         }
-        if (f.kind === "no-stream") onMissingStream();
-        await sleep(Math.min(100 * 2 ** attempt, 1_000));
+        if (f.kind === "no-responders") {
+          this.#checks.suspect(stream, async () => {
+            this.#forgetStream(stream);
+            await recreate();
+          });
+        }
+        await sleep(Math.min(100 * 2 ** attempt, 1_000, Math.max(0, deadline - Date.now())));
       }
     }
   }
 
   async publish(queue: string, message: WireMessage, msgId: string): Promise<PublishReceipt> {
-    if (!this.#ready.has(this.#names.streamFor(queue))) await this.ensurePublishable(queue);
-    return await this.#publishStored(this.#names.taskSubject(queue), message, msgId, () => {
-      // the stream was removed under us (an operator, a test): create it again before retrying
-      this.#forgetStream(this.#names.streamFor(queue));
-      this.ensurePublishable(queue).catch(() => {});
-    });
+    const stream = this.#names.streamFor(queue);
+    if (!this.#ready.has(stream)) await this.ensurePublishable(queue);
+    const level = priorityLevel(message.headers[Header.PRIORITY]);
+    const receipt = await this.#publishStored(this.#names.taskSubject(queue, level), message, msgId, stream, () => this.ensurePublishable(queue));
+    this.#ring(queue, level);
+    return receipt;
+  }
+
+  /** Rings a queue's doorbell after a publish above level 0 was stored (priority.ts). */
+  #ring(queue: string, level: number): void {
+    if (level > 0 && this.#nc && !this.#nc.isClosed()) this.#nc.publish(this.#names.bellSubject(queue), String(level));
   }
 
   async publishDelayed(queue: string, message: WireMessage, msgId: string, dueMs: number): Promise<PublishReceipt> {
@@ -324,30 +375,48 @@ export class JetStreamBroker implements Broker {
     await this.ensureQueue(queue);
     const { nc } = this.#conn;
     const stream = this.#names.streamFor(queue);
-    const durable = this.#names.durable(queue);
-    const advisories = await watchExhausted(this.#conn.jsm.jetstream(), this.#conn.jsm, {
-      queue,
-      stream,
-      advisoryStream: this.#names.exhaustedStream,
-      advisoryDurable: this.#names.exhaustedDurable(queue),
-      maxDeliver: this.#settings.maxDeliver,
-    }, handlers);
-    const puller = new Puller(nc, { queue, stream, durable }, handlers, this.#pullerOptions);
+    const advisories = await Promise.all(LEVELS.map((n) =>
+      watchExhausted(this.#conn.jsm.jetstream(), this.#conn.jsm, {
+        queue,
+        stream,
+        advisoryStream: this.#names.exhaustedStream,
+        advisoryDurable: this.#names.exhaustedDurable(queue, n),
+        maxDeliver: this.#settings.maxDeliver,
+      }, handlers)
+    ));
+    const consumer = new PriorityConsumer((n, levelHandlers) =>
+      new Puller(nc, { queue, stream, durable: this.#names.durable(queue, n) }, levelHandlers, {
+        ...this.#pullerOptions,
+        noWait: n > 0,
+      }), handlers, this.#priorityOptions, () => this.#busyLevels(queue));
+    const bell = nc.subscribe(this.#names.bellSubject(queue), {
+      callback: (err, msg) => {
+        if (!err) consumer.ring(Number(msg.string()));
+      },
+    });
+    // After the doorbell's SUB went out: a message the scan misses rings it.
+    await consumer.start();
     return {
-      grant: (n) => puller.grant(n),
+      grant: (n) => consumer.grant(n),
       stop: async () => {
-        await Promise.all([advisories.stop(), puller.stop()]);
+        bell.unsubscribe();
+        await Promise.all([...advisories.map((a) => a.stop()), consumer.stop()]);
       },
     };
+  }
+
+  /** The levels above 0 of `queue` that hold messages: one stream-info call. */
+  async #busyLevels(queue: string): Promise<number[]> {
+    const base = this.#names.taskSubject(queue);
+    const info = await this.#conn.jsm.streams.info(this.#names.streamFor(queue), { subjects_filter: `${base}.*` });
+    return Object.entries(info.state.subjects ?? {}).filter(([, n]) => n > 0).map(([subject]) => Number(subject.slice(base.length + 1)));
   }
 
   async deadLetter(queue: string, message: WireMessage, reason: string, dedupKey: string): Promise<void> {
     await this.#ensureDlq();
     const headers = { ...message.headers, [Header.DLQ_REASON]: reason.replace(/[\r\n]+/g, " ").slice(0, 1024) };
-    await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, () => {
-      this.#forgetStream(this.#names.dlqStream);
-      this.#ensureDlq().catch(() => {});
-    });
+    await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, this.#names.dlqStream, () =>
+      this.#ensureDlq());
   }
 
   async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
@@ -384,25 +453,34 @@ export class JetStreamBroker implements Broker {
   async purge(queue: string): Promise<number> {
     checkQueueName(queue, "queue"); // a subject filter: "*" or ">" would purge every queue
     await this.ensurePublishable(queue);
-    const r = await this.#conn.jsm.streams.purge(this.#names.streamFor(queue), {
-      filter: this.#names.taskSubject(queue),
-    });
-    return r.purged;
+    // Level 0 is the bare subject; levels 1–9 are one token below it.
+    const stream = this.#names.streamFor(queue);
+    const bare = this.#names.taskSubject(queue);
+    const [r0, rn] = await Promise.all([
+      this.#conn.jsm.streams.purge(stream, { filter: bare }),
+      this.#conn.jsm.streams.purge(stream, { filter: `${bare}.*` }),
+    ]);
+    return r0.purged + rn.purged;
   }
 
   async queueStats(queue: string): Promise<QueueStats> {
     await this.ensureQueue(queue);
     const stream = this.#names.streamFor(queue);
-    const ci = await this.#conn.jsm.consumers.info(stream, this.#names.durable(queue));
-    const stats: QueueStats = { queue, pending: ci.num_pending, inFlight: ci.num_ack_pending, waiting: ci.num_waiting };
-    if (ci.num_pending + ci.num_ack_pending > 0) {
-      // The oldest message still in the (WorkQueue) stream for this queue: acked ones are gone.
-      // `next_by_subj` is in the server's message-get API since 2.9 but not in nats.js's type.
-      const query = { seq: ci.ack_floor.stream_seq + 1, next_by_subj: this.#names.taskSubject(queue) };
-      const oldest = await this.#conn.jsm.streams.getMessage(stream, query as unknown as { seq: number }).catch(() => null);
-      if (oldest) stats.oldestAgeMs = Math.max(0, Date.now() - oldest.time.getTime());
-    }
-    return stats;
+    const { jsm } = this.#conn;
+    // Every priority level's durable; the oldest message is the oldest of any level.
+    const levels = await Promise.all(LEVELS.map(async (n) => {
+      const ci = await jsm.consumers.info(stream, this.#names.durable(queue, n));
+      let oldestMs: number | undefined;
+      if (ci.num_pending + ci.num_ack_pending > 0) {
+        // The oldest message still in the (WorkQueue) stream for this level: acked ones are gone.
+        // `next_by_subj` is in the server's message-get API since 2.9 but not in nats.js's type.
+        const query = { seq: ci.ack_floor.stream_seq + 1, next_by_subj: this.#names.taskSubject(queue, n) };
+        const oldest = await jsm.streams.getMessage(stream, query as unknown as { seq: number }).catch(() => null);
+        if (oldest) oldestMs = oldest.time.getTime();
+      }
+      return { pending: ci.num_pending, inFlight: ci.num_ack_pending, waiting: ci.num_waiting, oldestMs };
+    }));
+    return sumLevelStats(queue, levels, Date.now());
   }
 
   maxNotifyBytes(): number {

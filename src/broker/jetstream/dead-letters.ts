@@ -65,17 +65,17 @@ export function exhaustedStreamSpec(names: Names, replicas: number): StreamSpec 
 }
 
 /** The durable `x_<queue>` reading one queue's advisories, shared by all workers of the app. */
-export function exhaustedConsumerSpec(names: Names, queue: string): ConsumerSpec {
+export function exhaustedConsumerSpec(names: Names, queue: string, level = 0): ConsumerSpec {
   return {
     stream: names.exhaustedStream,
-    durable: names.exhaustedDurable(queue),
-    filterSubject: names.exhaustedSubject(queue),
+    durable: names.exhaustedDurable(queue, level),
+    filterSubject: names.exhaustedSubject(queue, level),
     // Handling one takes a dead-letter publish, a result write and a delete; one whose handling
     // failed comes back after ack_wait, for as long as it takes.
     ackWaitMs: 30_000,
     maxDeliver: -1,
     maxAckPending: 1000,
-    description: `celeriac ${names.prefix}: max-deliveries advisories of queue ${queue}`,
+    description: `celeriac ${names.prefix}: max-deliveries advisories of queue ${queue}` + (level > 0 ? ` level ${level}` : ""),
   };
 }
 

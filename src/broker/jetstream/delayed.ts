@@ -4,9 +4,15 @@
  *
  * Stream `<P>_DELAYED` (Limits, file storage) keeps each message on a subject naming its due time:
  * `<p>.delayed.<minute>.<bucket start ms>`, with 100 ms buckets. The mover asks the stream which
- * bucket subjects of a minute hold messages (`subjects_filter`, one request per minute), reads each
- * bucket that has fully passed through a short-lived filtered consumer, publishes every message to
- * its queue with its own message id, and then purges the bucket up to the last message it read.
+ * bucket subjects of a minute hold messages and how many (`subjects_filter`, one request per
+ * minute), reads each bucket that has fully passed, publishes every message to its queue with its
+ * own message id, and then purges the bucket up to the last message it read.
+ *
+ * A bucket of up to SMALL_BUCKET messages is read with one message-get request per message
+ * (answered by the stream's leader); a larger one through a short-lived filtered consumer, which is
+ * cheaper per message but is itself a clustered asset to create: during a leader election its
+ * creation fails where the gets only wait for the new leader. Either way a failed read moves and
+ * purges nothing that was not published, and the next pass starts the bucket again.
  *
  * - A crash between publishing and purging repeats the publishes: the queue stream drops them as
  *   duplicates (same message id) within its duplicate window, and workers check the result store
@@ -20,7 +26,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, type JetStreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { MoveHooks, MoveReport } from "../types.ts";
 import type { Names } from "../../names.ts";
-import { Header, type WireMessage } from "../../protocol/message.ts";
+import { Header, priorityLevel, type WireMessage } from "../../protocol/message.ts";
 import { ensureStream } from "./provision.ts";
 
 /** Width of a due-time bucket. */
@@ -31,8 +37,21 @@ const CATCH_UP_MINUTES = 240;
 /** How far back every 10 s pass looks again, for messages a skewed producer clock filed late. */
 const LOOK_BACK_MINUTES = 5;
 
-/** Publishes with JetStream acknowledgement and the same message id on every attempt. */
-export type StoredPublish = (subject: string, message: WireMessage, msgId: string) => Promise<unknown>;
+/** Buckets up to this many messages are read with message gets instead of a consumer. */
+const SMALL_BUCKET = 64;
+
+/**
+ * Publishes with JetStream acknowledgement and the same message id on every attempt, to the
+ * delayed stream (`queue` null) or to `queue`'s stream.
+ */
+export type StoredPublish = (subject: string, message: WireMessage, msgId: string, queue: string | null) => Promise<unknown>;
+
+/** One message read from a bucket. */
+interface Stored {
+  seq: number;
+  data: Uint8Array;
+  headers: Iterable<[string, string[]]> | undefined;
+}
 
 /** The delayed-task store and mover for one app. */
 export class DelayedTasks {
@@ -40,7 +59,7 @@ export class DelayedTasks {
   #jsm: JetStreamManager;
   #names: Names;
   #publish: StoredPublish;
-  #ensure: () => Promise<void>;
+  #ensureStream: () => Promise<void>;
   /** The oldest minute that may still hold messages; null until the first pass. */
   #cursor: number | null = null;
   #lastLookBack = 0;
@@ -55,7 +74,7 @@ export class DelayedTasks {
     this.#names = names;
     this.#publish = publish;
     const name = names.delayedStream;
-    this.#ensure = () =>
+    this.#ensureStream = () =>
       opts.ensureOnce(name, () =>
         ensureStream(jsm, {
           name,
@@ -68,6 +87,11 @@ export class DelayedTasks {
         }));
   }
 
+  /** Provisions the delayed stream (once; again after it was found gone). */
+  ensure(): Promise<void> {
+    return this.#ensureStream();
+  }
+
   /** The subject a message due at `dueMs` waits on. */
   subjectFor(dueMs: number): string {
     const bucket = Math.floor(dueMs / BUCKET_MS) * BUCKET_MS;
@@ -76,14 +100,14 @@ export class DelayedTasks {
 
   /** Stores a message until `dueMs`, remembering its queue. */
   async publish(queue: string, message: WireMessage, msgId: string, dueMs: number): Promise<{ seq: number; duplicate: boolean }> {
-    await this.#ensure();
+    await this.ensure();
     const headers = { ...message.headers, [Header.DELAYED_QUEUE]: queue, [Header.DELAYED_DUE]: String(Math.ceil(dueMs)) };
-    return await this.#publish(this.subjectFor(dueMs), { headers, body: message.body }, msgId) as { seq: number; duplicate: boolean };
+    return await this.#publish(this.subjectFor(dueMs), { headers, body: message.body }, msgId, null) as { seq: number; duplicate: boolean };
   }
 
   /** One mover pass: moves every bucket that has fully passed at `nowMs`. */
   async moveDue(nowMs: number, hooks: MoveHooks = {}): Promise<MoveReport> {
-    await this.#ensure();
+    await this.ensure();
     const nowMinute = Math.floor(nowMs / MINUTE_MS);
     if (this.#cursor === null) this.#cursor = await this.#oldestMinute(nowMinute);
     const minutes = new Set<number>();
@@ -97,12 +121,12 @@ export class DelayedTasks {
     for (const minute of [...minutes].sort((a, b) => a - b)) {
       const buckets = await this.#bucketsOf(minute);
       let waiting = false;
-      for (const [subject, bucket] of buckets) {
+      for (const [subject, bucket, count] of buckets) {
         if (bucket + BUCKET_MS > nowMs) {
           waiting = true;
           continue;
         }
-        report.moved += await this.#moveBucket(subject, hooks);
+        report.moved += await this.#moveBucket(subject, count, hooks);
         report.buckets++;
       }
       // A minute that is over and empty is done for good (skewed late arrivals aside).
@@ -113,7 +137,7 @@ export class DelayedTasks {
 
   /** Messages waiting and their bytes. */
   async stats(): Promise<{ messages: number; bytes: number }> {
-    await this.#ensure();
+    await this.ensure();
     const s = (await this.#jsm.streams.info(this.#names.delayedStream)).state;
     return { messages: s.messages, bytes: s.bytes };
   }
@@ -124,20 +148,68 @@ export class DelayedTasks {
     return Math.min(nowMinute, Math.floor(new Date(s.first_ts).getTime() / MINUTE_MS));
   }
 
-  /** The non-empty bucket subjects of one minute, oldest first, with their bucket start. */
-  async #bucketsOf(minute: number): Promise<[string, number][]> {
+  /** The non-empty bucket subjects of one minute, oldest first, with their bucket start and count. */
+  async #bucketsOf(minute: number): Promise<[string, number, number][]> {
     const info = await this.#jsm.streams.info(this.#names.delayedStream, {
       subjects_filter: `${this.#names.prefix}.delayed.${minute}.*`,
     });
-    const subjects = Object.keys(info.state.subjects ?? {});
-    return subjects
-      .map((s): [string, number] => [s, Number(s.slice(s.lastIndexOf(".") + 1))])
+    return Object.entries(info.state.subjects ?? {})
+      .map(([s, n]): [string, number, number] => [s, Number(s.slice(s.lastIndexOf(".") + 1)), n])
       .filter(([, b]) => Number.isFinite(b))
       .sort((a, b) => a[1] - b[1]);
   }
 
   /** Moves one bucket; returns how many messages it moved. */
-  async #moveBucket(subject: string, hooks: MoveHooks): Promise<number> {
+  async #moveBucket(subject: string, count: number, hooks: MoveHooks): Promise<number> {
+    let lastSeq = 0;
+    let moved = 0;
+    const publishes: Promise<unknown>[] = [];
+    const forward = async (m: Stored) => {
+      lastSeq = Math.max(lastSeq, m.seq);
+      const routed = this.#route(m);
+      if (!routed) return; // not ours; it is purged with the bucket (cannot be routed)
+      const subject = this.#names.taskSubject(routed.queue, priorityLevel(routed.message.headers[Header.PRIORITY]));
+      publishes.push(this.#publish(subject, routed.message, routed.msgId || `moved:${m.seq}`, routed.queue));
+      moved++;
+      if (publishes.length >= 500) await Promise.all(publishes.splice(0));
+    };
+    if (count <= SMALL_BUCKET) await this.#readByGets(subject, forward);
+    else await this.#readByConsumer(subject, forward);
+    await Promise.all(publishes);
+    hooks.beforePurge?.(subject);
+    // Purge only what was read: a message filed into this bucket meanwhile stays for the next pass.
+    if (lastSeq > 0) await this.#jsm.streams.purge(this.#names.delayedStream, { filter: subject, seq: lastSeq + 1 });
+    return moved;
+  }
+
+  /** The queue, headers and message id a stored message moves with; null if it names no queue. */
+  #route(m: Stored): { queue: string; message: WireMessage; msgId: string } | null {
+    const h: Record<string, string> = {};
+    let queue: string | undefined;
+    let msgId = "";
+    for (const [k, v] of m.headers ?? []) {
+      if (k === Header.DELAYED_QUEUE) queue = v[0];
+      else if (k === Header.MSG_ID) msgId = v[0] ?? "";
+      else if (k !== Header.DELAYED_DUE) h[k] = v[0] ?? "";
+    }
+    if (!queue) return null;
+    h[Header.MOVED] = "1";
+    return { queue, message: { headers: h, body: m.data }, msgId };
+  }
+
+  /** Reads a bucket message by message (`next_by_subj`, in the server's message-get API since 2.9). */
+  async #readByGets(subject: string, each: (m: Stored) => Promise<void>): Promise<void> {
+    for (let seq = 0;;) {
+      const query = { seq, next_by_subj: subject } as unknown as { seq: number };
+      const m = await this.#jsm.streams.getMessage(this.#names.delayedStream, query);
+      if (!m) return;
+      await each({ seq: m.seq, data: m.data, headers: m.header });
+      seq = m.seq + 1;
+    }
+  }
+
+  /** Reads a bucket through a short-lived filtered consumer. */
+  async #readByConsumer(subject: string, each: (m: Stored) => Promise<void>): Promise<void> {
     const stream = this.#names.delayedStream;
     const ci = await this.#jsm.consumers.add(stream, {
       filter_subject: subject,
@@ -147,44 +219,21 @@ export class DelayedTasks {
       mem_storage: true,
       num_replicas: 1,
     });
-    let lastSeq = 0;
-    let moved = 0;
     try {
       const consumer = await jetstream(this.#nc).consumers.get(stream, ci.name);
       for (;;) {
         const info = await consumer.info();
         if (info.num_pending === 0) break;
         const batch = await consumer.fetch({ max_messages: Math.min(1000, info.num_pending), expires: 5_000 });
-        const publishes: Promise<unknown>[] = [];
         let fetched = 0;
         for await (const m of batch) {
           fetched++;
-          lastSeq = Math.max(lastSeq, m.seq);
-          const h: Record<string, string> = {};
-          let queue: string | undefined;
-          let msgId = "";
-          if (m.headers) {
-            for (const [k, v] of m.headers) {
-              if (k === Header.DELAYED_QUEUE) queue = v[0];
-              else if (k === Header.MSG_ID) msgId = v[0] ?? "";
-              else if (k !== Header.DELAYED_DUE) h[k] = v[0] ?? "";
-            }
-          }
-          if (!queue) continue; // not ours; it is purged with the bucket (cannot be routed)
-          h[Header.MOVED] = "1";
-          publishes.push(this.#publish(this.#names.taskSubject(queue), { headers: h, body: m.data }, msgId || `moved:${m.seq}`));
-          moved++;
-          if (publishes.length >= 500) await Promise.all(publishes.splice(0));
+          await each({ seq: m.seq, data: m.data, headers: m.headers });
         }
-        await Promise.all(publishes);
         if (fetched === 0) break; // the consumer said there were more, but none came: next pass
       }
-      hooks.beforePurge?.(subject);
-      // Purge only what was read: a message filed into this bucket meanwhile stays for the next pass.
-      if (lastSeq > 0) await this.#jsm.streams.purge(stream, { filter: subject, seq: lastSeq + 1 });
     } finally {
       await this.#jsm.consumers.delete(stream, ci.name).catch(() => {});
     }
-    return moved;
   }
 }

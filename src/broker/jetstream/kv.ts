@@ -6,12 +6,28 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { JetStreamApiError, type JetStreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { KeyValueStore, KvOptions, KvValue } from "../types.ts";
-import { KvConflictError } from "../../errors.ts";
+import { BrokerError, ErrorCode, KvConflictError } from "../../errors.ts";
+import { isElectionFailure } from "./elections.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
 
 function conflict(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
+}
+
+/**
+ * A compare-and-set conflict as KvConflictError; no answer (nats.js says "jetstream is not
+ * enabled" for a 503) as a retryable BrokerError that says what it likely is; anything else as is.
+ */
+function translate(err: unknown, bucket: string, key: string): unknown {
+  if (conflict(err)) return new KvConflictError(key, { cause: err });
+  if (isElectionFailure(err)) {
+    return new BrokerError(ErrorCode.UNAVAILABLE, `no answer for key ${key} of bucket ${bucket} (a leader election?)`, {
+      cause: err,
+      retryable: true,
+    });
+  }
+  return err;
 }
 
 /**
@@ -42,30 +58,24 @@ export async function openKv(
       });
     }
   }
+  const stream = `KV_${name}`;
   return {
     async get(key: string): Promise<KvValue | null> {
-      const e = await kv.get(key);
-      if (!e || e.operation !== "PUT") return null;
-      return { value: e.value, revision: e.revision };
+      // Asked of the stream's leader, not as nats.js's direct get: any replica answers a direct
+      // get, and one catching up after a restart answers with an older value — a lease holder or
+      // beat's last fire time from before the failover.
+      const m = await jsm.streams.getMessage(stream, { last_by_subj: `$KV.${name}.${key}` }).catch((err) => {
+        throw translate(err, name, key);
+      });
+      if (!m) return null;
+      const op = m.header?.get("KV-Operation");
+      if (op === "DEL" || op === "PURGE") return null;
+      return { value: m.data, revision: m.seq };
     },
-    async create(key: string, value: Uint8Array): Promise<number> {
-      try {
-        return await kv.create(key, value);
-      } catch (err) {
-        if (conflict(err)) throw new KvConflictError(key, { cause: err });
-        throw err;
-      }
-    },
-    async update(key: string, value: Uint8Array, revision: number): Promise<number> {
-      try {
-        return await kv.update(key, value, revision);
-      } catch (err) {
-        if (conflict(err)) throw new KvConflictError(key, { cause: err });
-        throw err;
-      }
-    },
-    put: (key, value) => kv.put(key, value),
-    delete: (key) => kv.delete(key),
+    create: (key, value) => kv.create(key, value).catch((err) => Promise.reject(translate(err, name, key))),
+    update: (key, value, revision) => kv.update(key, value, revision).catch((err) => Promise.reject(translate(err, name, key))),
+    put: (key, value) => kv.put(key, value).catch((err) => Promise.reject(translate(err, name, key))),
+    delete: (key) => kv.delete(key).catch((err) => Promise.reject(translate(err, name, key))),
     async keys(): Promise<string[]> {
       // nats.js lists keys through a consumer that also delivers puts made while it reads: a key
       // written meanwhile (a heartbeat's registry record) would come twice.

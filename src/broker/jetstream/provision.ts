@@ -15,8 +15,8 @@ import {
   JetStreamApiError,
   type JetStreamManager,
   ReplayPolicy,
-  RetentionPolicy,
-  StorageType,
+  type RetentionPolicy,
+  type StorageType,
   type StreamConfig,
   type ConsumerConfig,
 } from "@nats-io/jetstream";

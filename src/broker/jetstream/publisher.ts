@@ -20,7 +20,7 @@ export interface PubAck {
 export class PublishFailure extends Error {
   override name = "PublishFailure";
   constructor(
-    readonly kind: "timeout" | "no-stream" | "api" | "closed",
+    readonly kind: "timeout" | "no-responders" | "api" | "closed",
     message: string,
     readonly apiCode?: number,
   ) {
@@ -59,7 +59,9 @@ export class AckedPublisher {
         this.#pending.delete(token);
         const code = msg.headers?.code ?? 0;
         if (code === 503) {
-          p.reject(new PublishFailure("no-stream", `no stream listens on ${p.subject}`));
+          // No stream takes the subject, or the one that does has no leader right now: only the
+          // server's stream info can tell (elections.ts).
+          p.reject(new PublishFailure("no-responders", `no stream answered on ${p.subject} (none exists, or its leader is being elected)`));
           return;
         }
         let r: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };

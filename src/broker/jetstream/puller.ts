@@ -29,6 +29,11 @@ export interface PullerOptions {
   idleHeartbeatMs: number;
   /** At most this many requests live at once. */
   maxRequests: number;
+  /**
+   * Probe instead of waiting: each request ends at once when the consumer has no more messages
+   * (`no_wait`), returning its unused credit. Used for priority levels above 0 (priority.ts).
+   */
+  noWait?: boolean;
 }
 
 /** Defaults for {@link PullerOptions}. */
@@ -54,6 +59,13 @@ export class Puller implements QueueConsumer {
   /** Largest grant seen: pulls smaller than a quarter of it wait for more credit. */
   #peak = 0;
   #live: LiveRequest[] = [];
+  /**
+   * Deliveries beyond the credit — a request written off (after a reconnect or a leader change)
+   * that the server still held and filled — kept for the next grant instead of nak'ed: a nak
+   * counts as a delivery and is redelivered at once, so stale requests could bounce one message
+   * to max_deliver (and the dead-letter stream) within a second. Nak'ed if no credit comes soon.
+   */
+  #overflow: { delivery: JetStreamDelivery; at: number }[] = [];
   #tokenSeq = 0;
   #pullQueued = false;
   #stopping = false;
@@ -87,7 +99,17 @@ export class Puller implements QueueConsumer {
     if (this.#stopping || n <= 0) return;
     this.#granted += n;
     this.#peak = Math.max(this.#peak, this.#granted);
+    while (this.#granted > 0 && this.#overflow.length > 0) this.#hand(this.#overflow.shift()!.delivery);
     this.#schedulePull();
+  }
+
+  #hand(delivery: JetStreamDelivery): void {
+    this.#granted--;
+    try {
+      this.#handlers.onDelivery(delivery);
+    } catch (e) {
+      this.#report(e as Error);
+    }
   }
 
   /** Coalesces the grants of one burst of task completions into one pull request. */
@@ -119,15 +141,12 @@ export class Puller implements QueueConsumer {
     this.#live.push({ token, batch: free, remaining: free });
     this.#requested += free;
     this.#lastHeard = now;
-    this.#nc.publish(
-      this.#nextSubject,
-      JSON.stringify({
-        batch: free,
-        expires: this.#opts.expiresMs * 1_000_000,
-        idle_heartbeat: this.#opts.idleHeartbeatMs * 1_000_000,
-      }),
-      { reply: `${this.#inbox}.${token}` },
-    );
+    const request = this.#opts.noWait ? { batch: free, no_wait: true } : {
+      batch: free,
+      expires: this.#opts.expiresMs * 1_000_000,
+      idle_heartbeat: this.#opts.idleHeartbeatMs * 1_000_000,
+    };
+    this.#nc.publish(this.#nextSubject, JSON.stringify(request), { reply: `${this.#inbox}.${token}` });
   }
 
   #onMessage(err: Error | null, msg: Msg): void {
@@ -152,18 +171,15 @@ export class Puller implements QueueConsumer {
       this.#requested--;
       if (--oldest.remaining <= 0) this.#live.shift();
     }
-    if (this.#stopping || this.#granted <= 0) {
-      // Stopping, or a request we had written off delivered after all: hand it straight back.
+    if (this.#stopping) {
       delivery.nak();
-      this.#schedulePull();
       return;
     }
-    this.#granted--;
-    try {
-      this.#handlers.onDelivery(delivery);
-    } catch (e) {
-      this.#report(e as Error);
+    if (this.#granted <= 0) {
+      this.#overflow.push({ delivery, at: Date.now() });
+      return;
     }
+    this.#hand(delivery);
   }
 
   #onStatus(msg: Msg): void {
@@ -227,6 +243,9 @@ export class Puller implements QueueConsumer {
   }
 
   #checkHeartbeats(): void {
+    // Overflow no credit came for within a heartbeat interval goes back (well within ack_wait).
+    const stale = Date.now() - this.#opts.idleHeartbeatMs;
+    while (this.#overflow.length > 0 && this.#overflow[0]!.at <= stale) this.#overflow.shift()!.delivery.nak();
     if (this.#stopping || this.#live.length === 0 || this.#nc.isClosed()) return;
     if (Date.now() - this.#lastHeard > 2 * this.#opts.idleHeartbeatMs + 500) {
       // A pull to a consumer that does not exist gets no answer at all (not even a status), so
@@ -265,6 +284,7 @@ export class Puller implements QueueConsumer {
     clearInterval(this.#monitor);
     if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
     this.#statusIter?.stop?.();
+    for (const o of this.#overflow.splice(0)) o.delivery.nak();
     // drain: UNSUB reaches the server first, then every message it sent before arrives and is nak'ed.
     if (!this.#nc.isClosed()) {
       try {
