@@ -30,6 +30,6 @@ export function createBroker(cfg: CompiledAppOptions, connectionName: string): B
 /** Builds the result backend adapter for the app's backend URL. */
 export function createBackend(cfg: CompiledAppOptions): ResultBackend {
   if (isMemoryUrl(cfg.resultBackend)) return memoryBackend(cfg.resultBackend, cfg.names.prefix, cfg.backend);
-  return new RedisBackend(cfg.resultBackend, cfg.backend, cfg.security.backend);
+  return new RedisBackend(cfg.resultBackend, cfg.backend, cfg.security.backend, cfg.redis);
 }
 

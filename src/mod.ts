@@ -5,6 +5,8 @@
 export { Celeriac } from "./app.ts";
 export type { BrokerOptions, CeleriacOptions, TaskRoutes, TracingOptions } from "./options.ts";
 export type { BackendOptions, NatsAuth, SigningOptions, TlsFiles } from "./security/options.ts";
+export type { RedisHaOptions } from "./backend/redis-options.ts";
+export type { SentinelOptions } from "./backend/redis-target.ts";
 export { Task } from "./task.ts";
 export type { ApplyArgs, BoundHandler, PlainHandler } from "./task.ts";
 export { Client } from "./client.ts";

@@ -11,6 +11,8 @@ import { checkQueueName, NAME_PATTERN, type Names, namesFor } from "./names.ts";
 export { checkQueueName };
 import type { BrokerSettings } from "./broker/types.ts";
 import type { BackendSettings } from "./backend/types.ts";
+import { compileRedisHa, type RedisHa } from "./backend/redis-options.ts";
+import { securityUrl } from "./backend/redis-target.ts";
 import { SerializerName } from "./protocol/codec.ts";
 import { type BeatEntry, type BeatOptions, checkBeatSchedule } from "./schedule/entry.ts";
 import {
@@ -73,7 +75,11 @@ export interface CeleriacOptions {
   name?: string;
   /** `nats://host:port` (comma-separated for several), `tls://…`, or `memory://`. Env `CELERIAC_BROKER_URL`. @default "nats://127.0.0.1:4222" */
   brokerUrl?: string;
-  /** `redis://host:port/db`, `rediss://…`, or `memory://`. Env `CELERIAC_RESULT_BACKEND`. @default "redis://127.0.0.1:6379/0" */
+  /**
+   * `redis://host:port/db`, `rediss://…`, `redis+sentinel://h1:26379,h2:26379/<master>/<db>`,
+   * `redis+cluster://h1:7000,h2:7001`, or `memory://` (docs/redis-ha.md). Env `CELERIAC_RESULT_BACKEND`.
+   * @default "redis://127.0.0.1:6379/0"
+   */
   resultBackend?: string;
   /** Queue of tasks that name none and match no route. @default "celery" */
   defaultQueue?: string;
@@ -105,7 +111,7 @@ export interface CeleriacOptions {
   revokeExpires?: number;
   /** OpenTelemetry tracing. */
   tracing?: TracingOptions;
-  /** Result backend credentials and TLS files. See docs/security.md. @default {} */
+  /** Result backend credentials and TLS files (docs/security.md); Sentinel and `WAIT` for replicas (docs/redis-ha.md). @default {} */
   backend?: BackendOptions;
   /** Message signing (opt-in, producers and workers). See docs/security.md. @default off */
   signing?: SigningOptions;
@@ -152,6 +158,8 @@ export interface CompiledAppOptions {
   route: (taskName: string) => string | undefined;
   broker: BrokerSettings;
   backend: BackendSettings;
+  /** Sentinel credentials and `WAIT` for replicas (Redis backends). */
+  redis: RedisHa;
   beatSchedule: Record<string, BeatEntry>;
   beat: Omit<BeatOptions, "holder">;
   workerSendTaskEvents: boolean;
@@ -232,11 +240,12 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
     throw new ConfigError("name", `invalid app name ${JSON.stringify(name)}: use letters, digits, "_" and "-"`);
   }
   const brokerUrl = checkUrl(env("CELERIAC_BROKER_URL") ?? o.brokerUrl ?? APP_DEFAULTS.brokerUrl, "brokerUrl", ["nats:", "tls:"]);
-  const resultBackend = checkUrl(
-    env("CELERIAC_RESULT_BACKEND") ?? o.resultBackend ?? APP_DEFAULTS.resultBackend,
-    "resultBackend",
-    ["redis:", "rediss:"],
-  );
+  const given = env("CELERIAC_RESULT_BACKEND") ?? o.resultBackend;
+  if (given !== undefined && (typeof given !== "string" || given.trim() === "")) throw new ConfigError("resultBackend", "must be a non-empty URL");
+  if (o.backend !== undefined && (typeof o.backend !== "object" || o.backend === null)) {
+    throw new ConfigError("backend", "must be an object { username, password, tls, sentinel, waitReplicas, waitTimeout }");
+  }
+  const { resultBackend, target, ha } = compileRedisHa(given, APP_DEFAULTS.resultBackend, o.backend, env);
   const serializer = o.resultSerializer ?? APP_DEFAULTS.resultSerializer;
   if (!Object.values(SerializerName).includes(serializer)) {
     throw new ConfigError("resultSerializer", `must be "msgpack" or "json", got ${JSON.stringify(serializer)}`);
@@ -254,11 +263,10 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
   const maxDeliver = integer(b.maxDeliver, "broker.maxDeliver", -1);
   if (maxDeliver === 0) throw new ConfigError("broker.maxDeliver", "must be -1 (unlimited) or ≥ 1");
   const memoryBroker = brokerUrl.startsWith("memory://");
-  const memoryBackend = resultBackend.startsWith("memory://");
   const urlHasCredentials = !memoryBroker && brokerUrl.split(",").some((p) => new URL(p.trim()).username !== "");
   const security = {
     broker: compileBrokerSecurity(o.broker, env, urlHasCredentials),
-    backend: compileBackendSecurity(o.backend, env, memoryBackend ? null : new URL(resultBackend)),
+    backend: compileBackendSecurity(o.backend, env, target ? securityUrl(target) : null),
     signing: compileSigning(o.signing, env),
   };
   return {
@@ -285,6 +293,7 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
       serializer,
       resultExpiresMs: expires === null ? null : Math.ceil(expires * 1000),
     },
+    redis: ha,
     beatSchedule: checkBeatSchedule(o.beatSchedule),
     beat: { ...o.beat },
     workerSendTaskEvents: Boolean(o.workerSendTaskEvents ?? APP_DEFAULTS.workerSendTaskEvents),

@@ -109,7 +109,7 @@ export class MemoryBackend implements ResultBackend {
 
   chordFail(groupId: string, memberId: string): Promise<boolean> {
     const c = this.#chord(groupId);
-    if (c.failed !== null) return Promise.resolve(false);
+    if (c.failed !== null) return Promise.resolve(c.failed === memberId);
     c.failed = memberId;
     return Promise.resolve(true);
   }

@@ -4,8 +4,14 @@
  * Records live at `<keyPrefix>task-meta-<id>` (SET with PX), like Celery's Redis backend.
  * Every write goes through one Lua script that refuses to replace a stored SUCCESS, so a
  * redelivered task or a late progress update can never clobber a finished result.
+ *
+ * One server, a Sentinel-watched master or a Redis Cluster (redis-target.ts, docs/redis-ha.md).
+ * Every script and transaction touches one key, except the global rate limit's, whose two keys
+ * share a hash tag (`rate-{name}`, `rate-{name}-line`) so both live in one slot of a cluster; the
+ * chord and chain keys carry their id as a hash tag too (`chord-{id}`), so state added beside
+ * them later shares their slot.
  */
-import { Redis } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
 import { pack, type Serializer, serializerFor, type SerializerName, unpack } from "../protocol/codec.ts";
@@ -13,9 +19,14 @@ import { CeleriacError, ConfigError, ErrorCode } from "../errors.ts";
 import { nodeBuffer } from "../runtime/mod.ts";
 import type { BackendSecurity } from "../security/options.ts";
 import { checkTlsFiles, isTlsFailure } from "../security/load.ts";
+import { describeTarget, parseRedisTarget, type RedisTarget } from "./redis-target.ts";
+import { NO_HA, type RedisHa } from "./redis-options.ts";
+import { ReplicaWait } from "./replicas.ts";
+import { isReady } from "../states.ts";
 
 /**
- * The write guard: ARGV[1] value, ARGV[2] ttl in ms (0 = none). A record always starts with its
+ * The write guard: ARGV[1] value, ARGV[2] ttl in ms (0 = none), ARGV[3] '1' to also PUBLISH the
+ * value on the channel named by the key (what Python Celery's AsyncResult.get() waits for). A record always starts with its
  * `status`, so a stored SUCCESS shows in the first bytes of the value: at 1 for JSON, after the
  * 1- or 3-byte map header for msgpack. The markers are written into the script per serializer.
  */
@@ -35,6 +46,7 @@ if tonumber(ARGV[2]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[1])
 end
+if ARGV[3] == '1' then redis.call('PUBLISH', KEYS[1], ARGV[1]) end
 return 1
 `;
 }
@@ -55,8 +67,12 @@ for i = 0, size - 1 do out[#out + 1] = redis.call('HGET', KEYS[1], 'r' .. i) end
 return out
 `;
 
-/** Marks a chord failed, once: KEYS[1] the chord's hash, ARGV member id, ttl ms. 1 for the first. */
+/**
+ * Marks a chord failed, once: KEYS[1] the chord's hash, ARGV member id, ttl ms. 1 for the first
+ * member to fail, and again for that member (its settle step retrying after a failed WAIT).
+ */
 const CHORD_FAIL = `
+if redis.call('HGET', KEYS[1], 'failed') == ARGV[1] then return 1 end
 if redis.call('HSETNX', KEYS[1], 'failed', ARGV[1]) == 1 then
   if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
   return 1
@@ -124,31 +140,80 @@ redis.call('PEXPIRE', KEYS[2], math.floor(at - now + 10 * interval) + 5000)
 return math.floor(at - now)
 `;
 
-type GuardedRedis = Redis & {
+type GuardedRedis = (Redis | Cluster) & {
   celeriacRateTake(key: string, lineKey: string, intervalMs: number, holder: string): Promise<number>;
   celeriacPermitAcquire(key: string, holder: string, limit: number, leaseMs: number): Promise<number>;
   celeriacPermitRenew(key: string, holder: string, leaseMs: number): Promise<number>;
   celeriacDedupClaim(key: string, taskId: string, ttlMs: number): Promise<string | null>;
   celeriacDedupRelease(key: string, taskId: string): Promise<number>;
-  celeriacStore(key: string, value: Uint8Array, ttlMs: number): Promise<number>;
+  celeriacStore(key: string, value: Uint8Array, ttlMs: number, publish: 0 | 1): Promise<number>;
   celeriacChordJoinBuffer(key: string, index: number, value: Uint8Array, size: number, ttlMs: number): Promise<(number | Uint8Array)[]>;
   celeriacChordFail(key: string, memberId: string, ttlMs: number): Promise<number>;
 };
 
-/** Parses and checks a `redis://` / `rediss://` URL; throws ConfigError naming `field`. */
-export function checkRedisUrl(url: string, field: string): URL {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ConfigError(field, `"${url}" is not a URL; expected redis://host:port/db`);
+/** Parses and checks a result backend URL; throws ConfigError naming `field`. */
+export function checkRedisUrl(url: string, field: string): RedisTarget {
+  return parseRedisTarget(url, field);
+}
+
+/** Settings every connection shares. */
+const COMMON: RedisOptions = {
+  lazyConnect: true,
+  // Many small writes from many tasks in the same tick become one round trip.
+  enableAutoPipelining: true,
+  // Fail a command after 2 reconnect attempts; callers that must not lose a write
+  // (the worker's settle step) retry around it with their own backoff.
+  maxRetriesPerRequest: 2,
+  retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+  connectionName: "celeriac",
+};
+
+/** Rounds over all sentinels before a first connect gives up. */
+const SENTINEL_ROUNDS_AT_START = 3;
+
+/** The ioredis client for a target: Redis (one server or through Sentinel) or Cluster. */
+function client(target: RedisTarget, security: BackendSecurity, ha: RedisHa, everReady: () => boolean): Redis | Cluster {
+  const files = security.tls ? checkTlsFiles(security.tls) : undefined;
+  const auth: RedisOptions = {
+    ...(security.username !== undefined ? { username: security.username } : {}),
+    ...(security.password !== undefined ? { password: security.password } : {}),
+  };
+  if (target.kind === "standalone") {
+    // rediss:// alone turns TLS on with the system's CAs; the files add a private CA / client cert.
+    return new Redis(target.url.href, { ...auth, ...(files ? { tls: files } : {}), ...COMMON });
   }
-  if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
-    throw new ConfigError(field, `unsupported scheme "${u.protocol}" in "${url}"; use redis://, rediss:// or memory://`);
+  const tls = target.tls ? { tls: files ?? {} } : {};
+  const creds: RedisOptions = {
+    ...(target.username !== undefined ? { username: target.username } : {}),
+    ...(target.password !== undefined ? { password: target.password } : {}),
+    ...auth,
+  };
+  if (target.kind === "cluster") {
+    return new Cluster(target.nodes, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      clusterRetryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+      redisOptions: { ...creds, ...tls, maxRetriesPerRequest: 2, connectionName: "celeriac" },
+    });
   }
-  const db = u.pathname.replace(/^\//, "");
-  if (db !== "" && !/^\d+$/.test(db)) throw new ConfigError(field, `database "${db}" in "${url}" is not a number`);
-  return u;
+  return new Redis({
+    ...COMMON,
+    ...creds,
+    ...tls,
+    sentinels: target.sentinels,
+    name: target.masterName,
+    db: target.db,
+    ...(ha.sentinelAuth.username !== undefined ? { sentinelUsername: ha.sentinelAuth.username } : {}),
+    ...(ha.sentinelAuth.password !== undefined ? { sentinelPassword: ha.sentinelAuth.password } : {}),
+    ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: files ?? {} } : {}),
+    // A master that was demoted but still runs answers writes with READONLY: reconnect (asking
+    // the sentinels for the master again) and resend. (ioredis's failoverDetector would ask on
+    // +switch-master, but its sentinel subscriptions outlive quit() and report errors unhandled.)
+    reconnectOnError: (err) => (/^READONLY\b/.test(err.message) ? 2 : false),
+    // Once connected, keep asking through a long outage of every sentinel; before that, a few
+    // rounds, so that a wrong address or sentinel password fails the start instead of hanging it.
+    sentinelRetryStrategy: (times) => (everReady() || times < SENTINEL_ROUNDS_AT_START ? Math.min(50 * 2 ** times, 2000) : null),
+  });
 }
 
 /** Results in Redis. */
@@ -163,28 +228,30 @@ export class RedisBackend implements ResultBackend {
   /** The last error ioredis reported: connect() itself only says "Connection is closed." */
   #lastError: Error | null = null;
 
+  /** Set with `backend.waitReplicas`: every write waits until that many replicas have it. */
+  #replicas: ReplicaWait | null;
+  /** Celery's mode (`celery-` keys, JSON): each stored record is also published on its key. */
+  #publish: 0 | 1;
+  #cluster: boolean;
+  #everReady = false;
+  /** Connections made so far: `WAIT` answers only for writes made on its own connection. */
+  #connections = 0;
+
   /** Reads the TLS files now (the backend is built when first used): a bad path fails at start. */
-  constructor(url: string, settings: BackendSettings, security: BackendSecurity = { tls: null }) {
-    const u = checkRedisUrl(url, "resultBackend");
-    this.description = `${u.protocol}//${u.host}${u.pathname || "/0"}`;
+  constructor(url: string, settings: BackendSettings, security: BackendSecurity = { tls: null }, ha: RedisHa = NO_HA) {
+    const target = checkRedisUrl(url, "resultBackend");
+    this.description = describeTarget(target);
     this.#settings = settings;
     this.#security = security;
     this.#serializer = serializerFor(settings.serializer);
-    const tls = security.tls ? checkTlsFiles(security.tls) : undefined;
-    this.#redis = new Redis(url, {
-      ...(security.username !== undefined ? { username: security.username } : {}),
-      ...(security.password !== undefined ? { password: security.password } : {}),
-      // rediss:// alone turns TLS on with the system's CAs; the files add a private CA / client cert.
-      ...(tls ? { tls } : {}),
-      lazyConnect: true,
-      // Many small writes from many tasks in the same tick become one round trip.
-      enableAutoPipelining: true,
-      // Fail a command after 2 reconnect attempts; callers that must not lose a write
-      // (the worker's settle step) retry around it with their own backoff.
-      maxRetriesPerRequest: 2,
-      retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
-      connectionName: "celeriac",
-    }) as GuardedRedis;
+    this.#cluster = target.kind === "cluster";
+    this.#publish = settings.keyPrefix === "celery-" && settings.serializer === "json" ? 1 : 0;
+    this.#redis = client(target, security, ha, () => this.#everReady) as GuardedRedis;
+    this.#redis.once("ready", () => (this.#everReady = true));
+    this.#replicas = ha.waitReplicas > 0
+      ? new ReplicaWait((n, ms) => (this.#redis as Redis).wait(n, ms), ha.waitReplicas, ha.waitTimeoutMs, () => this.#connections)
+      : null;
+    this.#redis.on("ready", () => this.#connections++);
     this.#redis.on("error", (err: Error) => {
       // ioredis reports every failed reconnect here; callers see command failures instead. The
       // last one explains a failed connect (WRONGPASS, a certificate) better than connect() does.
@@ -198,6 +265,11 @@ export class RedisBackend implements ResultBackend {
     this.#redis.defineCommand("celeriacPermitAcquire", { numberOfKeys: 1, lua: PERMIT_ACQUIRE });
     this.#redis.defineCommand("celeriacPermitRenew", { numberOfKeys: 1, lua: PERMIT_RENEW });
     this.#redis.defineCommand("celeriacRateTake", { numberOfKeys: 2, lua: RATE_TAKE });
+  }
+
+  /** With `waitReplicas`, waits until the writes answered so far reached the replicas. */
+  #replicated(what: string): Promise<void> | undefined {
+    return this.#replicas?.replicated(what);
   }
 
   #key(taskId: string): string {
@@ -224,6 +296,19 @@ export class RedisBackend implements ResultBackend {
     const where = `the result backend at ${this.description}`;
     // Redis error replies begin with an error code word (WRONGPASS, NOAUTH, NOPERM): the protocol's
     // own codes, which ioredis keeps at the start of the message.
+    const sentinels = /^All sentinels are unreachable.*?(?:Last error: (.*))?$/.exec(err.message);
+    if (sentinels) {
+      const said = sentinels[1] ?? "no answer";
+      if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(said)) {
+        return new CeleriacError(
+          ErrorCode.AUTH,
+          `the sentinels of ${where} refused our credentials (the last said: ${said}); set the sentinels' own password in ` +
+            `backend.sentinel.password / .username (CELERIAC_REDIS_SENTINEL_PASSWORD / _USER): the URL's are the master's`,
+          { cause: err },
+        );
+      }
+      return new CeleriacError(ErrorCode.UNAVAILABLE, `cannot reach any sentinel of ${where} (the last: ${said}); check the addresses in resultBackend`, { cause: err });
+    }
     const reply = /^(WRONGPASS|NOAUTH|NOPERM)\b/.exec(err.message)?.[1];
     if (reply) {
       const hint = reply === "NOAUTH"
@@ -260,7 +345,11 @@ export class RedisBackend implements ResultBackend {
   async getMany(taskIds: string[]): Promise<(ResultRecord | null)[]> {
     if (taskIds.length === 0) return [];
     await this.connect();
-    const values = await this.#redis.mgetBuffer(...taskIds.map((id) => this.#key(id)));
+    const keys = taskIds.map((id) => this.#key(id));
+    // MGET spans slots, which a cluster refuses (CROSSSLOT): there, one GET per key, pipelined.
+    const values = this.#cluster
+      ? await Promise.all(keys.map((k) => this.#redis.getBuffer(k)))
+      : await this.#redis.mgetBuffer(...keys);
     return values.map((v) => this.#decode(v));
   }
 
@@ -268,10 +357,14 @@ export class RedisBackend implements ResultBackend {
     return this.storeEncoded(record.task_id, record.status, this.encode(record));
   }
 
-  async storeEncoded(taskId: string, _status: string, bytes: Uint8Array): Promise<StoreOutcome> {
+  async storeEncoded(taskId: string, status: string, bytes: Uint8Array): Promise<StoreOutcome> {
     if (this.#redis.status !== "ready") await this.connect();
     const ttl = this.#settings.resultExpiresMs ?? 0;
-    const n = await this.#redis.celeriacStore(this.#key(taskId), nodeBuffer(bytes), ttl);
+    const n = await this.#redis.celeriacStore(this.#key(taskId), nodeBuffer(bytes), ttl, this.#publish);
+    // Ready states only: a lost STARTED or progress record is overwritten later anyway, and a task
+    // must not fail because a progress update could not reach a replica. Also when a SUCCESS
+    // was kept: it may be the unreplicated write of an earlier attempt.
+    if (isReady(status)) await this.#replicated(`the ${status} result of ${taskId}`);
     return n === 1 ? "stored" : "kept-success";
   }
 
@@ -287,6 +380,7 @@ export class RedisBackend implements ResultBackend {
     if (this.#redis.status !== "ready") await this.connect();
     const value = nodeBuffer(this.#serializer.encode(result));
     const r = await this.#redis.celeriacChordJoinBuffer(this.#chordKey(groupId), index, value, size, this.#settings.resultExpiresMs ?? 0);
+    await this.#replicated(`chord ${groupId}'s join of member ${index}`);
     const head = Number(r[0]);
     if (head === -1) return { state: "failed" };
     if (head === 0) return { state: "waiting" };
@@ -295,7 +389,9 @@ export class RedisBackend implements ResultBackend {
 
   async chordFail(groupId: string, memberId: string): Promise<boolean> {
     if (this.#redis.status !== "ready") await this.connect();
-    return (await this.#redis.celeriacChordFail(this.#chordKey(groupId), memberId, this.#settings.resultExpiresMs ?? 0)) === 1;
+    const first = await this.#redis.celeriacChordFail(this.#chordKey(groupId), memberId, this.#settings.resultExpiresMs ?? 0);
+    await this.#replicated(`chord ${groupId}'s failure`);
+    return first === 1;
   }
 
   async chainSave(steps: unknown[]): Promise<string> {
@@ -308,6 +404,7 @@ export class RedisBackend implements ResultBackend {
     const tx = this.#redis.multi().hset(key, ...fields);
     if (ttl) tx.pexpire(key, ttl);
     await tx.exec();
+    await this.#replicated(`chain ${id}`);
     return id;
   }
 
@@ -330,11 +427,11 @@ export class RedisBackend implements ResultBackend {
   }
 
   #chainKey(id: string): string {
-    return `${this.#settings.keyPrefix}chain-${id}`;
+    return `${this.#settings.keyPrefix}chain-{${id}}`;
   }
 
   #chordKey(groupId: string): string {
-    return `${this.#settings.keyPrefix}chord-${groupId}`;
+    return `${this.#settings.keyPrefix}chord-{${groupId}}`;
   }
 
   async dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null> {
@@ -364,7 +461,8 @@ export class RedisBackend implements ResultBackend {
 
   async rateTake(key: string, holder: string, intervalMs: number): Promise<number> {
     if (this.#redis.status !== "ready") await this.connect();
-    const k = `${this.#settings.keyPrefix}rate-${key}`;
+    // One script, two keys: the hash tag keeps them in one slot on a Redis Cluster.
+    const k = `${this.#settings.keyPrefix}rate-{${key}}`;
     return await this.#redis.celeriacRateTake(k, `${k}-line`, Math.max(1, intervalMs), holder);
   }
 

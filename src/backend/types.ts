@@ -56,7 +56,7 @@ export interface ResultBackend {
    * was failed. The state expires with results.
    */
   chordJoin(groupId: string, index: number, size: number, result: unknown): Promise<ChordJoin>;
-  /** Marks chord `groupId` failed by `memberId`; true only for the first caller. */
+  /** Marks chord `groupId` failed by `memberId`; true only for the first member to fail (again if that member asks again). */
   chordFail(groupId: string, memberId: string): Promise<boolean>;
   /**
    * Stores the steps of a long chain (they would otherwise travel in every message); returns its

@@ -12,6 +12,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import { decodePublicKey, decodeSeed, NkeyFormatError } from "./nkey.ts";
+import type { RedisHaOptions } from "../backend/redis-options.ts";
 
 /** Paths of PEM files for TLS. Without any, TLS (when the URL asks for it) trusts the system's CAs. */
 export interface TlsFiles {
@@ -53,7 +54,7 @@ export type NatsAuth =
   };
 
 /** Result backend (Redis) connection security. */
-export interface BackendOptions {
+export interface BackendOptions extends RedisHaOptions {
   /** ACL user name (Redis 6+); or put it in the URL: `redis://user:pass@host`. Env `CELERIAC_REDIS_USER`. @default none */
   username?: string;
   /** Password (`requirepass` or the ACL user's). Env `CELERIAC_REDIS_PASSWORD`. @default none */
@@ -234,7 +235,7 @@ export function compileBrokerSecurity(o: { auth?: NatsAuth; tls?: TlsFiles } | u
 
 /** Compiles the result backend's credentials and TLS files. */
 export function compileBackendSecurity(o: BackendOptions | undefined, env: EnvReader, url: URL | null): BackendSecurity {
-  if (o !== undefined && (typeof o !== "object" || o === null)) throw new ConfigError("backend", "must be an object { username, password, tls }");
+  if (o !== undefined && (typeof o !== "object" || o === null)) throw new ConfigError("backend", "must be an object { username, password, tls, sentinel, waitReplicas, waitTimeout }");
   const username = env("CELERIAC_REDIS_USER") ?? o?.username;
   const password = env("CELERIAC_REDIS_PASSWORD") ?? o?.password;
   if (username !== undefined) str(username, "backend.username");
