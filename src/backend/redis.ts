@@ -15,7 +15,7 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
 import { pack, type Serializer, serializerFor, type SerializerName, unpack } from "../protocol/codec.ts";
-import { CeleriacError, ConfigError, ErrorCode } from "../errors.ts";
+import { CeleriacError, ErrorCode } from "../errors.ts";
 import { nodeBuffer } from "../runtime/mod.ts";
 import type { BackendSecurity } from "../security/options.ts";
 import { checkTlsFiles, isTlsFailure } from "../security/load.ts";
