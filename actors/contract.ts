@@ -63,7 +63,25 @@ export const DEFAULT_GRACE_SECONDS = 30;
 
 /** Command-line flags a manifest may pass to `celeriac worker`. */
 export const WORKER_FLAGS = [
-  "--app", "-A", "--queues", "-Q", "--concurrency", "-c", "--pool", "-P", "--hostname", "-n",
-  "--grace", "--events", "-E", "--beat", "-B", "--loglevel", "-l", "--health-port",
-  "--broker", "--result-backend", "--name",
+  "--app",
+  "-A",
+  "--queues",
+  "-Q",
+  "--concurrency",
+  "-c",
+  "--pool",
+  "-P",
+  "--hostname",
+  "-n",
+  "--grace",
+  "--events",
+  "-E",
+  "--beat",
+  "-B",
+  "--loglevel",
+  "-l",
+  "--health-port",
+  "--broker",
+  "--result-backend",
+  "--name",
 ] as const;

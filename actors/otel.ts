@@ -34,7 +34,10 @@ async function loadSdk(askedBy: string) {
     return { NodeSDK, OTLPTraceExporter };
   } catch (err) {
     if ((err as { code?: unknown }).code !== "ERR_MODULE_NOT_FOUND") throw err;
-    throw new CliError(Exit.CONFIG, `tracing: ${askedBy} asks for traces, and the OpenTelemetry SDK is not installed: npm install ${SDK_PACKAGES.join(" ")}`);
+    throw new CliError(
+      Exit.CONFIG,
+      `tracing: ${askedBy} asks for traces, and the OpenTelemetry SDK is not installed: npm install ${SDK_PACKAGES.join(" ")}`,
+    );
   }
 }
 

@@ -93,7 +93,13 @@ console.log(`celeriac canvas bench: median of ${RUNS}; worker concurrency 100
 | measure | time | per task | ratio |
 |:--|--:|--:|--:|
 | raw JetStream + Redis: ${N} tasks, all awaited | ${ms(med("raw"))} | ${(med("raw") * 1000 / N).toFixed(0)} µs | 1.00× |
-| celeriac: ${N} plain tasks, all awaited | ${ms(med("plain"))} | ${(med("plain") * 1000 / N).toFixed(0)} µs | ${(med("plain") / med("raw")).toFixed(2)}× raw |
-| celeriac: chord of ${N}, apply → body result | ${ms(med("chord"))} | ${(med("chord") * 1000 / N).toFixed(0)} µs | ${(med("chord") / med("plain")).toFixed(2)}× plain, ${(med("chord") / med("raw")).toFixed(2)}× raw |
+| celeriac: ${N} plain tasks, all awaited | ${ms(med("plain"))} | ${(med("plain") * 1000 / N).toFixed(0)} µs | ${
+  (med("plain") / med("raw")).toFixed(2)
+}× raw |
+| celeriac: chord of ${N}, apply → body result | ${ms(med("chord"))} | ${(med("chord") * 1000 / N).toFixed(0)} µs | ${
+  (med("chord") / med("plain")).toFixed(2)
+}× plain, ${(med("chord") / med("raw")).toFixed(2)}× raw |
 | celeriac: ${M} client-driven sequential round trips | ${ms(med("sequential"))} | ${(med("sequential") * 1000 / M).toFixed(0)} µs | 1.00× |
-| celeriac: chain of ${M} steps (worker-driven) | ${ms(med("chain"))} | ${(med("chain") * 1000 / M).toFixed(0)} µs | ${(med("chain") / med("sequential")).toFixed(2)}× sequential |`);
+| celeriac: chain of ${M} steps (worker-driven) | ${ms(med("chain"))} | ${(med("chain") * 1000 / M).toFixed(0)} µs | ${
+  (med("chain") / med("sequential")).toFixed(2)
+}× sequential |`);

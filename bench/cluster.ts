@@ -36,8 +36,21 @@ export async function startCluster(isReady: (url: string) => Promise<boolean>): 
   const routes = route.map((p) => `nats://127.0.0.1:${p}`).join(",");
   const procs: ChildProcess[] = client.map((port, i) =>
     spawn("nats-server", [
-      "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", path.join(dir, `n${i}`), "--server_name", `n${i}`,
-      "--cluster_name", "bench", "--cluster", `nats://127.0.0.1:${route[i]}`, "--routes", routes,
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-js",
+      "-sd",
+      path.join(dir, `n${i}`),
+      "--server_name",
+      `n${i}`,
+      "--cluster_name",
+      "bench",
+      "--cluster",
+      `nats://127.0.0.1:${route[i]}`,
+      "--routes",
+      routes,
     ], { stdio: ["ignore", "ignore", "ignore"] })
   );
   const url = client.map((p) => `nats://127.0.0.1:${p}`).join(",");
@@ -48,9 +61,13 @@ export async function startCluster(isReady: (url: string) => Promise<boolean>): 
   };
   try {
     progress("3-node NATS cluster: waiting for JetStream to elect its meta leader…");
-    await deadline((async () => {
-      while (!(await isReady(url).catch(() => false))) await new Promise((r) => setTimeout(r, 250));
-    })(), 60_000, "the cluster's JetStream");
+    await deadline(
+      (async () => {
+        while (!(await isReady(url).catch(() => false))) await new Promise((r) => setTimeout(r, 250));
+      })(),
+      60_000,
+      "the cluster's JetStream",
+    );
   } catch (err) {
     await stop();
     throw err;

@@ -7,7 +7,15 @@
  * system's own notification path (no polling).
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
 import { Redis } from "ioredis";
 import { pack, unpack } from "msgpackr";
 import { Queue, QueueEvents } from "bullmq";

@@ -76,9 +76,18 @@ try {
     await purge();
     enq.applyAsync!.push(rate(N, await timed(() => pipelined(N, 1_000, () => noop.applyAsync([])))));
     await purge();
-    enq.addBulk!.push(rate(N, await timed(() =>
-      pipelined(Math.ceil(N / 100), 10, (c) => bull.addBulk(Array.from({ length: Math.min(100, N - c * 100) }, () => ({ name: "noop", data: {} }))))
-    )));
+    enq.addBulk!.push(
+      rate(
+        N,
+        await timed(() =>
+          pipelined(
+            Math.ceil(N / 100),
+            10,
+            (c) => bull.addBulk(Array.from({ length: Math.min(100, N - c * 100) }, () => ({ name: "noop", data: {} }))),
+          )
+        ),
+      ),
+    );
     await bull.obliterate({ force: true });
   }
   const drains: Record<string, number[]> = { "all at level 0": [], "all at level 5": [], "mixed levels 0–9": [] };

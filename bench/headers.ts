@@ -23,8 +23,21 @@ await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], retention: Rete
 const id = crypto.randomUUID();
 const wire = encodeTaskMessage({ id, task: "add", args: [2, 3], kwargs: {}, embed: null, retries: 0, replyTo: "demo.reply.x" });
 const celery: Record<string, string> = {
-  lang: "js", task: "add", id, shadow: "", eta: "", expires: "", group: "", group_index: "", retries: "0",
-  timelimit: "[null, null]", root_id: id, parent_id: "", argsrepr: "(2, 3)", kwargsrepr: "{}", origin: "gen1@host",
+  lang: "js",
+  task: "add",
+  id,
+  shadow: "",
+  eta: "",
+  expires: "",
+  group: "",
+  group_index: "",
+  retries: "0",
+  timelimit: "[null, null]",
+  root_id: id,
+  parent_id: "",
+  argsrepr: "(2, 3)",
+  kwargsrepr: "{}",
+  origin: "gen1@host",
   ignore_result: "False",
 };
 const sets: [string, Record<string, string>][] = [
@@ -64,7 +77,11 @@ console.log(`acked JetStream publish of a ${wire.body.length}-byte body, N=${N},
 for (const [label, h] of sets) {
   const m = median(results.get(label)!);
   const bytes = Object.entries(h).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
-  console.log(`  ${label.padEnd(38)} ${String(Object.keys(h).length + 1).padStart(2)} headers ${String(bytes + 50).padStart(4)} B  ${m.toFixed(0).padStart(6)} msg/s  ${(m / base).toFixed(2)}×`);
+  console.log(
+    `  ${label.padEnd(38)} ${String(Object.keys(h).length + 1).padStart(2)} headers ${String(bytes + 50).padStart(4)} B  ${
+      m.toFixed(0).padStart(6)
+    } msg/s  ${(m / base).toFixed(2)}×`,
+  );
 }
 publisher.close();
 await jsm.streams.delete(stream);

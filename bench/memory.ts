@@ -256,7 +256,11 @@ for (let run = 1; run <= RUNS; run++) {
   for (const v of run % 2 ? VARIANTS : [...VARIANTS].reverse()) {
     progress(`run ${run}/${RUNS}: worker with ${v || "V8's default flags"}, ${N} tasks…`);
     const s = await burstAt(v, run);
-    progress(`  peak RSS ${mib(s.rss)} MiB, new space ${mib(s.newSpace)} MiB, ${(s.rate / 1000).toFixed(1)}k tasks/s, ${s.cpuWorker.toFixed(0)} µs CPU/task`);
+    progress(
+      `  peak RSS ${mib(s.rss)} MiB, new space ${mib(s.newSpace)} MiB, ${(s.rate / 1000).toFixed(1)}k tasks/s, ${
+        s.cpuWorker.toFixed(0)
+      } µs CPU/task`,
+    );
     peaks.get(v)!.push(s);
   }
 }
@@ -272,18 +276,28 @@ const med = (xs: PeakSample[], k: keyof PeakSample) => median(xs.map((x) => x[k]
 const span = (xs: PeakSample[], k: keyof PeakSample) => [Math.min(...xs.map((x) => x[k])), Math.max(...xs.map((x) => x[k]))];
 
 if (flags.json) {
-  process.stdout.write(`${JSON.stringify({ config: { runs: RUNS, n: N, variants: VARIANTS }, libs, peaks: Object.fromEntries(peaks), heap }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ config: { runs: RUNS, n: N, variants: VARIANTS }, libs, peaks: Object.fromEntries(peaks), heap }, null, 2)}\n`,
+  );
 } else {
   const out: string[] = [];
   const table = (head: string[], rows: string[][]) => {
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (c: string[]) => `| ${c.map((x, i) => (i === 0 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join(" | ")} |`;
-    out.push(line(head), `|${w.map((x, i) => (i === 0 ? ":" : "") + "-".repeat(x + 1) + (i === 0 ? "" : ":")).join("|")}|`, ...rows.map(line), "");
+    out.push(
+      line(head),
+      `|${w.map((x, i) => (i === 0 ? ":" : "") + "-".repeat(x + 1) + (i === 0 ? "" : ":")).join("|")}|`,
+      ...rows.map(line),
+      "",
+    );
   };
   for (const [name, steps] of Object.entries(libs)) {
     if (!steps) continue;
     out.push(`what a worker process loads (${name}), median of ${RUNS} fresh process(es), after a full GC:`, "");
-    table(["step", "RSS MiB", "Δ RSS", "heap used MiB", "Δ heap"], steps.map((s) => [s.what, mib(s.rss), mib(s.rssDelta), mib(s.heapUsed), mib(s.heapDelta)]));
+    table(
+      ["step", "RSS MiB", "Δ RSS", "heap used MiB", "Δ heap"],
+      steps.map((s) => [s.what, mib(s.rss), mib(s.rssDelta), mib(s.heapUsed), mib(s.heapDelta)]),
+    );
   }
   out.push(`the worker at its peak, ${N} noop tasks end to end at -c 100 (median of ${RUNS}, min–max):`, "");
   table(

@@ -14,7 +14,7 @@
  * `npm run bench:pools` or `node --import tsx bench/pools.ts [--runs 2] [--noops 2000] [--sequential 300]`
  */
 import { parseArgs } from "node:util";
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Celeriac } from "celeriac";
 import { removeBenchApp } from "./celeriac-app.ts";
@@ -51,7 +51,20 @@ function family(pid: number): number[] {
 }
 
 async function startWorker(pool: PoolName, concurrency: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "actors/cli.ts", "worker", "-A", "bench/pool-tasks.ts", "-P", pool, "-c", String(concurrency), "-n", `${pool}@${name}`], {
+  const child = spawn(process.execPath, [
+    "--import",
+    "tsx",
+    "actors/cli.ts",
+    "worker",
+    "-A",
+    "bench/pool-tasks.ts",
+    "-P",
+    pool,
+    "-c",
+    String(concurrency),
+    "-n",
+    `${pool}@${name}`,
+  ], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "ignore", "pipe"],
@@ -134,7 +147,9 @@ try {
   console.log(`\npools — median of ${RUNS} run(s); ${NOOPS} noops with 500 in flight, ${SEQUENTIAL} sequential; 4×1 s CPU tasks on -c 2\n`);
   for (const pool of POOLS) {
     console.log(
-      `${pool.padEnd(8)} 4×1s CPU ${s2(med(pool, "cpuS"))} s${range(pool, "cpuS", s2)} · noop p50 ${s2(med(pool, "p50"))} ms${range(pool, "p50", s2)} ` +
+      `${pool.padEnd(8)} 4×1s CPU ${s2(med(pool, "cpuS"))} s${range(pool, "cpuS", s2)} · noop p50 ${s2(med(pool, "p50"))} ms${
+        range(pool, "p50", s2)
+      } ` +
         `(${s2(med(pool, "p50") / med("async", "p50"))}× async), p99 ${s2(med(pool, "p99"))} ms · ` +
         `${med(pool, "perS").toFixed(0)} noops/s (${s2(med(pool, "perS") / med("async", "perS"))}× async) · ` +
         `RSS ${mib(med(pool, "rss2"))} (-c 2), ${mib(med(pool, "rss4"))} (-c 4)`,

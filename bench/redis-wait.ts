@@ -35,7 +35,19 @@ async function server(args: string[]): Promise<{ port: number; stop(): void }> {
   const port = await freePort();
   // Its own directory: a replica writes the master's snapshot there when it syncs.
   const dir = mkdtempSync(path.join(tmpdir(), "celeriac-bench-redis-"));
-  const p = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir, ...args], {
+  const p = spawn("redis-server", [
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    ...args,
+  ], {
     stdio: "ignore",
   });
   const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null });

@@ -39,7 +39,10 @@ writeFileSync(path.join(dir, "dist.mjs"), app(path.join(ROOT, "dist/src/mod.js")
 writeFileSync(path.join(dir, "dist.ts"), app(path.join(ROOT, "dist/src/mod.js"), true));
 
 const VARIANTS: { label: string; args: string[] }[] = [
-  { label: "source under tsx (a checkout)", args: ["--import", "tsx", path.join(ROOT, "actors/cli.ts"), "worker", "-A", path.join(dir, "source.ts")] },
+  {
+    label: "source under tsx (a checkout)",
+    args: ["--import", "tsx", path.join(ROOT, "actors/cli.ts"), "worker", "-A", path.join(dir, "source.ts")],
+  },
   { label: "dist/, JavaScript app module", args: [DIST, "worker", "-A", path.join(dir, "dist.mjs")] },
   { label: "dist/, TypeScript app module", args: [DIST, "worker", "-A", path.join(dir, "dist.ts")] },
 ];
@@ -98,7 +101,13 @@ try {
   await cleanup(name, `${name}-`);
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`worker RSS (median of ${RUNS}), ${N} tasks at -c ${CONCURRENCY}, node ${process.versions.node}, ${workerV8Flags().join(" ") || "V8's default heap limits"}`);
+console.log(
+  `worker RSS (median of ${RUNS}), ${N} tasks at -c ${CONCURRENCY}, node ${process.versions.node}, ${
+    workerV8Flags().join(" ") || "V8's default heap limits"
+  }`,
+);
 for (const [i, v] of VARIANTS.entries()) {
-  console.log(`  ${v.label.padEnd(32)} ready ${MiB(median(results[i]!.ready)).padStart(8)}   peak ${MiB(median(results[i]!.peak)).padStart(8)}`);
+  console.log(
+    `  ${v.label.padEnd(32)} ready ${MiB(median(results[i]!.ready)).padStart(8)}   peak ${MiB(median(results[i]!.peak)).padStart(8)}`,
+  );
 }

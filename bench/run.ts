@@ -13,7 +13,7 @@
  * time), and the worker's own peak RSS.
  */
 import { parseArgs } from "node:util";
-import { type Driver, openDriver, SYSTEMS, type SystemName } from "./drivers.ts";
+import { type Driver, openDriver, type SystemName, SYSTEMS } from "./drivers.ts";
 import { CONCURRENCY, cpuMs, deadline, median, percentile, pidOf, progress, WINDOW, type WorkerChild, workerV8Flags } from "./lib.ts";
 
 const { values: flags } = parseArgs({
@@ -34,7 +34,9 @@ const RUNS = count("runs", flags.runs!);
 const N = count("n", flags.n!);
 const RT = count("rt", flags.rt!);
 const only = flags.only?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...SYSTEMS];
-for (const s of only) if (!(SYSTEMS as readonly string[]).includes(s)) throw new Error(`--only: unknown system "${s}"; use ${SYSTEMS.join(", ")}`);
+for (const s of only) {
+  if (!(SYSTEMS as readonly string[]).includes(s)) throw new Error(`--only: unknown system "${s}"; use ${SYSTEMS.join(", ")}`);
+}
 const systems = SYSTEMS.filter((s) => only.includes(s));
 /** Unmeasured tasks before timing, so JIT warm-up and lazy setup fall on no system's figures. */
 const WARMUP = Math.min(1000, N);
@@ -131,7 +133,9 @@ async function measure(system: SystemName, run: number): Promise<Sample> {
     };
     progress(
       `run ${run}/${RUNS}: ${system} done: enqueue ${fmt.rate(s.enqueuePerSec)}/s, end-to-end ${fmt.rate(s.e2ePerSec)}/s, ` +
-        `p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, worker RSS ${fmt.mib(s.rssBytes)} (${fmt.mib(s.rssReadyBytes)} at READY)`,
+        `p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, worker RSS ${fmt.mib(s.rssBytes)} (${
+          fmt.mib(s.rssReadyBytes)
+        } at READY)`,
     );
     return s;
   } finally {
@@ -186,8 +190,18 @@ const TARGETS = [
   { what: "end-to-end ≥ 0.85× raw", value: ratio("e2ePerSec", "raw"), ok: (r: number) => r >= 0.85, show: fmt.ratio },
   { what: "round trip p50 ≤ 0.8× BullMQ's", value: ratio("p50Ms", "bullmq"), ok: (r: number) => r <= 0.8, show: fmt.ratio },
   { what: "worker peak RSS ≤ 120 MiB", value: med("celeriac", "rssBytes"), ok: (b: number) => b <= 120 * MiB, show: fmt.mib },
-  { what: "worker CPU/task ≤ 35 µs", value: med("celeriac", "cpuWorker"), ok: (x: number) => x <= 35, show: (x: number) => `${x.toFixed(0)} µs` },
-  { what: "caller CPU/task ≤ 35 µs", value: med("celeriac", "cpuCaller"), ok: (x: number) => x <= 35, show: (x: number) => `${x.toFixed(0)} µs` },
+  {
+    what: "worker CPU/task ≤ 35 µs",
+    value: med("celeriac", "cpuWorker"),
+    ok: (x: number) => x <= 35,
+    show: (x: number) => `${x.toFixed(0)} µs`,
+  },
+  {
+    what: "caller CPU/task ≤ 35 µs",
+    value: med("celeriac", "cpuCaller"),
+    ok: (x: number) => x <= 35,
+    show: (x: number) => `${x.toFixed(0)} µs`,
+  },
 ];
 const targets = TARGETS.map((t) => ({ target: t.what, value: t.value, met: t.value === null ? null : t.ok(t.value) }));
 
@@ -230,7 +244,9 @@ if (flags.json) {
     "ratios are celeriac ÷ other: above 1 is better for rates, below 1 is better for latency, RSS and CPU",
     "CPU/task: CPU time each process used during the end-to-end burst, divided by N (from /proc)",
     "raw JS+Redis uses nats.js with noAsyncTraces (see bench/drivers.ts); celeriac sets it on its own connection; BullMQ has no such option",
-    `every worker runs with ${workerV8Flags().join(" ") || "V8's default heap limits"} (k8s/base/worker.yaml's; BENCH_V8_FLAGS replaces them)`,
+    `every worker runs with ${
+      workerV8Flags().join(" ") || "V8's default heap limits"
+    } (k8s/base/worker.yaml's; BENCH_V8_FLAGS replaces them)`,
     "worker RSS includes the tsx loader every worker runs under (~20 MiB over plain node: npm run bench:memory)",
     "",
     "targets:",

@@ -36,7 +36,9 @@ if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be an inte
 const DEPTHS = flags.depths!.split(",").map(Number);
 if (DEPTHS.some((d) => !Number.isInteger(d) || d < 1)) throw new Error(`--depths: whole numbers ≥ 1, got ${flags.depths}`);
 const only = flags.only?.split(",").map((s) => s.trim()) ?? [...SECTIONS];
-for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section "${s}"; use ${SECTIONS.join(", ")}`);
+for (const s of only) {
+  if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section "${s}"; use ${SECTIONS.join(", ")}`);
+}
 
 const MiB = 2 ** 20;
 const tag = process.pid.toString(36);
@@ -51,7 +53,14 @@ const ms = (x: number) => x.toFixed(2);
 function table(title: string, header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
-  lines.push("", `### ${title}`, "", line(header), `|${widths.map((w, i) => (i === 0 ? ":" : "") + "-".repeat(w + 1) + (i === 0 ? "" : ":")).join("|")}|`, ...rows.map(line));
+  lines.push(
+    "",
+    `### ${title}`,
+    "",
+    line(header),
+    `|${widths.map((w, i) => (i === 0 ? ":" : "") + "-".repeat(w + 1) + (i === 0 ? "" : ":")).join("|")}|`,
+    ...rows.map(line),
+  );
 }
 
 /** Process CPU (user + system) in ms. */
@@ -110,7 +119,15 @@ async function depthSection(): Promise<void> {
       };
       out.push(r);
       progress(`depth ${depth}: drained at ${rate(r.drainPerSec)}/s, worker peak RSS ${mib(r.rssPeak)} MiB`);
-      rows.push([String(depth), rate(r.enqueuePerSec), rate(r.drainPerSec), rate(r.firstHalfPerSec), rate(r.secondHalfPerSec), mib(r.rssReady), mib(r.rssPeak)]);
+      rows.push([
+        String(depth),
+        rate(r.enqueuePerSec),
+        rate(r.drainPerSec),
+        rate(r.firstHalfPerSec),
+        rate(r.secondHalfPerSec),
+        mib(r.rssReady),
+        mib(r.rssPeak),
+      ]);
     } finally {
       worker?.kill();
       await app.close();
@@ -118,8 +135,15 @@ async function depthSection(): Promise<void> {
     }
   }
   report.depth = out;
-  table("Queue depth (celeriac, noop with ignoreResult, -c 100, one run each)",
-    ["queued", "enqueue/s", "drain/s", "1st half/s", "2nd half/s", "RSS READY MiB", "RSS peak MiB"], rows);
+  table("Queue depth (celeriac, noop with ignoreResult, -c 100, one run each)", [
+    "queued",
+    "enqueue/s",
+    "drain/s",
+    "1st half/s",
+    "2nd half/s",
+    "RSS READY MiB",
+    "RSS peak MiB",
+  ], rows);
 }
 
 /** One burst and round trips on a fresh driver and worker(s); medians are taken by the caller. */
@@ -129,7 +153,8 @@ async function burstOnce(system: SystemName, opts: DriverOptions & { n: number; 
   try {
     for (let i = 0; i < (opts.workers ?? 1); i++) workers.push(d.spawn());
     await Promise.all(workers.map((w) => w.ready));
-    const guard = <T>(p: Promise<T>, what: string) => deadline(Promise.race([p, ...workers.map((w) => w.died)]), 600_000, `${label} ${what}`);
+    const guard = <T>(p: Promise<T>, what: string) =>
+      deadline(Promise.race([p, ...workers.map((w) => w.died)]), 600_000, `${label} ${what}`);
     await guard(d.burst(Math.min(200, opts.n)), "warm-up");
     const ms = await guard(d.burst(opts.n), "burst");
     const lat: number[] = [];
@@ -170,14 +195,27 @@ async function payloadSection(): Promise<void> {
     out[label] = got;
     const raw = got.raw!, cel = got.celeriac!;
     rows.push([
-      label, String(n), fmtRange(raw.map((x) => x.perSec), rate), fmtRange(cel.map((x) => x.perSec), rate),
+      label,
+      String(n),
+      fmtRange(raw.map((x) => x.perSec), rate),
+      fmtRange(cel.map((x) => x.perSec), rate),
       (median(cel.map((x) => x.perSec)) / median(raw.map((x) => x.perSec))).toFixed(2) + "×",
-      fmtRange(raw.map((x) => x.p50Ms), ms), fmtRange(cel.map((x) => x.p50Ms), ms), fmtRange(cel.map((x) => x.rssPeak), mib),
+      fmtRange(raw.map((x) => x.p50Ms), ms),
+      fmtRange(cel.map((x) => x.p50Ms), ms),
+      fmtRange(cel.map((x) => x.rssPeak), mib),
     ]);
   }
   report.payload = out;
-  table(`Payload size (argument returned as the result; median of ${RUNS}, min–max)`,
-    ["payload", "N", "raw tasks/s", "celeriac tasks/s", "÷raw", "raw p50 ms", "celeriac p50 ms", "celeriac RSS peak MiB"], rows);
+  table(`Payload size (argument returned as the result; median of ${RUNS}, min–max)`, [
+    "payload",
+    "N",
+    "raw tasks/s",
+    "celeriac tasks/s",
+    "÷raw",
+    "raw p50 ms",
+    "celeriac p50 ms",
+    "celeriac RSS peak MiB",
+  ], rows);
 }
 
 async function callersSection(): Promise<void> {
@@ -191,7 +229,9 @@ async function callersSection(): Promise<void> {
     try {
       progress(`callers: run ${r}/${RUNS}: ${WAITERS} tasks queued, then ${WAITERS} get() before any worker runs…`);
       const results = [];
-      for (let i = 0; i < WAITERS; i += WINDOW) results.push(...await Promise.all(Array.from({ length: Math.min(WINDOW, WAITERS - i) }, () => noop.delay())));
+      for (let i = 0; i < WAITERS; i += WINDOW) {
+        results.push(...await Promise.all(Array.from({ length: Math.min(WINDOW, WAITERS - i) }, () => noop.delay())));
+      }
       globalThis.gc?.();
       const rssBefore = process.memoryUsage().rss;
       const cpu0 = cpuNow();
@@ -207,9 +247,24 @@ async function callersSection(): Promise<void> {
       const cpuTotalMs = cpuNow() - cpu0;
       await worker.stop();
       worker = null;
-      const x = { rssBefore, rssWaiting, perWaiterBytes: (rssWaiting - rssBefore) / WAITERS, cpuWaitingMs, cpuPerResultUs: (cpuTotalMs * 1000) / WAITERS, resolveMs };
+      const x = {
+        rssBefore,
+        rssWaiting,
+        perWaiterBytes: (rssWaiting - rssBefore) / WAITERS,
+        cpuWaitingMs,
+        cpuPerResultUs: (cpuTotalMs * 1000) / WAITERS,
+        resolveMs,
+      };
       out.push(x);
-      rows.push([String(r), mib(rssBefore), mib(rssWaiting), (x.perWaiterBytes / 1024).toFixed(2), cpuWaitingMs.toFixed(0), x.cpuPerResultUs.toFixed(0), (resolveMs / 1000).toFixed(2)]);
+      rows.push([
+        String(r),
+        mib(rssBefore),
+        mib(rssWaiting),
+        (x.perWaiterBytes / 1024).toFixed(2),
+        cpuWaitingMs.toFixed(0),
+        x.cpuPerResultUs.toFixed(0),
+        (resolveMs / 1000).toFixed(2),
+      ]);
     } finally {
       worker?.kill();
       await app.close();
@@ -217,8 +272,15 @@ async function callersSection(): Promise<void> {
     }
   }
   report.callers = out;
-  table(`${WAITERS.toLocaleString("en")} concurrent get() on one client (one result subscription)`,
-    ["run", "client RSS before MiB", "while waiting MiB", "KiB per waiter", "CPU first 1 s ms", "CPU µs per result", "all resolved in s"], rows);
+  table(`${WAITERS.toLocaleString("en")} concurrent get() on one client (one result subscription)`, [
+    "run",
+    "client RSS before MiB",
+    "while waiting MiB",
+    "KiB per waiter",
+    "CPU first 1 s ms",
+    "CPU µs per result",
+    "all resolved in s",
+  ], rows);
 }
 
 async function workersSection(): Promise<void> {
@@ -231,11 +293,22 @@ async function workersSection(): Promise<void> {
     out[k] = got;
     const m = median(got.map((x) => x.perSec));
     if (k === 1) one = m;
-    rows.push([String(k), fmtRange(got.map((x) => x.perSec), rate), (m / one).toFixed(2) + "×", fmtRange(got.map((x) => x.p50Ms), ms), fmtRange(got.map((x) => x.rssPeak), mib)]);
+    rows.push([
+      String(k),
+      fmtRange(got.map((x) => x.perSec), rate),
+      (m / one).toFixed(2) + "×",
+      fmtRange(got.map((x) => x.p50Ms), ms),
+      fmtRange(got.map((x) => x.rssPeak), mib),
+    ]);
   }
   report.workers = out;
-  table(`Worker processes on one queue (celeriac, N=${N}, -c 100 each; median of ${RUNS}, min–max)`,
-    ["workers", "tasks/s", "vs 1", "p50 ms", "peak RSS per worker MiB"], rows);
+  table(`Worker processes on one queue (celeriac, N=${N}, -c 100 each; median of ${RUNS}, min–max)`, [
+    "workers",
+    "tasks/s",
+    "vs 1",
+    "p50 ms",
+    "peak RSS per worker MiB",
+  ], rows);
 }
 
 async function replicasSection(): Promise<void> {
@@ -254,7 +327,10 @@ async function replicasSection(): Promise<void> {
   try {
     for (const replicas of [1, 3]) {
       for (const system of ["raw", "celeriac"] as const) {
-        const got = await runs(`${system} R${replicas}`, () => burstOnce(system, { natsUrl: cluster.url, replicas, n: N, rt: 100 }, `${system} R${replicas}`));
+        const got = await runs(
+          `${system} R${replicas}`,
+          () => burstOnce(system, { natsUrl: cluster.url, replicas, n: N, rt: 100 }, `${system} R${replicas}`),
+        );
         out[`${system}-R${replicas}`] = got;
         rows.push([`${system} R${replicas}`, fmtRange(got.map((x) => x.perSec), rate), fmtRange(got.map((x) => x.p50Ms), ms)]);
       }
@@ -267,7 +343,11 @@ async function replicasSection(): Promise<void> {
 }
 
 const run: Record<string, () => Promise<void>> = {
-  depth: depthSection, payload: payloadSection, callers: callersSection, workers: workersSection, replicas: replicasSection,
+  depth: depthSection,
+  payload: payloadSection,
+  callers: callersSection,
+  workers: workersSection,
+  replicas: replicasSection,
 };
 for (const s of SECTIONS) {
   if (!only.includes(s)) continue;
@@ -281,7 +361,9 @@ for (const s of SECTIONS) {
 }
 if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 else {
-  process.stdout.write(`celeriac bench:scale (${new Date().toISOString()}, nats ${NATS_URL})\n${lines.join("\n")}\n\n` +
-    "This machine has 2 cores shared by the caller, the workers, nats-server and redis-server: more worker processes\n" +
-    "cannot add CPU here, so the workers section shows the cost of coordination, not the gain of more machines.\n");
+  process.stdout.write(
+    `celeriac bench:scale (${new Date().toISOString()}, nats ${NATS_URL})\n${lines.join("\n")}\n\n` +
+      "This machine has 2 cores shared by the caller, the workers, nats-server and redis-server: more worker processes\n" +
+      "cannot add CPU here, so the workers section shows the cost of coordination, not the gain of more machines.\n",
+  );
 }

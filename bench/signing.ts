@@ -25,7 +25,16 @@ const signers: [string, Signer][] = [["hs256", hmacSigner(hmacKey)], ["ed25519",
 
 function message(): WireMessage {
   const id = crypto.randomUUID();
-  return encodeTaskMessage({ id, task: "add", args: [2, 3], kwargs: {}, embed: null, retries: 0, replyTo: "demo.reply.x", queue: "celery" });
+  return encodeTaskMessage({
+    id,
+    task: "add",
+    args: [2, 3],
+    kwargs: {},
+    embed: null,
+    retries: 0,
+    replyTo: "demo.reply.x",
+    queue: "celery",
+  });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -46,8 +55,10 @@ for (const [alg, signer] of signers) {
   const n = alg === "hs256" ? 20_000 : 2_000;
   const signUs = median(Array.from({ length: RUNS }, () => timeUs(n, () => signer.sign(message()))));
   const checkUs = median(Array.from({ length: RUNS }, () => timeUs(n, () => verifier.check(m.headers, m.body))));
-  console.log(`  ${alg.padEnd(8)} header ${Header.SIG}: ${header.length} B value (+${Header.SIG.length + header.length + 4} B on the wire)` +
-    `  sign ${signUs.toFixed(1)} µs  check ${checkUs.toFixed(1)} µs`);
+  console.log(
+    `  ${alg.padEnd(8)} header ${Header.SIG}: ${header.length} B value (+${Header.SIG.length + header.length + 4} B on the wire)` +
+      `  sign ${signUs.toFixed(1)} µs  check ${checkUs.toFixed(1)} µs`,
+  );
 }
 
 if (!values["no-publish"]) {

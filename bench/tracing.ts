@@ -22,5 +22,11 @@ const discard: SpanExporter = {
 
 if (process.env.BENCH_TRACE === "1") {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discard, maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 200 })] }));
+  trace.setGlobalTracerProvider(
+    new TracerProvider({
+      spanProcessors: [
+        new BatchSpanProcessor({ exporter: discard, maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 200 }),
+      ],
+    }),
+  );
 }

@@ -28,10 +28,16 @@ function answers(addr: { host: string; port: number }): Promise<boolean> {
 const configured = Boolean(process.env.CELERIAC_BROKER_URL || process.env.CELERIAC_RESULT_BACKEND);
 const real = configured || ((await answers(NATS)) && (await answers(REDIS)));
 if (real) {
-  console.log(`celeriac demo on ${process.env.CELERIAC_BROKER_URL ?? "nats://127.0.0.1:4222"} + ${process.env.CELERIAC_RESULT_BACKEND ?? "redis://127.0.0.1:6379/0"}: a worker process and this producer`);
+  console.log(
+    `celeriac demo on ${process.env.CELERIAC_BROKER_URL ?? "nats://127.0.0.1:4222"} + ${
+      process.env.CELERIAC_RESULT_BACKEND ?? "redis://127.0.0.1:6379/0"
+    }: a worker process and this producer`,
+  );
 } else {
-  console.log("celeriac demo on memory:// (in-process): NATS and Redis do not answer on 127.0.0.1:4222 / :6379. " +
-    "For the real thing start them with: nats-server -js & redis-server --save '' &");
+  console.log(
+    "celeriac demo on memory:// (in-process): NATS and Redis do not answer on 127.0.0.1:4222 / :6379. " +
+      "For the real thing start them with: nats-server -js & redis-server --save '' &",
+  );
 }
 
 // The same tasks module a worker loads with `celeriac worker -A ./examples/tasks.ts`.

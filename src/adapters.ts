@@ -32,4 +32,3 @@ export function createBackend(cfg: CompiledAppOptions): ResultBackend {
   if (isMemoryUrl(cfg.resultBackend)) return memoryBackend(cfg.resultBackend, cfg.names.prefix, cfg.backend);
   return new RedisBackend(cfg.resultBackend, cfg.backend, cfg.security.backend, cfg.redis);
 }
-

@@ -3,7 +3,7 @@
  */
 import type { Broker } from "./broker/types.ts";
 import type { ResultBackend } from "./backend/types.ts";
-import { type CeleriacOptions, type CompiledAppOptions, compileAppOptions } from "./options.ts";
+import { type CeleriacOptions, compileAppOptions, type CompiledAppOptions } from "./options.ts";
 import { compileTaskOptions, type TaskOptions } from "./task-options.ts";
 import { type BoundHandler, type PlainHandler, Task, type TaskSender } from "./task.ts";
 import type { TaskContext } from "./context.ts";

@@ -48,7 +48,10 @@ export class Client<T> {
   }
 
   /** Sends task `name`; the arguments and the result are typed from the tasks module. */
-  sendTask<N extends keyof T & string>(name: N, ...[args, options = {}]: ApplyArgs<ArgsOf<T[N]>>): Promise<AsyncResult<ResultOfTask<T[N]>>> {
+  sendTask<N extends keyof T & string>(
+    name: N,
+    ...[args, options = {}]: ApplyArgs<ArgsOf<T[N]>>
+  ): Promise<AsyncResult<ResultOfTask<T[N]>>> {
     const task = this.#task(name);
     return this.#host.sendTaskMessage<ResultOfTask<T[N]>>(task.name, (args ?? []) as unknown[], options as ApplyOptions, task.options);
   }

@@ -84,7 +84,10 @@ export async function replay(
 /** Checks a signed dead letter as it was first published, then signs `headers` for the new id. */
 function resign(d: DeadLetter, headers: Record<string, string>, msgId: string, signing: MessageSigning | null): void {
   if (!signing?.signer) {
-    throw new ConfigError("signing", `dead letter ${d.seq} is signed; replaying it under a new message id needs this app's signing key to re-sign it`);
+    throw new ConfigError(
+      "signing",
+      `dead letter ${d.seq} is signed; replaying it under a new message id needs this app's signing key to re-sign it`,
+    );
   }
   const original = { ...headers };
   const originalId = d.headers[Header.DLQ_MSG_ID];

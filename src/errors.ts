@@ -163,11 +163,7 @@ export class TaskError extends CeleriacError {
   /** The worker-side stack trace. */
   readonly traceback: string | null;
   constructor(taskId: string, state: string, remote: RemoteError) {
-    const code = state === "REVOKED"
-      ? ErrorCode.TASK_REVOKED
-      : state === "REJECTED"
-      ? ErrorCode.TASK_REJECTED
-      : ErrorCode.TASK_FAILED;
+    const code = state === "REVOKED" ? ErrorCode.TASK_REVOKED : state === "REJECTED" ? ErrorCode.TASK_REJECTED : ErrorCode.TASK_FAILED;
     super(code, `${remote.type}: ${remote.message}`);
     this.taskId = taskId;
     this.state = state;

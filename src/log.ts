@@ -69,9 +69,9 @@ export function parseLogLevel(s: string): LogLevelName | null {
 
 function stamp(d: Date): string {
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${
-    p(d.getSeconds())
-  },${p(d.getMilliseconds(), 3)}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${
+    p(d.getMilliseconds(), 3)
+  }`;
 }
 
 function render(extra: unknown[]): string {

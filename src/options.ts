@@ -21,8 +21,8 @@ import {
   type BrokerSecurity,
   compileBackendSecurity,
   compileBrokerSecurity,
-  compileSigning,
   type CompiledSigning,
+  compileSigning,
   type NatsAuth,
   type SigningOptions,
   type TlsFiles,
@@ -201,7 +201,10 @@ function checkUrl(url: unknown, field: string, schemes: string[]): string {
       throw new ConfigError(field, `"${part}" is not a URL (expected ${schemes[0]}//host:port)`);
     }
     if (!schemes.includes(u.protocol)) {
-      throw new ConfigError(field, `unsupported scheme "${u.protocol}" in "${part}"; use ${[...schemes, "memory:"].map((s) => s + "//").join(", ")}`);
+      throw new ConfigError(
+        field,
+        `unsupported scheme "${u.protocol}" in "${part}"; use ${[...schemes, "memory:"].map((s) => s + "//").join(", ")}`,
+      );
     }
     if (!u.hostname) throw new ConfigError(field, `"${part}" has no host`);
   }
@@ -241,7 +244,9 @@ export function compileAppOptions(o: CeleriacOptions, env: EnvReader = () => und
   }
   const brokerUrl = checkUrl(env("CELERIAC_BROKER_URL") ?? o.brokerUrl ?? APP_DEFAULTS.brokerUrl, "brokerUrl", ["nats:", "tls:"]);
   const given = env("CELERIAC_RESULT_BACKEND") ?? o.resultBackend;
-  if (given !== undefined && (typeof given !== "string" || given.trim() === "")) throw new ConfigError("resultBackend", "must be a non-empty URL");
+  if (given !== undefined && (typeof given !== "string" || given.trim() === "")) {
+    throw new ConfigError("resultBackend", "must be a non-empty URL");
+  }
   if (o.backend !== undefined && (typeof o.backend !== "object" || o.backend === null)) {
     throw new ConfigError("backend", "must be an object { username, password, tls, sentinel, waitReplicas, waitTimeout }");
   }

@@ -6,8 +6,8 @@ import type { Broker } from "./broker/types.ts";
 import type { CompiledAppOptions } from "./options.ts";
 import type { CompiledTaskOptions } from "./task-options.ts";
 import {
-  encodeTaskMessage,
   type Embed,
+  encodeTaskMessage,
   Header,
   invalidPriority,
   invalidUserHeader,
@@ -24,7 +24,6 @@ import type { Signer } from "./security/signing.ts";
 import { type PublishSignal, Signal, type Signals } from "./signals.ts";
 
 export type { ApplyOptions, Deduplication, Linkable };
-
 
 /** Checks the `deduplication` option, naming the bad field. */
 export function checkDeduplication(d: unknown): Deduplication | undefined {
@@ -64,12 +63,13 @@ function epochMs(v: Date | number, field: string): number {
   return ms;
 }
 
-
 function list(v: Linkable | Linkable[] | undefined, field: string): SignatureData[] | null {
   if (v === undefined) return null;
   return (Array.isArray(v) ? v : [v]).map((s) => {
     const d = typeof (s as { toJSON?: unknown })?.toJSON === "function" ? (s as { toJSON(): SignatureData }).toJSON() : s as SignatureData;
-    if (typeof d?.task !== "string" || !Array.isArray(d.args)) throw new InvalidArgumentError(field, "must be signatures (task.s(...) or task.si(...))");
+    if (typeof d?.task !== "string" || !Array.isArray(d.args)) {
+      throw new InvalidArgumentError(field, "must be signatures (task.s(...) or task.si(...))");
+    }
     return d;
   });
 }
@@ -92,7 +92,12 @@ export class Producer {
   }
 
   /** Builds the message for a call. */
-  build(taskName: string, args: unknown[], o: ApplyOptions, task: CompiledTaskOptions | undefined = this.#deps.taskOptions(taskName)): TaskMessage {
+  build(
+    taskName: string,
+    args: unknown[],
+    o: ApplyOptions,
+    task: CompiledTaskOptions | undefined = this.#deps.taskOptions(taskName),
+  ): TaskMessage {
     if (!Array.isArray(args)) throw new InvalidArgumentError("args", "must be an array");
     if (o.kwargs !== undefined && (typeof o.kwargs !== "object" || o.kwargs === null || Array.isArray(o.kwargs))) {
       throw new InvalidArgumentError("kwargs", "must be an object");
@@ -106,7 +111,9 @@ export class Producer {
     const badPriority = invalidPriority(priority);
     if (badPriority) throw new InvalidArgumentError("priority", badPriority);
     const id = o.taskId ?? crypto.randomUUID();
-    if (typeof id !== "string" || id === "" || /[\s]/.test(id)) throw new InvalidArgumentError("taskId", "must be a non-empty string without spaces");
+    if (typeof id !== "string" || id === "" || /[\s]/.test(id)) {
+      throw new InvalidArgumentError("taskId", "must be a non-empty string without spaces");
+    }
     const now = Date.now();
     let eta: number | undefined;
     if (o.countdown !== undefined) {
@@ -225,7 +232,9 @@ async function beforePublish(signals: Signals, m: TaskMessage, signal: PublishSi
   const added: Record<string, string> = {};
   for (const [k, v] of Object.entries(signal.headers)) if (before.get(k) !== v) added[k] = v;
   for (const k of before.keys()) {
-    if (!(k in signal.headers)) throw new InvalidArgumentError("headers", `a beforePublish handler removed header "${k}" of task ${m.task}[${m.id}]`);
+    if (!(k in signal.headers)) {
+      throw new InvalidArgumentError("headers", `a beforePublish handler removed header "${k}" of task ${m.task}[${m.id}]`);
+    }
   }
   const bad = invalidUserHeader(added);
   if (bad) throw new InvalidArgumentError("headers", `${bad} (set by a beforePublish handler)`);

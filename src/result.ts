@@ -54,7 +54,10 @@ function timeoutMs(timeout: number | undefined): number | null {
   }
   const ms = timeout * 1000;
   if (ms > MAX_TIMEOUT_MS) {
-    throw new InvalidArgumentError("timeout", `must be at most ${MAX_TIMEOUT_MS / 1000} seconds (about 24.8 days), or omitted to wait forever; got ${timeout}`);
+    throw new InvalidArgumentError(
+      "timeout",
+      `must be at most ${MAX_TIMEOUT_MS / 1000} seconds (about 24.8 days), or omitted to wait forever; got ${timeout}`,
+    );
   }
   return ms;
 }

@@ -189,7 +189,7 @@ export function compileTaskOptions(
     maxRetries,
     defaultRetryDelayMs: delay * 1000,
     retryBackoff: backoff === true ? 1 : backoff === false ? 0 : backoff,
-    retryBackoffMaxMs: (optSeconds(o.retryBackoffMax, f("retryBackoffMax")) ?? TASK_DEFAULTS.retryBackoffMax * 1000),
+    retryBackoffMaxMs: optSeconds(o.retryBackoffMax, f("retryBackoffMax")) ?? TASK_DEFAULTS.retryBackoffMax * 1000,
     retryJitter: o.retryJitter ?? TASK_DEFAULTS.retryJitter,
     autoretryFor: matchers(o.autoretryFor, f("autoretryFor")),
     dontAutoretryFor: matchers(o.dontAutoretryFor, f("dontAutoretryFor")),

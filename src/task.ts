@@ -98,7 +98,9 @@ export class Task<A extends unknown[] = unknown[], R = unknown, N extends string
 
   /** A group of tasks, each running `n` of the argument lists (Celery's `chunks`). */
   chunks(items: readonly A[], n: number): Group<R[]> {
-    return chunksGroup(taskSignatureData(this.name, []), items as readonly unknown[] as unknown[][], n, this.#sender) as unknown as Group<R[]>;
+    return chunksGroup(taskSignatureData(this.name, []), items as readonly unknown[] as unknown[][], n, this.#sender) as unknown as Group<
+      R[]
+    >;
   }
 
   /**

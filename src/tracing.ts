@@ -242,7 +242,11 @@ export function startProcessSpan(tracer: Tracer, d: ProcessSpanInput): ProcessTr
   let links: Link[] | undefined;
   if (remote && d.link) links = [{ context: remote }];
   else if (remote) parent = trace.setSpanContext(ROOT_CONTEXT, remote);
-  const span = tracer.startSpan(`process ${d.task ?? "?"}`, { kind: SpanKind.CONSUMER, attributes, links, root: !remote || d.link }, parent);
+  const span = tracer.startSpan(
+    `process ${d.task ?? "?"}`,
+    { kind: SpanKind.CONSUMER, attributes, links, root: !remote || d.link },
+    parent,
+  );
   return { span, context: trace.setSpan(parent, span) };
 }
 

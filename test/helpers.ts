@@ -4,7 +4,7 @@
  *
  * Tests never sleep a fixed time: they wait for a condition with a deadline (`waitFor`).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,8 +40,10 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${opts.timeoutMs ?? 10_000}ms waiting for ${opts.what ?? "a condition"}` +
-        (last ? ` (last error: ${(last as Error).message})` : ""));
+      throw new Error(
+        `timed out after ${opts.timeoutMs ?? 10_000}ms waiting for ${opts.what ?? "a condition"}` +
+          (last ? ` (last error: ${(last as Error).message})` : ""),
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
   }
@@ -145,7 +147,14 @@ export interface PrivateServer {
 }
 
 /** Runs `cmd` as a server on `port` (data in `dir`), restartable with the same arguments. */
-export async function managed(cmd: string, args: () => string[], port: number, dir: string, url: string, extra: { monitorPort?: number } = {}) {
+export async function managed(
+  cmd: string,
+  args: () => string[],
+  port: number,
+  dir: string,
+  url: string,
+  extra: { monitorPort?: number } = {},
+) {
   let child: ChildProcess | null = null;
   const start = async () => {
     const c = spawn(cmd, args(), { stdio: ["ignore", "pipe", "pipe"] });
@@ -230,8 +239,20 @@ export async function privateRedis(opts: string[] | PrivateServerOptions = []): 
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), "celeriac-redis-"));
   const ports = o.tls
-    ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", o.tls.cert, "--tls-key-file", o.tls.key,
-      "--tls-ca-cert-file", o.tls.ca, "--tls-auth-clients", o.tls.verify === false ? "no" : "yes"]
+    ? [
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      "--tls-cert-file",
+      o.tls.cert,
+      "--tls-key-file",
+      o.tls.key,
+      "--tls-ca-cert-file",
+      o.tls.ca,
+      "--tls-auth-clients",
+      o.tls.verify === false ? "no" : "yes",
+    ]
     : ["--port", String(port)];
   return await managed(
     "redis-server",

@@ -75,15 +75,45 @@ export function makeCerts(): Certs {
   const dir = mkdtempSync(path.join(tmpdir(), "celeriac-certs-"));
   const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   const ca = (name: string) =>
-    openssl(["req", "-x509", ...key, "-keyout", `${name}.key`, "-out", `${name}.crt`, "-days", "1", "-subj", `/CN=${name}`,
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
+    openssl([
+      "req",
+      "-x509",
+      ...key,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ], dir);
   ca("ca");
   ca("other-ca");
   const leaf = (name: string, ext: string) => {
     openssl(["req", ...key, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`], dir);
     writeFileSync(path.join(dir, `${name}.ext`), ext);
-    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`,
-      "-days", "1", "-extfile", `${name}.ext`], dir);
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "1",
+      "-extfile",
+      `${name}.ext`,
+    ], dir);
   };
   leaf("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
   leaf("client", "extendedKeyUsage=clientAuth\n");
@@ -145,14 +175,22 @@ export function operatorSetup(): OperatorSetup {
   const acc = nkeys.createAccount();
   const user = nkeys.createUser();
   const base = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
-  const opJwt = jwt({ sub: op.getPublicKey(), name: "test-operator", nats: { type: "operator", version: 2, system_account: sys.getPublicKey() } }, op);
+  const opJwt = jwt({
+    sub: op.getPublicKey(),
+    name: "test-operator",
+    nats: { type: "operator", version: 2, system_account: sys.getPublicKey() },
+  }, op);
   const sysJwt = jwt({ sub: sys.getPublicKey(), name: "SYS", nats: { type: "account", version: 2, limits: base } }, op);
   const accJwt = jwt({
     sub: acc.getPublicKey(),
     name: "app",
     nats: { type: "account", version: 2, limits: { ...base, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 } },
   }, op);
-  const userJwt = jwt({ sub: user.getPublicKey(), name: "worker", nats: { type: "user", version: 2, pub: {}, sub: {}, subs: -1, data: -1, payload: -1 } }, acc);
+  const userJwt = jwt({
+    sub: user.getPublicKey(),
+    name: "worker",
+    nats: { type: "user", version: 2, pub: {}, sub: {}, subs: -1, data: -1, payload: -1 },
+  }, acc);
   const config = `operator: "${opJwt}"\nsystem_account: ${sys.getPublicKey()}\nresolver: MEMORY\nresolver_preload: {\n` +
     `  ${sys.getPublicKey()}: "${sysJwt}"\n  ${acc.getPublicKey()}: "${accJwt}"\n}\n`;
   return {

@@ -6,7 +6,7 @@
  * (`partition()`) the way a network does: what the master writes meanwhile never reaches them.
  * (SIGSTOP on a replica would not: the kernel keeps receiving on its socket.)
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -54,7 +54,7 @@ async function relay(target: number): Promise<{ port: number; server: Server; cu
       from.on("error", end);
       from.on("close", end);
     }
-    if (cut) for (const s of pair) s.pause();
+    if (cut) { for (const s of pair) s.pause(); }
   });
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   return {

@@ -28,8 +28,10 @@ export function beatFromFlags(app: Celeriac, values: Record<string, unknown>): B
     ...(values["catch-up"] !== undefined ? { catchUp: numberOption("catch-up", values["catch-up"]) } : {}),
     ...(missed ? { missed: missed as MissedPolicy } : {}),
   });
-  beat.events.on("leader", (held) =>
-    writeStderr(held ? "beat: leading; firing periodic tasks\n" : "beat: not leading; waiting to take over\n"));
+  beat.events.on(
+    "leader",
+    (held) => writeStderr(held ? "beat: leading; firing periodic tasks\n" : "beat: not leading; waiting to take over\n"),
+  );
   return beat;
 }
 
@@ -64,7 +66,11 @@ ${GLOBAL_HELP}`,
     const stopTracing = await startTracing("beat");
     writeStderr(`connecting to the broker at ${app.config.brokerUrl.replace(/\/\/[^@/]*@/, "//***@")}...\n`);
     await app.broker();
-    out(`celeriac beat: app ${app.name}, ${beat.entries.length} entr${beat.entries.length === 1 ? "y" : "ies"}\n${describeSchedule(beat).join("\n")}`);
+    out(
+      `celeriac beat: app ${app.name}, ${beat.entries.length} entr${beat.entries.length === 1 ? "y" : "ies"}\n${
+        describeSchedule(beat).join("\n")
+      }`,
+    );
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const off = onSignals(["SIGTERM", "SIGINT"], (sig) => {

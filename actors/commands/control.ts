@@ -27,7 +27,10 @@ const ACTIONS: Record<string, Action> = {
     return app.control.revoke(a, { ...o, terminate: Boolean(f.terminate) });
   },
   "rate-limit": (app, a, o, f) =>
-    app.control.rateLimit(need(a[0], "rate-limit <task> <rate>"), need(a[1], "rate-limit <task> <rate>"), { ...o, global: Boolean(f.global) }),
+    app.control.rateLimit(need(a[0], "rate-limit <task> <rate>"), need(a[1], "rate-limit <task> <rate>"), {
+      ...o,
+      global: Boolean(f.global),
+    }),
   shutdown: (app, _a, o) => app.control.shutdown(o),
   "pool-grow": (app, a, o) => app.control.poolGrow(count(a[0], "pool-grow"), o),
   "pool-shrink": (app, a, o) => app.control.poolShrink(count(a[0], "pool-shrink"), o),
@@ -83,7 +86,10 @@ Example:
     const [name, ...rest] = positionals;
     const action = name ? ACTIONS[name] : undefined;
     if (!action) {
-      throw new CliError(Exit.USAGE, `control: ${name ? `unknown command "${name}"` : "which command?"}; use one of ${Object.keys(ACTIONS).join(", ")}`);
+      throw new CliError(
+        Exit.USAGE,
+        `control: ${name ? `unknown command "${name}"` : "which command?"}; use one of ${Object.keys(ACTIONS).join(", ")}`,
+      );
     }
     if (values.terminate && name !== "revoke") throw new CliError(Exit.USAGE, "--terminate: only with revoke");
     if (values.global && name !== "rate-limit") throw new CliError(Exit.USAGE, "--global: only with rate-limit");

@@ -54,8 +54,10 @@ ${GLOBAL_HELP}`,
         }
         if (views.length === 0) out("no dead letters");
         for (const v of views) {
-          out(`${String(v.seq).padStart(6)}  ${v.time.toISOString()}  ${v.queue}  ${v.task ?? "?"}[${v.taskId ?? "?"}]` +
-            `  deliveries=${v.deliveries ?? "?"}  ${v.bytes} B\n        reason: ${v.reason}`);
+          out(
+            `${String(v.seq).padStart(6)}  ${v.time.toISOString()}  ${v.queue}  ${v.task ?? "?"}[${v.taskId ?? "?"}]` +
+              `  deliveries=${v.deliveries ?? "?"}  ${v.bytes} B\n        reason: ${v.reason}`,
+          );
         }
         return Exit.OK;
       }

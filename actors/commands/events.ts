@@ -50,7 +50,9 @@ export function eventLine(e: CeleriacEvent, color = false): string {
     case "worker-online":
     case "worker-heartbeat":
     case "worker-offline":
-      detail = `active=${e.active} processed=${e.processed} load=${(e.loadavg as number[] | undefined)?.map((x) => x.toFixed(2)).join(",")}`;
+      detail = `active=${e.active} processed=${e.processed} load=${
+        (e.loadavg as number[] | undefined)?.map((x) => x.toFixed(2)).join(",")
+      }`;
       break;
   }
   const type = color && COLORS[e.type] ? `${COLORS[e.type]}${e.type.padEnd(15)}\x1b[0m` : e.type.padEnd(15);

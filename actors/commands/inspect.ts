@@ -53,7 +53,10 @@ Example:
     const [method, ...rest] = positionals;
     const command = method ? METHODS[method] : undefined;
     if (!command) {
-      throw new CliError(Exit.USAGE, `inspect: ${method ? `unknown method "${method}"` : "which method?"}; use one of ${Object.keys(METHODS).join(", ")}`);
+      throw new CliError(
+        Exit.USAGE,
+        `inspect: ${method ? `unknown method "${method}"` : "which method?"}; use one of ${Object.keys(METHODS).join(", ")}`,
+      );
     }
     if (command === ControlCommand.QUERY_TASK && rest.length === 0) throw new CliError(Exit.USAGE, "inspect query-task: which task id(s)?");
     const app = await loadApp(flags, "inspect");

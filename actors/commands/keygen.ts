@@ -30,16 +30,22 @@ Example:
   run({ values }) {
     if (values.hmac) {
       const hmacKey = generateHmacKey();
-      out(values.json ? JSON.stringify({ hmacKey }) : `HMAC key (secret: signing.hmacKey / CELERIAC_SIGNING_KEY, same on producers and workers):\n${hmacKey}`);
+      out(
+        values.json
+          ? JSON.stringify({ hmacKey })
+          : `HMAC key (secret: signing.hmacKey / CELERIAC_SIGNING_KEY, same on producers and workers):\n${hmacKey}`,
+      );
       return Promise.resolve(Exit.OK);
     }
     const { seed, publicKey } = generateEd25519Key();
-    out(values.json ? JSON.stringify({ seed, publicKey }) : [
-      `seed (secret: signing.ed25519Seed / CELERIAC_SIGNING_SEED of the process that signs):`,
-      seed,
-      `public key (signing.trustedKeys / CELERIAC_SIGNING_TRUSTED_KEYS of the workers):`,
-      publicKey,
-    ].join("\n"));
+    out(
+      values.json ? JSON.stringify({ seed, publicKey }) : [
+        `seed (secret: signing.ed25519Seed / CELERIAC_SIGNING_SEED of the process that signs):`,
+        seed,
+        `public key (signing.trustedKeys / CELERIAC_SIGNING_TRUSTED_KEYS of the workers):`,
+        publicKey,
+      ].join("\n"),
+    );
     return Promise.resolve(Exit.OK);
   },
 };

@@ -5,7 +5,7 @@ import type { Command } from "../command.ts";
 import { GLOBAL_HELP, out, render } from "../command.ts";
 import { loadApp } from "../load-app.ts";
 import { Exit } from "../exit-codes.ts";
-import { MISSED_HEARTBEATS_OFFLINE, workerStatus, type WorkerStatus } from "../../src/mod.ts";
+import { MISSED_HEARTBEATS_OFFLINE, type WorkerStatus, workerStatus } from "../../src/mod.ts";
 import { writeStderr } from "../../src/internal.ts";
 
 function ago(s: number): string {

@@ -18,7 +18,9 @@ import { json, type MonitorState } from "./api.ts";
 export function csrfCheck(req: HttpRequest, token: string): HttpReply | null {
   const given = new TextEncoder().encode(req.headers["x-csrf-token"] ?? "");
   const want = new TextEncoder().encode(token);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) return json({ error: "missing or wrong CSRF token (reload the page)" }, 403);
+  if (given.length !== want.length || !timingSafeEqual(given, want)) {
+    return json({ error: "missing or wrong CSRF token (reload the page)" }, 403);
+  }
   if (!(req.headers["content-type"] ?? "").startsWith("application/json")) return json({ error: "actions take a JSON body" }, 415);
   const origin = req.headers.origin;
   if (origin && origin !== "null") {
@@ -51,7 +53,8 @@ const workers = (body: Record<string, unknown>) =>
 /** What each action does; the value is the reply shown on the page. */
 const ACTIONS: Record<string, (s: MonitorState, body: Record<string, unknown>) => Promise<unknown>> = {
   revoke: async (s, b) => await s.app.control.revoke(str(b, "id"), { terminate: b.terminate === true, timeout: 2 }),
-  "rate-limit": async (s, b) => await s.app.control.rateLimit(str(b, "task"), typeof b.rate === "string" && b.rate ? b.rate : null, workers(b)),
+  "rate-limit": async (s, b) =>
+    await s.app.control.rateLimit(str(b, "task"), typeof b.rate === "string" && b.rate ? b.rate : null, workers(b)),
   "pool-grow": async (s, b) => await s.app.control.poolGrow(int(b, "n", 1), workers(b)),
   "pool-shrink": async (s, b) => await s.app.control.poolShrink(int(b, "n", 1), workers(b)),
   "add-consumer": async (s, b) => await s.app.control.addConsumer(str(b, "queue"), workers(b)),
@@ -64,9 +67,14 @@ const ACTIONS: Record<string, (s: MonitorState, body: Record<string, unknown>) =
       throw new ActionError(`task ${id} is ${record.status}: only a failed, revoked or rejected task is retried`);
     }
     if (!record.name || !Array.isArray(record.args)) {
-      throw new ActionError(`the record of ${id} has no name and arguments: start the app with resultExtended: true to retry from the monitor`);
+      throw new ActionError(
+        `the record of ${id} has no name and arguments: start the app with resultExtended: true to retry from the monitor`,
+      );
     }
-    const r = await s.app.sendTask(record.name, record.args, { kwargs: record.kwargs ?? {}, ...(record.queue ? { queue: record.queue } : {}) });
+    const r = await s.app.sendTask(record.name, record.args, {
+      kwargs: record.kwargs ?? {},
+      ...(record.queue ? { queue: record.queue } : {}),
+    });
     return { ok: `sent ${record.name} again as ${r.id}`, id: r.id };
   },
   "dlq-replay": async (s, b) => {

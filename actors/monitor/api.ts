@@ -4,7 +4,16 @@
  * records from the result backend, tasks and charts from the events the monitor follows.
  */
 import { type Celeriac, type WorkerStatus, workerStatus } from "../../src/mod.ts";
-import { type Broker, type DepthHistory, type HttpReply, type TaskQuery, type TaskRates, type TaskTable, type TaskView, viewOf } from "../../src/internal.ts";
+import {
+  type Broker,
+  type DepthHistory,
+  type HttpReply,
+  type TaskQuery,
+  type TaskRates,
+  type TaskTable,
+  type TaskView,
+  viewOf,
+} from "../../src/internal.ts";
 
 /** What the API reads. */
 export interface MonitorState {
@@ -67,8 +76,13 @@ function taskQuery(q: URLSearchParams): TaskQuery {
   const str = (k: string) => q.get(k) || undefined;
   const num = (k: string, d: number, max: number) => Math.min(max, Math.max(0, Number(q.get(k) ?? d) || 0)) || d;
   return {
-    state: str("state"), name: str("name"), worker: str("worker"), id: str("id"), args: str("args"),
-    offset: Number(q.get("offset") ?? 0) || 0, limit: num("limit", 50, 1000),
+    state: str("state"),
+    name: str("name"),
+    worker: str("worker"),
+    id: str("id"),
+    args: str("args"),
+    offset: Number(q.get("offset") ?? 0) || 0,
+    limit: num("limit", 50, 1000),
   };
 }
 
@@ -98,8 +112,11 @@ async function workerDetail(s: MonitorState, name: string): Promise<HttpReply> {
   const none: Record<string, unknown>[] = [{}, {}, {}, {}, {}];
   const [stats, active, reserved, registered, queues]: Record<string, unknown>[] = record.status === "online"
     ? await Promise.all([
-      control.stats(ask), control.active(ask), control.reserved(ask),
-      control.registered({ ...ask, taskinfoitems: ["rate_limit", "queue"] }), control.activeQueues(ask),
+      control.stats(ask),
+      control.active(ask),
+      control.reserved(ask),
+      control.registered({ ...ask, taskinfoitems: ["rate_limit", "queue"] }),
+      control.activeQueues(ask),
     ]).catch(() => none)
     : none;
   return json({
@@ -177,17 +194,40 @@ export async function metrics(s: MonitorState): Promise<HttpReply> {
   };
   const app = s.app.name;
   family("celeriac_queue_messages", "gauge", "Messages waiting in a queue.", rows.map((r) => [{ app, queue: r.queue }, r.pending ?? 0]));
-  family("celeriac_queue_in_flight", "gauge", "Messages delivered to a worker, not yet acked.", rows.map((r) => [{ app, queue: r.queue }, r.inFlight ?? 0]));
-  family("celeriac_queue_oldest_age_seconds", "gauge", "Age of the oldest message not yet acked (0 when empty).",
-    rows.map((r) => [{ app, queue: r.queue }, (r.oldestAgeMs ?? 0) / 1000]));
+  family(
+    "celeriac_queue_in_flight",
+    "gauge",
+    "Messages delivered to a worker, not yet acked.",
+    rows.map((r) => [{ app, queue: r.queue }, r.inFlight ?? 0]),
+  );
+  family(
+    "celeriac_queue_oldest_age_seconds",
+    "gauge",
+    "Age of the oldest message not yet acked (0 when empty).",
+    rows.map((r) => [{ app, queue: r.queue }, (r.oldestAgeMs ?? 0) / 1000]),
+  );
   family("celeriac_queue_consumers", "gauge", "Online workers consuming a queue.", rows.map((r) => [{ app, queue: r.queue }, r.consumers]));
   family("celeriac_dead_letters", "gauge", "Dead letters kept for a queue.", rows.map((r) => [{ app, queue: r.queue }, r.deadLetters]));
-  family("celeriac_delayed_messages", "gauge", "Delayed tasks (ETA, countdown, retry) waiting for their time.", [[{ app }, delayed?.messages ?? 0]]);
-  family("celeriac_workers_online", "gauge", "Workers online (heartbeating).", [[{ app }, workers.filter((w) => w.status === "online").length]]);
-  family("celeriac_worker_active_tasks", "gauge", "Tasks running on a worker.",
-    workers.filter((w) => w.status === "online").map((w) => [{ app, worker: w.hostname }, w.active]));
+  family("celeriac_delayed_messages", "gauge", "Delayed tasks (ETA, countdown, retry) waiting for their time.", [[
+    { app },
+    delayed?.messages ?? 0,
+  ]]);
+  family("celeriac_workers_online", "gauge", "Workers online (heartbeating).", [[
+    { app },
+    workers.filter((w) => w.status === "online").length,
+  ]]);
+  family(
+    "celeriac_worker_active_tasks",
+    "gauge",
+    "Tasks running on a worker.",
+    workers.filter((w) => w.status === "online").map((w) => [{ app, worker: w.hostname }, w.active]),
+  );
   const events = s.tasks.summary().events;
-  family("celeriac_task_events_total", "counter", "Task events seen by the monitor since it started, by type.",
-    Object.entries(events).map(([type, n]) => [{ app, type }, n]));
+  family(
+    "celeriac_task_events_total",
+    "counter",
+    "Task events seen by the monitor since it started, by type.",
+    Object.entries(events).map(([type, n]) => [{ app, type }, n]),
+  );
   return { status: 200, body: lines.join("\n") + "\n", contentType: "text/plain; version=0.0.4; charset=utf-8" };
 }

@@ -8,8 +8,15 @@ import { CLIENT_JS } from "./client.ts";
 
 /** Addresses that serve the page (the API lives under /api). */
 export const PAGE_ROUTES: readonly RegExp[] = [
-  /^\/$/, /^\/index\.html$/, /^\/workers$/, /^\/worker\/[^/]+$/, /^\/tasks$/, /^\/task\/[^/]+$/, /^\/broker$/,
-  /^\/dead-letters$/, /^\/workflow\/[^/]+$/,
+  /^\/$/,
+  /^\/index\.html$/,
+  /^\/workers$/,
+  /^\/worker\/[^/]+$/,
+  /^\/tasks$/,
+  /^\/task\/[^/]+$/,
+  /^\/broker$/,
+  /^\/dead-letters$/,
+  /^\/workflow\/[^/]+$/,
 ];
 
 const CSS = `

@@ -5,10 +5,21 @@
  */
 import { randomBytes } from "node:crypto";
 import { type Celeriac, type CeleriacEvent, recentEvents, watchEvents } from "../../src/mod.ts";
-import { DepthHistory, type HttpReply, type HttpRequest, type HttpServerHandle, type HttpStreamReply, type Outcome, serveHttp, TaskRates, TaskTable, type TaskView } from "../../src/internal.ts";
+import {
+  DepthHistory,
+  type HttpReply,
+  type HttpRequest,
+  type HttpServerHandle,
+  type HttpStreamReply,
+  type Outcome,
+  serveHttp,
+  TaskRates,
+  TaskTable,
+  type TaskView,
+} from "../../src/internal.ts";
 import { apiRoute, json, metrics, type MonitorState, queueRows } from "./api.ts";
 import { runAction } from "./actions.ts";
-import { pageHtml, PAGE_ROUTES } from "./page.ts";
+import { PAGE_ROUTES, pageHtml } from "./page.ts";
 import { basicAuthGuard } from "./auth.ts";
 
 /** Options of the monitor. */
@@ -97,13 +108,25 @@ export async function startMonitor(app: Celeriac, opts: MonitorOptions): Promise
   const depth = new DepthHistory(Math.round((opts.depthEveryMs ?? 10_000) / 1000));
   const live = new LiveUpdates();
   const state: MonitorState = {
-    app, broker, tasks, rates, depth, queues: opts.queues, readOnly: opts.readOnly ?? false, traceUrl: opts.traceUrl ?? null,
+    app,
+    broker,
+    tasks,
+    rates,
+    depth,
+    queues: opts.queues,
+    readOnly: opts.readOnly ?? false,
+    traceUrl: opts.traceUrl ?? null,
   };
   const take = (e: CeleriacEvent) => {
     tasks.add(e);
     const outcome = OUTCOME_OF[e.type];
     if (outcome && typeof e.uuid === "string") {
-      rates.record(tasks.get(e.uuid)?.name ?? String(e.name ?? "?"), outcome, e.timestamp, typeof e.runtime === "number" ? e.runtime : null);
+      rates.record(
+        tasks.get(e.uuid)?.name ?? String(e.name ?? "?"),
+        outcome,
+        e.timestamp,
+        typeof e.runtime === "number" ? e.runtime : null,
+      );
     }
   };
   tasks.onChange((t) => live.changed(t));
@@ -126,7 +149,11 @@ export async function startMonitor(app: Celeriac, opts: MonitorOptions): Promise
     if (req.method !== "GET" && req.method !== "HEAD") return { status: 405, body: "GET only\n", headers: { allow: "GET" } };
     if (path.startsWith("/api/")) return (await apiRoute(state, path, query)) ?? json({ error: `no API ${path}` }, 404);
     if (PAGE_ROUTES.some((r) => r.test(path))) {
-      return { status: 200, body: pageHtml({ app: app.name, csrfToken, readOnly: state.readOnly }), contentType: "text/html; charset=utf-8" };
+      return {
+        status: 200,
+        body: pageHtml({ app: app.name, csrfToken, readOnly: state.readOnly }),
+        contentType: "text/html; charset=utf-8",
+      };
     }
     return { status: 404, body: "not found\n" };
   }

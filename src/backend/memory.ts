@@ -6,7 +6,7 @@
  */
 import type { BackendSettings, ChordJoin, ResultBackend, StoreOutcome } from "./types.ts";
 import { asRecord, type ResultRecord } from "../protocol/result.ts";
-import { pack, serializerFor, type Serializer, unpack } from "../protocol/codec.ts";
+import { pack, type Serializer, serializerFor, unpack } from "../protocol/codec.ts";
 import { State } from "../states.ts";
 import { sharedHandle } from "../shared-handle.ts";
 
@@ -142,7 +142,7 @@ export class MemoryBackend implements ResultBackend {
 
   dedupClaim(id: string, taskId: string, ttlMs: number): Promise<string | null> {
     const now = Date.now();
-    if (this.#dedup.size >= 10_000) for (const [k, v] of this.#dedup) if (v.until <= now) this.#dedup.delete(k);
+    if (this.#dedup.size >= 10_000) { for (const [k, v] of this.#dedup) if (v.until <= now) this.#dedup.delete(k); }
     const held = this.#dedup.get(id);
     if (held && held.until > now) return Promise.resolve(held.taskId);
     this.#dedup.set(id, { taskId, until: now + ttlMs });

@@ -3,7 +3,7 @@
  * Compiled once at start-up, naming the field at fault.
  */
 import { ConfigError } from "../errors.ts";
-import { parseRedisTarget, type RedisTarget, type SentinelAuth, sentinelUrl, type SentinelOptions } from "./redis-target.ts";
+import { parseRedisTarget, type RedisTarget, type SentinelAuth, type SentinelOptions, sentinelUrl } from "./redis-target.ts";
 
 /** Backend durability and topology options (under `backend` in the app options). */
 export interface RedisHaOptions {
@@ -56,11 +56,17 @@ export function compileRedisHa(
   let resultBackend = given ?? fallback;
   if (placed) {
     if (given !== undefined) {
-      throw new ConfigError("backend.sentinel", "resultBackend (or CELERIAC_RESULT_BACKEND) is set and so are backend.sentinel.sentinels / .masterName; keep one");
+      throw new ConfigError(
+        "backend.sentinel",
+        "resultBackend (or CELERIAC_RESULT_BACKEND) is set and so are backend.sentinel.sentinels / .masterName; keep one",
+      );
     }
     resultBackend = sentinelUrl(s!);
   } else if (s?.db !== undefined || s?.tls !== undefined) {
-    throw new ConfigError("backend.sentinel", "db and tls go with backend.sentinel.sentinels and .masterName (or in a redis+sentinel:// URL)");
+    throw new ConfigError(
+      "backend.sentinel",
+      "db and tls go with backend.sentinel.sentinels and .masterName (or in a redis+sentinel:// URL)",
+    );
   }
   const memory = resultBackend.startsWith("memory://");
   const target = memory ? null : parseRedisTarget(resultBackend, "resultBackend");

@@ -86,7 +86,10 @@ export function sentinelUrl(s: SentinelOptions): string {
     throw new ConfigError(`${field}.sentinels`, `must be a non-empty array of "host:port" strings, got ${JSON.stringify(s.sentinels)}`);
   }
   if (typeof s.masterName !== "string" || s.masterName === "") {
-    throw new ConfigError(`${field}.masterName`, "must name the master group the sentinels watch (sentinel.conf: sentinel monitor <name> …)");
+    throw new ConfigError(
+      `${field}.masterName`,
+      "must name the master group the sentinels watch (sentinel.conf: sentinel monitor <name> …)",
+    );
   }
   const db = s.db ?? 0;
   if (!Number.isInteger(db) || db < 0) throw new ConfigError(`${field}.db`, `must be an integer ≥ 0, got ${JSON.stringify(db)}`);

@@ -31,9 +31,7 @@ import { isReady } from "../states.ts";
  * 1- or 3-byte map header for msgpack. The markers are written into the script per serializer.
  */
 function storeUnlessSuccess(serializer: SerializerName): string {
-  const markers = serializer === "json"
-    ? ['{"status":"SUCCESS"', '{"status": "SUCCESS"']
-    : ["\\166status\\167SUCCESS"]; // msgpack: fixstr(6) "status", fixstr(7) "SUCCESS", as Lua escapes
+  const markers = serializer === "json" ? ['{"status":"SUCCESS"', '{"status": "SUCCESS"'] : ["\\166status\\167SUCCESS"]; // msgpack: fixstr(6) "status", fixstr(7) "SUCCESS", as Lua escapes
   const checks = markers.map((m) => `string.find(head, "${m.replace(/"/g, '\\"')}", 1, true)`).join(" or ");
   return `
 local cur = redis.call('GET', KEYS[1])
@@ -307,7 +305,11 @@ export class RedisBackend implements ResultBackend {
           { cause: err },
         );
       }
-      return new CeleriacError(ErrorCode.UNAVAILABLE, `cannot reach any sentinel of ${where} (the last: ${said}); check the addresses in resultBackend`, { cause: err });
+      return new CeleriacError(
+        ErrorCode.UNAVAILABLE,
+        `cannot reach any sentinel of ${where} (the last: ${said}); check the addresses in resultBackend`,
+        { cause: err },
+      );
     }
     const reply = /^(WRONGPASS|NOAUTH|NOPERM)\b/.exec(err.message)?.[1];
     if (reply) {
@@ -316,14 +318,18 @@ export class RedisBackend implements ResultBackend {
         : reply === "NOPERM"
         ? "the ACL user lacks a permission celeriac needs (simplest: +@all on ~<resultKeyPrefix>*)"
         : "check the user and password in resultBackend (redis://user:pass@host) or backend.username / backend.password (CELERIAC_REDIS_USER / _PASSWORD)";
-      return new CeleriacError(ErrorCode.AUTH, `authentication failed at ${where} (the server said: ${err.message}); ${hint}`, { cause: err });
+      return new CeleriacError(ErrorCode.AUTH, `authentication failed at ${where} (the server said: ${err.message}); ${hint}`, {
+        cause: err,
+      });
     }
     const tls = this.#security.tls;
     if (isTlsFailure(err)) {
       return new CeleriacError(
         ErrorCode.TLS,
         `TLS with ${where} failed: ${err.message}; ` +
-          (tls?.ca ? `check that ${tls.field}.ca (${tls.ca}) is the CA that signed the server's certificate` : "if the server's certificate comes from a private CA, set backend.tls.ca (or CELERIAC_REDIS_TLS_CA)"),
+          (tls?.ca
+            ? `check that ${tls.field}.ca (${tls.ca}) is the CA that signed the server's certificate`
+            : "if the server's certificate comes from a private CA, set backend.tls.ca (or CELERIAC_REDIS_TLS_CA)"),
         { cause: err },
       );
     }
@@ -347,9 +353,7 @@ export class RedisBackend implements ResultBackend {
     await this.connect();
     const keys = taskIds.map((id) => this.#key(id));
     // MGET spans slots, which a cluster refuses (CROSSSLOT): there, one GET per key, pipelined.
-    const values = this.#cluster
-      ? await Promise.all(keys.map((k) => this.#redis.getBuffer(k)))
-      : await this.#redis.mgetBuffer(...keys);
+    const values = this.#cluster ? await Promise.all(keys.map((k) => this.#redis.getBuffer(k))) : await this.#redis.mgetBuffer(...keys);
     return values.map((v) => this.#decode(v));
   }
 

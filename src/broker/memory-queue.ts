@@ -186,4 +186,3 @@ export class MemoryQueue {
     this.inFlight.clear();
   }
 }
-

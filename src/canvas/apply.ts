@@ -62,7 +62,7 @@ function flattenGroup(sig: SignatureData): SignatureData[] {
   return tasksOf(sig).flatMap((m) => {
     // A nested group with callbacks stays one member: its callbacks need its own results.
     const parts = m.subtask_type === "group" && !(m.options.link as unknown[] | undefined)?.length ? flattenGroup(m) : [m];
-    if (errbacks.length) for (const p of parts) addOption(p, "link_error", errbacks);
+    if (errbacks.length) { for (const p of parts) addOption(p, "link_error", errbacks); }
     return parts;
   });
 }
@@ -130,9 +130,9 @@ async function applyChain(sig: SignatureData, ctx: ApplyContext): Promise<void> 
   // The chain's own callbacks belong to its last step; its errbacks to every step (the failing one calls them).
   const errbacks = (sig.options.link_error as SignatureData[] | undefined) ?? [];
   const links = (sig.options.link as SignatureData[] | undefined) ?? [];
-  if (errbacks.length) for (const s of steps) addOption(s, "link_error", errbacks);
+  if (errbacks.length) { for (const s of steps) addOption(s, "link_error", errbacks); }
   if (links.length) addOption(steps.at(-1)!, "link", links);
-  if (ctx.replyTo) for (const s of steps) setReplyTo(s, ctx.replyTo);
+  if (ctx.replyTo) { for (const s of steps) setReplyTo(s, ctx.replyTo); }
   const [first, ...rest] = steps as [SignatureData, ...SignatureData[]];
   const chainRest = await compactChain([...rest, ...(ctx.chain ?? [])], ctx.chains);
   return await applySignature(first, { ...ctx, chain: chainRest });

@@ -21,7 +21,14 @@ export const INLINE_CHAIN_STEPS = 8;
 
 /** The stand-in for stored chain steps `from`..`size-1`: `next_id` is the id of step `from`. */
 function chainRef(id: string, from: number, size: number, nextId: string): SignatureData {
-  return { task: "celery.chain-ref", args: [], kwargs: { id, from, size, next_id: nextId }, options: {}, subtask_type: "chain_ref", immutable: true };
+  return {
+    task: "celery.chain-ref",
+    args: [],
+    kwargs: { id, from, size, next_id: nextId },
+    options: {},
+    subtask_type: "chain_ref",
+    immutable: true,
+  };
 }
 
 function refOf(sig: SignatureData | undefined): { id: string; from: number; size: number; next_id: string } | null {

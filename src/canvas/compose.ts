@@ -102,7 +102,9 @@ export function chord<const H extends readonly AnySignature[] | Group<unknown, u
   body: B & ChordBody<B, HeaderResults<H>>,
 ): Chord<ResultOf<B>>;
 export function chord(header: AnySignature[] | Group<unknown>, body: AnySignature): Chord<unknown> {
-  const members = header instanceof Group ? (header.data.kwargs.tasks as SignatureData[]) : checkAll(header, "chord header").map((s) => s.toJSON());
+  const members = header instanceof Group
+    ? (header.data.kwargs.tasks as SignatureData[])
+    : checkAll(header, "chord header").map((s) => s.toJSON());
   if (!(body instanceof Signature)) throw new InvalidArgumentError("body", "is not a signature");
   const headerData = header instanceof Group ? header.toJSON() : compound("celery.group", "group", { tasks: members });
   return new Chord(compound("celery.chord", "chord", { header: headerData, body: body.toJSON() }), body.applier);

@@ -40,9 +40,11 @@ export class GroupResult<T = unknown, Out extends unknown[] = T[]> {
   async get(opts: GetOptions = {}): Promise<Out> {
     const deadline = opts.timeout === undefined ? null : Date.now() + opts.timeout * 1000;
     const left = () => (deadline === null ? undefined : Math.max(0, (deadline - Date.now()) / 1000));
-    const settled = await Promise.allSettled(this.results.map((r) =>
-      r instanceof GroupResult ? r.get({ timeout: left(), propagate: opts.propagate }) : r.get({ timeout: left(), propagate: false })
-    ));
+    const settled = await Promise.allSettled(
+      this.results.map((r) =>
+        r instanceof GroupResult ? r.get({ timeout: left(), propagate: opts.propagate }) : r.get({ timeout: left(), propagate: false })
+      ),
+    );
     const out: unknown[] = [];
     for (const s of settled) {
       if (s.status === "rejected") {

@@ -113,7 +113,9 @@ export class Signature<R = unknown, In extends unknown[] = unknown[], H = AsyncR
    * the callback).
    */
   link(callback: Signature<unknown, unknown[], unknown>): this {
-    if (!(callback instanceof Signature)) throw new InvalidArgumentError("callback", "is not a signature (use task.s(...) or task.si(...))");
+    if (!(callback instanceof Signature)) {
+      throw new InvalidArgumentError("callback", "is not a signature (use task.s(...) or task.si(...))");
+    }
     ((this.data.options.link ??= []) as SignatureData[]).push(callback.toJSON());
     return this;
   }
@@ -139,7 +141,9 @@ export class Signature<R = unknown, In extends unknown[] = unknown[], H = AsyncR
 
   /** Sends it. Extra args are appended to the signature's (partial application). */
   applyAsync(args: unknown[] = [], options: SetOptions = {}): Promise<H> {
-    return this.#applier.applySignature(copyData(this.data), { args, options: wireOptions(options) as Record<string, unknown> }) as Promise<H>;
+    return this.#applier.applySignature(copyData(this.data), { args, options: wireOptions(options) as Record<string, unknown> }) as Promise<
+      H
+    >;
   }
 
   /** Sends it with extra args. */

@@ -68,7 +68,7 @@ export class Control {
     try {
       const req: ControlRequest = { command, arguments: args, reply_to: replyTo, ticket, destination };
       const bytes = encodeControl(req);
-      if (destination) for (const w of destination) broker.notify(names.controlSubject(w), bytes);
+      if (destination) { for (const w of destination) broker.notify(names.controlSubject(w), bytes); }
       else broker.notify(names.controlBroadcast, bytes);
       await done;
     } finally {
@@ -140,7 +140,11 @@ export class Control {
     const broker = await this.#host.broker();
     const kv = await broker.kv(this.#host.config.names.revokedBucket, { ttlMs: this.#host.config.revokeExpiresMs });
     await persistRevoked(kv, list, Boolean(opts.terminate));
-    return await this.broadcast(ControlCommand.REVOKE, { task_id: list, terminate: Boolean(opts.terminate), signal: opts.signal ?? null }, opts);
+    return await this.broadcast(
+      ControlCommand.REVOKE,
+      { task_id: list, terminate: Boolean(opts.terminate), signal: opts.signal ?? null },
+      opts,
+    );
   }
 
   /**

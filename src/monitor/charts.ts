@@ -93,7 +93,7 @@ export class TaskRates {
       for (let s = start; s < start + stepS && s <= end; s++) {
         const slot = this.#slots[s % WINDOW_S]!;
         const c = slot.second === s ? slot.counts.get(key) : undefined;
-        if (c) for (let i = 0; i < 3; i++) sums[i]! += c[i]!;
+        if (c) { for (let i = 0; i < 3; i++) sums[i]! += c[i]!; }
       }
       out.t.push(start);
       out.succeeded.push(sums[0]! / stepS);

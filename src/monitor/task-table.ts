@@ -128,9 +128,30 @@ export class TaskTable {
       return t;
     }
     t = {
-      uuid, name: null, state, args: null, kwargs: null, result: null, exception: null, traceback: null,
-      worker: null, queue: null, retries: 0, rootId: null, parentId: null, groupId: null, traceId: null, priority: null,
-      eta: null, expires: null, sent: null, received: null, started: null, timestamp, runtime: null, steps: [],
+      uuid,
+      name: null,
+      state,
+      args: null,
+      kwargs: null,
+      result: null,
+      exception: null,
+      traceback: null,
+      worker: null,
+      queue: null,
+      retries: 0,
+      rootId: null,
+      parentId: null,
+      groupId: null,
+      traceId: null,
+      priority: null,
+      eta: null,
+      expires: null,
+      sent: null,
+      received: null,
+      started: null,
+      timestamp,
+      runtime: null,
+      steps: [],
     };
     this.#tasks.set(uuid, t);
     if (this.#tasks.size > this.#max) this.#tasks.delete(this.#tasks.keys().next().value!);

@@ -108,7 +108,9 @@ function tagMaps(value: unknown, depth: number): unknown {
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
-    if (value instanceof RegExp) throw new EncodeError("a RegExp cannot be sent (receivers refuse them); send its source and flags as strings");
+    if (value instanceof RegExp) {
+      throw new EncodeError("a RegExp cannot be sent (receivers refuse them); send its source and flags as strings");
+    }
     return value; // Date, Uint8Array, class instances
   }
   let copy: Record<string, unknown> | undefined;

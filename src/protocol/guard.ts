@@ -82,22 +82,65 @@ export function checkMsgpack(b: Uint8Array, maxDepth: number = MAX_DEPTH): void 
     else if (t <= 0xbf) skip = t & 0x1f;
     else {
       // Lengths first: how many bytes say how long the rest is.
-      const lenBytes = t === 0xc4 || t === 0xd9 || t === 0xc7 ? 1 : t === 0xc5 || t === 0xda || t === 0xc8 || t === 0xdc || t === 0xde ? 2 : t === 0xc6 || t === 0xdb || t === 0xc9 || t === 0xdd || t === 0xdf ? 4 : 0;
+      const lenBytes = t === 0xc4 || t === 0xd9 || t === 0xc7
+        ? 1
+        : t === 0xc5 || t === 0xda || t === 0xc8 || t === 0xdc || t === 0xde
+        ? 2
+        : t === 0xc6 || t === 0xdb || t === 0xc9 || t === 0xdd || t === 0xdf
+        ? 4
+        : 0;
       if (pos + lenBytes > n) truncated(pos, lenBytes, n);
-      const len = lenBytes === 1 ? b[pos]! : lenBytes === 2 ? (b[pos]! << 8) | b[pos + 1]! : lenBytes === 4
+      const len = lenBytes === 1
+        ? b[pos]!
+        : lenBytes === 2
+        ? (b[pos]! << 8) | b[pos + 1]!
+        : lenBytes === 4
         ? b[pos]! * 0x1000000 + ((b[pos + 1]! << 16) | (b[pos + 2]! << 8) | b[pos + 3]!)
         : 0;
       pos += lenBytes;
       switch (t) {
-        case 0xc4: case 0xc5: case 0xc6: case 0xd9: case 0xda: case 0xdb: skip = len; break;
-        case 0xca: case 0xce: case 0xd2: skip = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xdc: case 0xdd: items = len; break;
-        case 0xde: case 0xdf: items = len * 2; break;
-        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
-        case 0xc7: case 0xc8: case 0xc9: {
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+          skip = len;
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xdc:
+        case 0xdd:
+          items = len;
+          break;
+        case 0xde:
+        case 0xdf:
+          items = len * 2;
+          break;
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+        case 0xc7:
+        case 0xc8:
+        case 0xc9: {
           if (pos >= n) truncated(pos, 1, n);
           const type = b[pos++]!;
           const refused = REFUSED_EXT.get(type);

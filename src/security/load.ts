@@ -35,7 +35,12 @@ export function checkTlsFiles(tls: CompiledTls, read?: FileReader): { ca?: strin
   for (const part of ["ca", "cert", "key"] as const) {
     const path = tls[part];
     if (path === undefined) continue;
-    const text = readFor(path, `${tls.field}.${part}`, part === "ca" ? "the CA certificate" : part === "cert" ? "the client certificate" : "the client key", read);
+    const text = readFor(
+      path,
+      `${tls.field}.${part}`,
+      part === "ca" ? "the CA certificate" : part === "cert" ? "the client certificate" : "the client key",
+      read,
+    );
     if (!text.includes("-----BEGIN ")) {
       throw new ConfigError(`${tls.field}.${part}`, `${path} is not a PEM file (no "-----BEGIN" line)`);
     }

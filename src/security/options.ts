@@ -139,7 +139,9 @@ export interface CompiledSigning {
 export type EnvReader = (name: string) => string | undefined;
 
 function str(v: unknown, field: string): string {
-  if (typeof v !== "string" || v.trim() === "") throw new ConfigError(field, `must be a non-empty string, got ${typeof v === "string" ? '""' : typeof v}`);
+  if (typeof v !== "string" || v.trim() === "") {
+    throw new ConfigError(field, `must be a non-empty string, got ${typeof v === "string" ? '""' : typeof v}`);
+  }
   return v;
 }
 
@@ -153,12 +155,17 @@ export function checkSeed(seed: string, field: string): void {
     decodeSeed(seed);
   } catch (err) {
     const why = err instanceof NkeyFormatError ? err.message : String(err);
-    throw new ConfigError(field, `is not a usable nkey seed (${why}); expected "SU…" (58 characters), e.g. from \`nk -gen user\` or nkeys.createUser().getSeed()`);
+    throw new ConfigError(
+      field,
+      `is not a usable nkey seed (${why}); expected "SU…" (58 characters), e.g. from \`nk -gen user\` or nkeys.createUser().getSeed()`,
+    );
   }
 }
 
 function tlsFrom(env: EnvReader, prefix: string, code: TlsFiles | undefined, field: string): CompiledTls | null {
-  if (code !== undefined && (typeof code !== "object" || code === null)) throw new ConfigError(field, "must be an object { ca, cert, key } of file paths");
+  if (code !== undefined && (typeof code !== "object" || code === null)) {
+    throw new ConfigError(field, "must be an object { ca, cert, key } of file paths");
+  }
   const ca = env(`${prefix}_CA`) ?? code?.ca;
   const cert = env(`${prefix}_CERT`) ?? code?.cert;
   const key = env(`${prefix}_KEY`) ?? code?.key;
@@ -168,25 +175,45 @@ function tlsFrom(env: EnvReader, prefix: string, code: TlsFiles | undefined, fie
   if (cert !== undefined) out.cert = str(cert, `${field}.cert`);
   if (key !== undefined) out.key = str(key, `${field}.key`);
   if ((out.cert === undefined) !== (out.key === undefined)) {
-    throw new ConfigError(out.cert ? `${field}.key` : `${field}.cert`, "a client certificate needs both cert and key (file paths to PEM files)");
+    throw new ConfigError(
+      out.cert ? `${field}.key` : `${field}.cert`,
+      "a client certificate needs both cert and key (file paths to PEM files)",
+    );
   }
   return out;
 }
 
-const NATS_ENV = ["CELERIAC_NATS_USER", "CELERIAC_NATS_PASSWORD", "CELERIAC_NATS_TOKEN", "CELERIAC_NATS_NKEY_SEED", "CELERIAC_NATS_NKEY_SEED_FILE", "CELERIAC_NATS_CREDS"];
+const NATS_ENV = [
+  "CELERIAC_NATS_USER",
+  "CELERIAC_NATS_PASSWORD",
+  "CELERIAC_NATS_TOKEN",
+  "CELERIAC_NATS_NKEY_SEED",
+  "CELERIAC_NATS_NKEY_SEED_FILE",
+  "CELERIAC_NATS_CREDS",
+];
 
 function natsAuthFromEnv(env: EnvReader): CompiledNatsAuth | null {
   const set = NATS_ENV.filter((n) => env(n) !== undefined);
   if (set.length === 0) return null;
   const user = env("CELERIAC_NATS_USER");
-  const kinds = [user !== undefined || env("CELERIAC_NATS_PASSWORD") !== undefined, env("CELERIAC_NATS_TOKEN") !== undefined,
-    env("CELERIAC_NATS_NKEY_SEED") !== undefined || env("CELERIAC_NATS_NKEY_SEED_FILE") !== undefined, env("CELERIAC_NATS_CREDS") !== undefined];
+  const kinds = [
+    user !== undefined || env("CELERIAC_NATS_PASSWORD") !== undefined,
+    env("CELERIAC_NATS_TOKEN") !== undefined,
+    env("CELERIAC_NATS_NKEY_SEED") !== undefined || env("CELERIAC_NATS_NKEY_SEED_FILE") !== undefined,
+    env("CELERIAC_NATS_CREDS") !== undefined,
+  ];
   if (kinds.filter(Boolean).length > 1 || (env("CELERIAC_NATS_NKEY_SEED") && env("CELERIAC_NATS_NKEY_SEED_FILE"))) {
-    throw new ConfigError(set.join(", "), "set one kind of NATS credentials: user+password, a token, an nkey seed (or its file), or a .creds file");
+    throw new ConfigError(
+      set.join(", "),
+      "set one kind of NATS credentials: user+password, a token, an nkey seed (or its file), or a .creds file",
+    );
   }
   if (kinds[0]) {
     if (user === undefined || env("CELERIAC_NATS_PASSWORD") === undefined) {
-      throw new ConfigError(user === undefined ? "CELERIAC_NATS_USER" : "CELERIAC_NATS_PASSWORD", "NATS user and password go together; set both");
+      throw new ConfigError(
+        user === undefined ? "CELERIAC_NATS_USER" : "CELERIAC_NATS_PASSWORD",
+        "NATS user and password go together; set both",
+      );
     }
     return { kind: "userpass", user, pass: env("CELERIAC_NATS_PASSWORD")!, field: "CELERIAC_NATS_USER/CELERIAC_NATS_PASSWORD" };
   }
@@ -194,7 +221,12 @@ function natsAuthFromEnv(env: EnvReader): CompiledNatsAuth | null {
   if (kinds[2]) {
     const seed = env("CELERIAC_NATS_NKEY_SEED");
     if (seed !== undefined) checkSeed(seed, "CELERIAC_NATS_NKEY_SEED");
-    return { kind: "nkey", seed: seed !== undefined ? { value: seed, field: "CELERIAC_NATS_NKEY_SEED" } : { file: env("CELERIAC_NATS_NKEY_SEED_FILE")!, field: "CELERIAC_NATS_NKEY_SEED_FILE" } };
+    return {
+      kind: "nkey",
+      seed: seed !== undefined
+        ? { value: seed, field: "CELERIAC_NATS_NKEY_SEED" }
+        : { file: env("CELERIAC_NATS_NKEY_SEED_FILE")!, field: "CELERIAC_NATS_NKEY_SEED_FILE" },
+    };
   }
   return { kind: "creds", file: env("CELERIAC_NATS_CREDS")!, field: "CELERIAC_NATS_CREDS" };
 }
@@ -220,12 +252,18 @@ function natsAuthFromCode(auth: unknown): CompiledNatsAuth {
     checkSeed(str(a.nkeySeed, `${f}.nkeySeed`), `${f}.nkeySeed`);
     return { kind: "nkey", seed: { value: a.nkeySeed as string, field: `${f}.nkeySeed` } };
   }
-  if (a.nkeySeedFile !== undefined) return { kind: "nkey", seed: { file: str(a.nkeySeedFile, `${f}.nkeySeedFile`), field: `${f}.nkeySeedFile` } };
+  if (a.nkeySeedFile !== undefined) {
+    return { kind: "nkey", seed: { file: str(a.nkeySeedFile, `${f}.nkeySeedFile`), field: `${f}.nkeySeedFile` } };
+  }
   return { kind: "creds", file: str(a.credsFile, `${f}.credsFile`), field: `${f}.credsFile` };
 }
 
 /** Compiles the broker's credentials and TLS files; `urlHasCredentials` comes from the broker URL. */
-export function compileBrokerSecurity(o: { auth?: NatsAuth; tls?: TlsFiles } | undefined, env: EnvReader, urlHasCredentials: boolean): BrokerSecurity {
+export function compileBrokerSecurity(
+  o: { auth?: NatsAuth; tls?: TlsFiles } | undefined,
+  env: EnvReader,
+  urlHasCredentials: boolean,
+): BrokerSecurity {
   const auth = natsAuthFromEnv(env) ?? natsAuthFromCode(o?.auth);
   if (auth.kind !== "none" && urlHasCredentials) {
     throw new ConfigError("broker.auth", "credentials are given both in the broker URL and in broker.auth (or CELERIAC_NATS_*); keep one");
@@ -235,7 +273,9 @@ export function compileBrokerSecurity(o: { auth?: NatsAuth; tls?: TlsFiles } | u
 
 /** Compiles the result backend's credentials and TLS files. */
 export function compileBackendSecurity(o: BackendOptions | undefined, env: EnvReader, url: URL | null): BackendSecurity {
-  if (o !== undefined && (typeof o !== "object" || o === null)) throw new ConfigError("backend", "must be an object { username, password, tls, sentinel, waitReplicas, waitTimeout }");
+  if (o !== undefined && (typeof o !== "object" || o === null)) {
+    throw new ConfigError("backend", "must be an object { username, password, tls, sentinel, waitReplicas, waitTimeout }");
+  }
   const username = env("CELERIAC_REDIS_USER") ?? o?.username;
   const password = env("CELERIAC_REDIS_PASSWORD") ?? o?.password;
   if (username !== undefined) str(username, "backend.username");
@@ -245,12 +285,23 @@ export function compileBackendSecurity(o: BackendOptions | undefined, env: EnvRe
   }
   const tls = tlsFrom(env, "CELERIAC_REDIS_TLS", o?.tls, "backend.tls");
   if (tls && url && url.protocol !== "rediss:") {
-    throw new ConfigError("backend.tls", `TLS files are set but resultBackend uses ${url.protocol}//; use rediss://${url.host}${url.pathname}`);
+    throw new ConfigError(
+      "backend.tls",
+      `TLS files are set but resultBackend uses ${url.protocol}//; use rediss://${url.host}${url.pathname}`,
+    );
   }
   return { username, password, tls };
 }
 
-function secret(env: EnvReader, envValue: string, envFile: string, value: unknown, file: unknown, field: string, fileField: string): SecretSource | null {
+function secret(
+  env: EnvReader,
+  envValue: string,
+  envFile: string,
+  value: unknown,
+  file: unknown,
+  field: string,
+  fileField: string,
+): SecretSource | null {
   const ev = env(envValue);
   const ef = env(envFile);
   if (ev !== undefined || ef !== undefined) {
@@ -277,10 +328,29 @@ export function checkHmacKey(key: string, field: string): void {
 export function compileSigning(o: SigningOptions | undefined, env: EnvReader): CompiledSigning | null {
   if (o !== undefined && (typeof o !== "object" || o === null)) throw new ConfigError("signing", "must be an object");
   const s = o ?? {};
-  const hmac = secret(env, "CELERIAC_SIGNING_KEY", "CELERIAC_SIGNING_KEY_FILE", s.hmacKey, s.hmacKeyFile, "signing.hmacKey", "signing.hmacKeyFile");
-  const ed = secret(env, "CELERIAC_SIGNING_SEED", "CELERIAC_SIGNING_SEED_FILE", s.ed25519Seed, s.ed25519SeedFile, "signing.ed25519Seed", "signing.ed25519SeedFile");
+  const hmac = secret(
+    env,
+    "CELERIAC_SIGNING_KEY",
+    "CELERIAC_SIGNING_KEY_FILE",
+    s.hmacKey,
+    s.hmacKeyFile,
+    "signing.hmacKey",
+    "signing.hmacKeyFile",
+  );
+  const ed = secret(
+    env,
+    "CELERIAC_SIGNING_SEED",
+    "CELERIAC_SIGNING_SEED_FILE",
+    s.ed25519Seed,
+    s.ed25519SeedFile,
+    "signing.ed25519Seed",
+    "signing.ed25519SeedFile",
+  );
   if (hmac && ed) {
-    throw new ConfigError("signing", `both an HMAC key (${hmac.field}) and an Ed25519 seed (${ed.field}) are set: a message carries one signature; keep one (workers can still check both kinds: trustedKeys for Ed25519)`);
+    throw new ConfigError(
+      "signing",
+      `both an HMAC key (${hmac.field}) and an Ed25519 seed (${ed.field}) are set: a message carries one signature; keep one (workers can still check both kinds: trustedKeys for Ed25519)`,
+    );
   }
   if (hmac?.value !== undefined) checkHmacKey(hmac.value, hmac.field);
   if (ed?.value !== undefined) checkSeed(ed.value, ed.field);
@@ -298,18 +368,28 @@ export function compileSigning(o: SigningOptions | undefined, env: EnvReader): C
     try {
       decodePublicKey(str(k, `${trustedField}[${i}]`));
     } catch (err) {
-      throw new ConfigError(`${trustedField}[${i}]`, `is not a public nkey (${(err as Error).message}); expected "U…" (56 characters), the public key of a producer's seed`);
+      throw new ConfigError(
+        `${trustedField}[${i}]`,
+        `is not a public nkey (${(err as Error).message}); expected "U…" (56 characters), the public key of a producer's seed`,
+      );
     }
   });
   const reqEnv = env("CELERIAC_SIGNING_REQUIRE");
   let require: boolean = s.require ?? SIGNING_DEFAULTS.require;
   if (reqEnv !== undefined) {
-    if (!/^(1|true|yes|0|false|no)$/i.test(reqEnv)) throw new ConfigError("CELERIAC_SIGNING_REQUIRE", `must be true or false, got "${reqEnv}"`);
+    if (!/^(1|true|yes|0|false|no)$/i.test(reqEnv)) {
+      throw new ConfigError("CELERIAC_SIGNING_REQUIRE", `must be true or false, got "${reqEnv}"`);
+    }
     require = /^(1|true|yes)$/i.test(reqEnv);
   }
   if (typeof require !== "boolean") throw new ConfigError("signing.require", "must be true or false");
   if (!hmac && !ed && trusted.length === 0) {
-    if (require) throw new ConfigError("signing.require", "nothing to check signatures with: set signing.hmacKey, or signing.trustedKeys (and signing.ed25519Seed)");
+    if (require) {
+      throw new ConfigError(
+        "signing.require",
+        "nothing to check signatures with: set signing.hmacKey, or signing.trustedKeys (and signing.ed25519Seed)",
+      );
+    }
     return null;
   }
   return { hmac, hmacPrevious: previous, ed25519: ed, trustedKeys: trusted.map((k) => k.trim()), require };

@@ -181,7 +181,9 @@ export class Verifier {
       if (!key) return { kind: "unknown-key", reason: `signed with an HMAC key this worker does not hold (key id ${kid})` };
       const want = hmac(key, canonicalHeaders(alg, kid, headers), body);
       const ok = sig.length === want.length && timingSafeEqual(sig, want);
-      return ok ? { kind: "verified", alg, keyId: kid } : { kind: "bad", reason: `bad signature (key id ${kid}): headers or body changed after signing` };
+      return ok
+        ? { kind: "verified", alg, keyId: kid }
+        : { kind: "bad", reason: `bad signature (key id ${kid}): headers or body changed after signing` };
     }
     if (alg === SigAlg.ED25519) {
       const key = this.#ed.get(kid);
@@ -192,7 +194,9 @@ export class Verifier {
       } catch {
         ok = false;
       }
-      return ok ? { kind: "verified", alg, keyId: kid } : { kind: "bad", reason: `bad signature (signer ${kid}): headers or body changed after signing` };
+      return ok
+        ? { kind: "verified", alg, keyId: kid }
+        : { kind: "bad", reason: `bad signature (signer ${kid}): headers or body changed after signing` };
     }
     return { kind: "bad", reason: `unknown signature algorithm "${alg.slice(0, 20)}"` };
   }

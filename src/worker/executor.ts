@@ -70,7 +70,11 @@ export class Executor {
     // Size and signature come before decoding: a worker that requires signatures never parses
     // a body nobody it trusts has vouched for.
     if (d.body.length > this.#deps.maxMessageBytes) {
-      return { kind: "reject", reason: `oversized message: ${d.body.length} bytes, over this worker's maxMessageBytes (${this.#deps.maxMessageBytes})`, requeue: false };
+      return {
+        kind: "reject",
+        reason: `oversized message: ${d.body.length} bytes, over this worker's maxMessageBytes (${this.#deps.maxMessageBytes})`,
+        requeue: false,
+      };
     }
     const verdict = this.#deps.signing ? this.#checkSignature(job, this.#deps.signing) : null;
     if (typeof verdict === "string") return { kind: "reject", reason: verdict, requeue: false };

@@ -7,7 +7,7 @@
  */
 import type { TaskContext } from "../context.ts";
 import type { Logger } from "../log.ts";
-import { type Signals, Signal } from "../signals.ts";
+import { Signal, type Signals } from "../signals.ts";
 import { State } from "../states.ts";
 import type { TaskHooks } from "../task-options.ts";
 import type { Job, Outcome } from "./job.ts";

@@ -47,7 +47,17 @@ export class WorkerMetrics {
   #of(name: string): TaskCounters {
     let c = this.#tasks.get(name);
     if (!c) {
-      c = { received: 0, succeeded: 0, failed: 0, retried: 0, revoked: 0, rejected: 0, buckets: new Array(RUNTIME_BUCKETS.length + 1).fill(0), runtimeSum: 0, runtimeCount: 0 };
+      c = {
+        received: 0,
+        succeeded: 0,
+        failed: 0,
+        retried: 0,
+        revoked: 0,
+        rejected: 0,
+        buckets: new Array(RUNTIME_BUCKETS.length + 1).fill(0),
+        runtimeSum: 0,
+        runtimeCount: 0,
+      };
       this.#tasks.set(name, c);
     }
     return c;
@@ -102,13 +112,35 @@ export class WorkerMetrics {
       out.push(`celeriac_task_runtime_seconds_count{task="${t}"} ${c.runtimeCount}`);
     }
     out.push("# HELP celeriac_tasks_active Tasks running now.", "# TYPE celeriac_tasks_active gauge", `celeriac_tasks_active ${g.active}`);
-    out.push("# HELP celeriac_worker_concurrency Slots of this worker.", "# TYPE celeriac_worker_concurrency gauge", `celeriac_worker_concurrency ${g.concurrency}`);
-    out.push("# HELP celeriac_queue_lag_messages Messages waiting in the queue for its consumer.", "# TYPE celeriac_queue_lag_messages gauge");
-    for (const q of g.queues) out.push(`celeriac_queue_lag_messages{queue="${label(q.queue)}",consumer="${label(q.consumer)}"} ${q.pending}`);
-    out.push("# HELP celeriac_queue_unacked_messages Messages delivered and not yet acknowledged, across workers.", "# TYPE celeriac_queue_unacked_messages gauge");
-    for (const q of g.queues) out.push(`celeriac_queue_unacked_messages{queue="${label(q.queue)}",consumer="${label(q.consumer)}"} ${q.unacked}`);
-    out.push("# HELP celeriac_broker_reconnects_total Reconnections to the broker.", "# TYPE celeriac_broker_reconnects_total counter", `celeriac_broker_reconnects_total ${this.reconnects}`);
-    out.push("# HELP celeriac_broker_connected 1 while connected to the broker.", "# TYPE celeriac_broker_connected gauge", `celeriac_broker_connected ${g.up ? 1 : 0}`);
+    out.push(
+      "# HELP celeriac_worker_concurrency Slots of this worker.",
+      "# TYPE celeriac_worker_concurrency gauge",
+      `celeriac_worker_concurrency ${g.concurrency}`,
+    );
+    out.push(
+      "# HELP celeriac_queue_lag_messages Messages waiting in the queue for its consumer.",
+      "# TYPE celeriac_queue_lag_messages gauge",
+    );
+    for (const q of g.queues) {
+      out.push(`celeriac_queue_lag_messages{queue="${label(q.queue)}",consumer="${label(q.consumer)}"} ${q.pending}`);
+    }
+    out.push(
+      "# HELP celeriac_queue_unacked_messages Messages delivered and not yet acknowledged, across workers.",
+      "# TYPE celeriac_queue_unacked_messages gauge",
+    );
+    for (const q of g.queues) {
+      out.push(`celeriac_queue_unacked_messages{queue="${label(q.queue)}",consumer="${label(q.consumer)}"} ${q.unacked}`);
+    }
+    out.push(
+      "# HELP celeriac_broker_reconnects_total Reconnections to the broker.",
+      "# TYPE celeriac_broker_reconnects_total counter",
+      `celeriac_broker_reconnects_total ${this.reconnects}`,
+    );
+    out.push(
+      "# HELP celeriac_broker_connected 1 while connected to the broker.",
+      "# TYPE celeriac_broker_connected gauge",
+      `celeriac_broker_connected ${g.up ? 1 : 0}`,
+    );
     return out.join("\n") + "\n";
   }
 }

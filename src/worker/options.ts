@@ -143,7 +143,10 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   }
   const appModule = o.appModule === undefined ? null : moduleUrl(o.appModule);
   if (pool !== Pool.ASYNC && appModule === null) {
-    throw new ConfigError("appModule", `the "${pool}" pool needs the module that defines the app, for its children to load: appModule: import.meta.url (the CLI sets it from -A)`);
+    throw new ConfigError(
+      "appModule",
+      `the "${pool}" pool needs the module that defines the app, for its children to load: appModule: import.meta.url (the CLI sets it from -A)`,
+    );
   }
   const perChild = (v: number | undefined, field: string) => {
     if (v === undefined) return null;
@@ -155,7 +158,9 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
   const maxMemoryPerChildKiB = perChild(o.maxMemoryPerChild, "maxMemoryPerChild");
   const limit = (v: number | undefined, field: string) => {
     if (v === undefined) return null;
-    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) throw new ConfigError(field, `must be seconds > 0, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) {
+      throw new ConfigError(field, `must be seconds > 0, got ${JSON.stringify(v)}`);
+    }
     return v * 1000;
   };
   const grace = o.gracePeriod ?? WORKER_DEFAULTS.gracePeriod;
@@ -175,7 +180,10 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
     throw new ConfigError("healthPort", `must be a port number 0-65535, got ${JSON.stringify(port)}`);
   }
   if (o.logger !== undefined && !isLogger(o.logger)) {
-    throw new ConfigError("logger", "must be a Logger: an object with debug, info, warn, error, child and enabledFor methods (and optionally bind)");
+    throw new ConfigError(
+      "logger",
+      "must be a Logger: an object with debug, info, warn, error, child and enabledFor methods (and optionally bind)",
+    );
   }
   return {
     logger: o.logger ?? null,
@@ -188,7 +196,7 @@ export function compileWorkerOptions(o: WorkerOptions, defaultQueue: string): Co
     maxTasksPerChild,
     maxMemoryPerChildKiB,
     autoscale,
-    autoscaleKeepaliveMs: (limit(o.autoscaleKeepalive, "autoscaleKeepalive") ?? 30_000),
+    autoscaleKeepaliveMs: limit(o.autoscaleKeepalive, "autoscaleKeepalive") ?? 30_000,
     hostname,
     gracePeriodMs: grace * 1000,
     mover: o.mover ?? true,

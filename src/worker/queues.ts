@@ -77,24 +77,28 @@ export class QueueActors {
     const crashedEarly = new Promise<never>((_, reject) => (firstCrash = reject));
     crashedEarly.catch(() => {});
     for (const queue of queues) {
-      const actor = supervise(`queue ${queue}`, queueActor(queue, {
-        broker,
-        slots: this.#deps.slots,
-        dispatch: this.#deps.dispatch,
-        exhausted: this.#deps.exhausted,
-        report: this.#deps.report,
-        ready: (q) => {
-          this.#bound.add(q);
-          ready.get(q)?.();
+      const actor = supervise(
+        `queue ${queue}`,
+        queueActor(queue, {
+          broker,
+          slots: this.#deps.slots,
+          dispatch: this.#deps.dispatch,
+          exhausted: this.#deps.exhausted,
+          report: this.#deps.report,
+          ready: (q) => {
+            this.#bound.add(q);
+            ready.get(q)?.();
+          },
+        }),
+        {
+          onCrash: (err, delay) => {
+            this.#bound.delete(queue);
+            if (ready.has(queue)) firstCrash?.(err);
+            this.#deps.report(err as Error);
+            this.#deps.log.warn(`queue ${queue} consumer stopped (${(err as Error).message}); restarting in ${delay}ms`);
+          },
         },
-      }), {
-        onCrash: (err, delay) => {
-          this.#bound.delete(queue);
-          if (ready.has(queue)) firstCrash?.(err);
-          this.#deps.report(err as Error);
-          this.#deps.log.warn(`queue ${queue} consumer stopped (${(err as Error).message}); restarting in ${delay}ms`);
-        },
-      });
+      );
       this.#actors.set(queue, actor);
     }
     try {

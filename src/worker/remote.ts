@@ -80,7 +80,9 @@ function count(v: unknown, field: string): number {
 }
 
 function queueArg(v: unknown): string {
-  if (typeof v !== "string" || !/^[A-Za-z0-9_-]+$/.test(v)) throw new InvalidArgumentError("queue", `not a queue name: ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || !/^[A-Za-z0-9_-]+$/.test(v)) {
+    throw new InvalidArgumentError("queue", `not a queue name: ${JSON.stringify(v)}`);
+  }
   return v;
 }
 
@@ -112,7 +114,9 @@ export async function handleControl(w: RemoteWorker, command: string, args: Reco
     case ControlCommand.QUERY_TASK: {
       const ids = new Set([args.ids ?? args.id].flat().map(String));
       const out: Record<string, [string, TaskInfo]> = {};
-      for (const j of jobs()) if (ids.has(j.message!.id)) out[j.message!.id] = [j.startedAt === null ? "reserved" : "active", taskInfo(w, j)];
+      for (const j of jobs()) {
+        if (ids.has(j.message!.id)) out[j.message!.id] = [j.startedAt === null ? "reserved" : "active", taskInfo(w, j)];
+      }
       return out;
     }
     case ControlCommand.STATS:
@@ -237,6 +241,11 @@ function poolStats(w: RemoteWorker): Record<string, unknown> {
     implementation: kind,
     processes: children.map((c) => c.id),
     writes: { total: children.reduce((n, c) => n + c.tasks, 0) },
-    children: children.map((c) => ({ [kind === "process" ? "pid" : "thread"]: c.id, tasks: c.tasks, memory_kib: c.memoryKiB, busy: c.busy })),
+    children: children.map((c) => ({
+      [kind === "process" ? "pid" : "thread"]: c.id,
+      tasks: c.tasks,
+      memory_kib: c.memoryKiB,
+      busy: c.busy,
+    })),
   };
 }

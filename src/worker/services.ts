@@ -65,24 +65,32 @@ export async function startServices(h: ServicesHost): Promise<Services> {
   };
   let online!: () => void;
   const wentOnline = new Promise<void>((r) => (online = r));
-  const control = supervise("control", controlActor({
-    broker,
-    names: cfg.names,
-    hostname: o.hostname,
-    handle: (command, args) => handleControl(h.remote, command, args),
-    report: h.report,
-  }), { onCrash: crash("control") });
-  const heartbeat = supervise("heartbeat", heartbeatActor({
-    broker,
-    names: cfg.names,
-    hostname: o.hostname,
-    pid: pid(),
-    dispatcher,
-    freqMs: o.heartbeatMs,
-    snapshot: () => ({ ...snapshot(), loadavg: loadAverage() }),
-    online,
-    report: h.report,
-  }), { onCrash: crash("heartbeat") });
+  const control = supervise(
+    "control",
+    controlActor({
+      broker,
+      names: cfg.names,
+      hostname: o.hostname,
+      handle: (command, args) => handleControl(h.remote, command, args),
+      report: h.report,
+    }),
+    { onCrash: crash("control") },
+  );
+  const heartbeat = supervise(
+    "heartbeat",
+    heartbeatActor({
+      broker,
+      names: cfg.names,
+      hostname: o.hostname,
+      pid: pid(),
+      dispatcher,
+      freqMs: o.heartbeatMs,
+      snapshot: () => ({ ...snapshot(), loadavg: loadAverage() }),
+      online,
+      report: h.report,
+    }),
+    { onCrash: crash("heartbeat") },
+  );
   const stopStarted = async () => {
     stopGossip();
     await control.stop();
@@ -125,40 +133,59 @@ async function startHealth(
   // Loaded only when asked for: node:http costs a worker a few MiB it otherwise never uses.
   const { serveHttp } = await import("../runtime/http.ts");
   try {
-    return await serveHttp(o.healthPort!, o.healthHost, healthRoutes({
-      live: () => ({ ok: h.live(), detail: h.live() ? "supervisor running" : "worker stopped" }),
-      ready: () => {
-        const r = h.ready();
-        const ok = r.connected && r.running && r.unbound.length === 0;
-        const why = !r.running ? "not running" : !r.connected ? "broker disconnected" : r.unbound.length ? `queues not bound: ${r.unbound.join(", ")}` : "connected, consumers bound";
-        return { ok, detail: why };
-      },
-      metrics: async () => {
-        const snap = snapshot();
-        return metrics!.render({ active: snap.active, concurrency: snap.concurrency, queues: await lags(broker, h), up: h.ready().connected });
-      },
-    }));
+    return await serveHttp(
+      o.healthPort!,
+      o.healthHost,
+      healthRoutes({
+        live: () => ({ ok: h.live(), detail: h.live() ? "supervisor running" : "worker stopped" }),
+        ready: () => {
+          const r = h.ready();
+          const ok = r.connected && r.running && r.unbound.length === 0;
+          const why = !r.running
+            ? "not running"
+            : !r.connected
+            ? "broker disconnected"
+            : r.unbound.length
+            ? `queues not bound: ${r.unbound.join(", ")}`
+            : "connected, consumers bound";
+          return { ok, detail: why };
+        },
+        metrics: async () => {
+          const snap = snapshot();
+          return metrics!.render({
+            active: snap.active,
+            concurrency: snap.concurrency,
+            queues: await lags(broker, h),
+            up: h.ready().connected,
+          });
+        },
+      }),
+    );
   } catch (err) {
-    throw new ConfigError("healthPort", `the health server cannot listen on ${o.healthHost}:${o.healthPort} (${(err as Error).message})`, { cause: err });
+    throw new ConfigError("healthPort", `the health server cannot listen on ${o.healthHost}:${o.healthPort} (${(err as Error).message})`, {
+      cause: err,
+    });
   }
 }
 
 /** Queue lag per consumer, read now; queues the broker cannot answer for (an outage) are left out. */
 async function lags(broker: Broker, h: ServicesHost): Promise<QueueLag[]> {
   const out: QueueLag[] = [];
-  await Promise.all(h.remote.queues().map(async (queue) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const s = await Promise.race([
-        broker.queueStats(queue),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), 2_000))),
-      ]);
-      out.push({ queue, consumer: h.config.names.durable(queue), pending: s.pending, unacked: s.inFlight });
-    } catch {
-      // not now
-    } finally {
-      clearTimeout(timer);
-    }
-  }));
+  await Promise.all(
+    h.remote.queues().map(async (queue) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const s = await Promise.race([
+          broker.queueStats(queue),
+          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), 2_000))),
+        ]);
+        out.push({ queue, consumer: h.config.names.durable(queue), pending: s.pending, unacked: s.inFlight });
+      } catch {
+        // not now
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
   return out.sort((a, b) => a.queue.localeCompare(b.queue));
 }

@@ -99,7 +99,10 @@ export class Settler {
     const what = job.message?.id ?? `message ${job.delivery.seq}`;
     this.#deps.log.error(`could not settle ${what}: ${(err as Error).message}; retrying cannot help, dead-lettering it`);
     try {
-      await this.#deadLetter(job, `could not settle: ${(err as Error).message} (retrying cannot help)`, { status: State.FAILURE, type: "SettleError" });
+      await this.#deadLetter(job, `could not settle: ${(err as Error).message} (retrying cannot help)`, {
+        status: State.FAILURE,
+        type: "SettleError",
+      });
     } catch (dlqErr) {
       this.#deps.log.error(`could not dead-letter ${what} either (${(dlqErr as Error).message}); it will be redelivered`);
     }
@@ -131,8 +134,11 @@ export class Settler {
       case "defer": {
         // Back to the delayed store under a fresh dedup id (the original's may still be in the window).
         const m2 = job.message!;
-        await this.#durably(`defer ${m2.id}`, job, () =>
-          this.#deps.producer.publish(m2, { msgId: `${m2.id}:${m2.retries}:defer:${job.delivery.seq}` }));
+        await this.#durably(
+          `defer ${m2.id}`,
+          job,
+          () => this.#deps.producer.publish(m2, { msgId: `${m2.id}:${m2.retries}:defer:${job.delivery.seq}` }),
+        );
         job.delivery.ack();
         return null;
       }
@@ -244,11 +250,18 @@ export class Settler {
    * (its chain, its chord) like any failure; a message that could not be settled sends nothing
    * more (sending is what failed).
    */
-  async #deadLetter(job: Job, reason: string, as: { status: string; type: string } = { status: State.REJECTED, type: "Rejected" }): Promise<void> {
+  async #deadLetter(
+    job: Job,
+    reason: string,
+    as: { status: string; type: string } = { status: State.REJECTED, type: "Rejected" },
+  ): Promise<void> {
     const d = job.delivery;
     const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
-    await this.#durably(`dead-letter message ${d.seq}`, job, () =>
-      this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`));
+    await this.#durably(
+      `dead-letter message ${d.seq}`,
+      job,
+      () => this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`),
+    );
     this.#deps.log.warn(`dead-lettered message ${d.seq} from queue ${job.queue}: ${reason}`);
     const id = job.message?.id ?? d.header(Header.ID);
     if (id) await this.#recordDeadLetter(id, as.status, as.type, reason, job.message?.replyTo);
@@ -268,8 +281,10 @@ export class Settler {
       `its worker died or it outlived ack_wait each time)`;
     if (!ex.message) {
       // Removing it now would lose it: nothing was dead-lettered. It stays in the stream, undelivered.
-      this.#deps.log.error(`exhausted message ${ex.seq} of ${ex.queue} could not be read back (maxDeliver reached); ` +
-        `it stays in the stream, not dead-lettered and not removed: inspect the stream and move or delete it by hand`);
+      this.#deps.log.error(
+        `exhausted message ${ex.seq} of ${ex.queue} could not be read back (maxDeliver reached); ` +
+          `it stays in the stream, not dead-lettered and not removed: inspect the stream and move or delete it by hand`,
+      );
       return;
     }
     const message = ex.message;

@@ -10,7 +10,7 @@ import type { ChordJoin, ResultBackend, StoreOutcome } from "../backend/types.ts
 import type { ResultRecord } from "../protocol/result.ts";
 import { Header } from "../protocol/message.ts";
 import { State } from "../states.ts";
-import { activeTracer, Attr, childSpan, recordError, startProcessSpan, type ProcessTrace } from "../tracing.ts";
+import { activeTracer, Attr, childSpan, type ProcessTrace, recordError, startProcessSpan } from "../tracing.ts";
 import type { Job, Outcome } from "./job.ts";
 
 /** A delivery whose settle verbs become events of the CONSUMER span. */

@@ -39,7 +39,6 @@ export const WorkerState = {
 /** A lifecycle state. */
 export type WorkerState = typeof WorkerState[keyof typeof WorkerState];
 
-
 /** Events a worker emits. Listeners cannot break the worker. */
 export interface WorkerEvents extends Record<string, unknown> {
   state: WorkerState;
@@ -55,4 +54,3 @@ export interface StopOptions {
   /** Seconds running tasks get to finish; default the worker's grace period, 0 = cold. */
   grace?: number;
 }
-

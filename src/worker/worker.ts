@@ -8,7 +8,7 @@
 import type { Broker, Delivery } from "../broker/types.ts";
 import { Emitter, type Events } from "../emitter.ts";
 import { supervise, type Supervised } from "../actor.ts";
-import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from "./options.ts";
+import { type CompiledWorkerOptions, compileWorkerOptions, type WorkerOptions } from "./options.ts";
 import { SlotPool } from "./slots.ts";
 import type { Executor } from "./executor.ts";
 import type { Settler } from "./settle.ts";
@@ -175,7 +175,12 @@ export class Worker {
     if (isPoolChild()) {
       // The app module is loaded by each child of a process or threads pool: starting a worker
       // there would start children of its own, without end.
-      return Promise.reject(new ConfigError("appModule", "a worker cannot start inside a pool child: this module starts a worker when imported; guard the start with isPoolChild() or keep the tasks in a module of their own"));
+      return Promise.reject(
+        new ConfigError(
+          "appModule",
+          "a worker cannot start inside a pool child: this module starts a worker when imported; guard the start with isPoolChild() or keep the tasks in a module of their own",
+        ),
+      );
     }
     this.#setState(WorkerState.STARTING);
     this.#starting = this.#start();
@@ -240,14 +245,18 @@ export class Worker {
       await this.#queues.start(broker);
       this.#services = await startServices(this.#servicesHost(broker));
       if (this.options.mover) {
-        this.#actors.push(supervise("mover", moverActor({
-          broker,
-          names: cfg.names,
-          log,
-          holder: `${this.hostname}:${pid()}`,
-          leaseMs: MOVER_LEASE_MS,
-          report: (err) => this.#report(err),
-        }), { onCrash: (err) => this.#report(err as Error) }));
+        this.#actors.push(supervise(
+          "mover",
+          moverActor({
+            broker,
+            names: cfg.names,
+            log,
+            holder: `${this.hostname}:${pid()}`,
+            leaseMs: MOVER_LEASE_MS,
+            report: (err) => this.#report(err),
+          }),
+          { onCrash: (err) => this.#report(err as Error) },
+        ));
       }
       this.#startTicker(cfg.broker.ackWaitMs);
       this.#pauses.start();
@@ -427,17 +436,21 @@ export class Worker {
   /** Starts autoscaling between `min` and `max` slots, or changes the bounds (the `autoscale` command). */
   #autoscale(max: number, min: number): { max: number; min: number } {
     if (!this.#autoscaler) {
-      this.#autoscaler = new Autoscaler({
-        log: this.#host.log,
-        concurrency: () => this.#concurrency,
-        running: () => this.#inFlight.size,
-        floor: () => this.#queues.queues.length,
-        resize: (n) => this.#resize(n),
-        waiting: async () => {
-          const all = await Promise.all(this.#queues.queues.map((q) => this.#broker!.queueStats(q)));
-          return all.reduce((n, s) => n + s.pending, 0);
+      this.#autoscaler = new Autoscaler(
+        {
+          log: this.#host.log,
+          concurrency: () => this.#concurrency,
+          running: () => this.#inFlight.size,
+          floor: () => this.#queues.queues.length,
+          resize: (n) => this.#resize(n),
+          waiting: async () => {
+            const all = await Promise.all(this.#queues.queues.map((q) => this.#broker!.queueStats(q)));
+            return all.reduce((n, s) => n + s.pending, 0);
+          },
         },
-      }, { max, min }, this.options.autoscaleKeepaliveMs);
+        { max, min },
+        this.options.autoscaleKeepaliveMs,
+      );
       if (this.#state === WorkerState.RUNNING || this.#state === WorkerState.STARTING) this.#autoscaler.start();
     }
     this.#autoscaler.update(max, min);

@@ -37,7 +37,10 @@ describe("monitor in a browser", () => {
     worker = await spawnWorker(["-A", TASKS, "-c", "4", "-E", "-n", "browser@%h"], { env: c.env });
     const [cmd, args] = runtimeCommand("node", "actors/cli.ts", ["monitor", "-A", TASKS, "--port", String(port)]);
     monitor = spawnProc(cmd, args, { ...c.env, CELERIAC_MONITOR_TRACE_URL: "https://traces.example/trace/{traceId}" });
-    await waitFor(() => /ready\.\s*$/m.test(monitor.output()), { what: `monitor ready (${monitor.output().slice(-300)})`, timeoutMs: 30_000 });
+    await waitFor(() => /ready\.\s*$/m.test(monitor.output()), {
+      what: `monitor ready (${monitor.output().slice(-300)})`,
+      timeoutMs: 30_000,
+    });
     browser = await puppeteer.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--headless=new", "--disable-gpu"] });
   });
 
@@ -127,7 +130,7 @@ describe("monitor in a browser", () => {
     await page.click("button[data-action='revoke'].danger");
     await waitText(page, "#action-result", /revoke: .*terminated/, "the action's result shown");
     await waitText(page, "#k-head", /REVOKED/, "REVOKED on the page");
-    assert.equal((await r.state()), "REVOKED");
+    assert.equal(await r.state(), "REVOKED");
     await page.close();
   });
 

@@ -5,11 +5,19 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Delivery } from "../../src/broker/types.ts";
-import { type Proc, spawnProc, runtimeCommand, stopProc, waitFor } from "../helpers.ts";
+import { type Proc, runtimeCommand, spawnProc, stopProc, waitFor } from "../helpers.ts";
 import { cluster } from "./e2e-helpers.ts";
 
 function startBeat(env: Record<string, string>): Proc {
-  const [cmd, args] = runtimeCommand("node", "actors/cli.ts", ["beat", "-A", "./test/fixtures/beat-tasks.ts", "--lease-ttl", "1", "-l", "info"]);
+  const [cmd, args] = runtimeCommand("node", "actors/cli.ts", [
+    "beat",
+    "-A",
+    "./test/fixtures/beat-tasks.ts",
+    "--lease-ttl",
+    "1",
+    "-l",
+    "info",
+  ]);
   return spawnProc(cmd, args, { ...env, T_BEAT_EVERY: "0.2" });
 }
 

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { Redis } from "ioredis";
 import type { Worker } from "celeriac";
-import { privateRedis, type PrivateServer, ROOT, spawnProc, testApp, type TestApp, waitFor } from "../helpers.ts";
+import { privateRedis, type PrivateServer, ROOT, spawnProc, type TestApp, testApp, waitFor } from "../helpers.ts";
 
 const PY = "/usr/bin/python3";
 const missing = spawnSync(PY, ["-c", "import celery, redis"], { stdio: "ignore" }).status === 0

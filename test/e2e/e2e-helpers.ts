@@ -28,7 +28,13 @@ export function cluster(opts: { nats?: string; redis?: string; ackWait?: number 
     T_KEY_PREFIX: prefix,
     T_ACK_WAIT: String(opts.ackWait ?? 30),
   };
-  const app = new Celeriac({ name, brokerUrl: nats, resultBackend: redisUrl, resultKeyPrefix: prefix, broker: { ackWait: opts.ackWait ?? 30 } });
+  const app = new Celeriac({
+    name,
+    brokerUrl: nats,
+    resultBackend: redisUrl,
+    resultKeyPrefix: prefix,
+    broker: { ackWait: opts.ackWait ?? 30 },
+  });
   const redis = new Redis(redisUrl);
   return {
     name,

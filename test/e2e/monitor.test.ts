@@ -30,7 +30,9 @@ describe("monitor", () => {
       }, { what: "the worker online in the monitor" });
       assert.ok(workers);
       const tasks = await waitFor(async () => {
-        const list = ((await api("/api/tasks")).body as { tasks: { uuid: string; state: string; result: string | null; exception: string | null }[] }).tasks;
+        const list =
+          ((await api("/api/tasks")).body as { tasks: { uuid: string; state: string; result: string | null; exception: string | null }[] })
+            .tasks;
         const a = list.find((t) => t.uuid === ok.id);
         const b = list.find((t) => t.uuid === bad.id);
         return a?.state === "SUCCESS" && b?.state === "FAILURE" ? { a, b } : null;
@@ -91,24 +93,30 @@ describe("monitor", () => {
     const m = start(port, []);
     const ro = start(roPort, ["--read-only"]);
     try {
-      for (const p of [m, ro]) await waitFor(() => /ready\.\s*$/m.test(p.output()), { what: `monitor ready (${p.output().slice(-300)})`, timeoutMs: 30_000 });
+      for (const p of [m, ro]) {
+        await waitFor(() => /ready\.\s*$/m.test(p.output()), { what: `monitor ready (${p.output().slice(-300)})`, timeoutMs: 30_000 });
+      }
       assert.match(ro.output(), /\(read-only\) ready/);
       const base = `http://127.0.0.1:${port}`;
       const page = await (await fetch(`${base}/tasks`)).text();
       const token = /name="csrf-token" content="([0-9a-f]+)"/.exec(page)?.[1];
       assert.ok(token, "the page carries its CSRF token");
-      const post = async (url: string, headers: Record<string, string>, body = "{\"queue\":\"celery\"}") => {
+      const post = async (url: string, headers: Record<string, string>, body = '{"queue":"celery"}') => {
         const r = await fetch(url, { method: "POST", headers, body });
         return { status: r.status, body: await r.json() as { error?: string; summary?: string } };
       };
       const json = { "content-type": "application/json" };
       assert.equal((await post(`${base}/api/action/dlq-purge`, json)).status, 403, "no token");
       assert.equal((await post(`${base}/api/action/dlq-purge`, { ...json, "x-csrf-token": "0".repeat(48) })).status, 403, "wrong token");
-      assert.equal((await post(`${base}/api/action/dlq-purge`, { "content-type": "text/plain", "x-csrf-token": token })).status, 415, "a form post");
+      assert.equal(
+        (await post(`${base}/api/action/dlq-purge`, { "content-type": "text/plain", "x-csrf-token": token })).status,
+        415,
+        "a form post",
+      );
       const cross = await post(`${base}/api/action/dlq-purge`, { ...json, "x-csrf-token": token, origin: "http://evil.example" });
       assert.equal(cross.status, 403);
       assert.match(cross.body.error ?? "", /cross-origin/);
-      const bad = await post(`${base}/api/action/pool-grow`, { ...json, "x-csrf-token": token }, "{\"n\": -1}");
+      const bad = await post(`${base}/api/action/pool-grow`, { ...json, "x-csrf-token": token }, '{"n": -1}');
       assert.equal(bad.status, 400);
       assert.match(bad.body.error ?? "", /^n: /, "a bad argument is named");
       const ok = await post(`${base}/api/action/dlq-purge`, { ...json, "x-csrf-token": token, origin: base });

@@ -127,7 +127,9 @@ describe("observability (processes)", () => {
     const find = (kind: number, id: string) => otlp.spans.find((s) => s.kind === kind && attr(s, "messaging.message.id") === id);
     const PRODUCER = 4, CONSUMER = 5; // OTLP's SpanKind numbering (SPAN_KIND_PRODUCER = 4)
     const spans = await waitFor(() => {
-      const sent = otlp.spans.find((s) => s.kind === PRODUCER && s.name === "publish traced" && attr(s, "celeriac.task.name") === "relay" && !s.parentSpanId);
+      const sent = otlp.spans.find((s) =>
+        s.kind === PRODUCER && s.name === "publish traced" && attr(s, "celeriac.task.name") === "relay" && !s.parentSpanId
+      );
       if (!sent) return null;
       const relayId = String(attr(sent, "messaging.message.id"));
       const x = { sent, relay: find(CONSUMER, relayId), childSent: find(PRODUCER, childId), child: find(CONSUMER, childId) };

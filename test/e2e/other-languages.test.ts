@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import type { Worker } from "celeriac";
-import { NATS_URL, REDIS_URL, ROOT, runCli, spawnProc, testApp, type TestApp } from "../helpers.ts";
+import { NATS_URL, REDIS_URL, ROOT, runCli, spawnProc, type TestApp, testApp } from "../helpers.ts";
 
 const DOC = readFileSync(path.join(ROOT, "docs/clients.md"), "utf8");
 
@@ -31,7 +31,11 @@ const GO_ENV = { GO111MODULE: "off", GOPATH: "/usr/share/gocode", GOFLAGS: "", G
 const goMissing = has("go", ["version"]) ? false : "Go is not installed (apt-get install golang-go; .ci/run installs it)";
 
 /** Runs a client program; resolves with its one line of JSON output. */
-async function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ id: string; duplicate: boolean; status: string; result: unknown }> {
+async function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ id: string; duplicate: boolean; status: string; result: unknown }> {
   const p = spawnProc(cmd, args, env);
   const timer = setTimeout(() => p.kill("SIGKILL"), 90_000);
   const code = await p.exited;
@@ -145,7 +149,10 @@ describe("producers in other languages", () => {
 
   it("the command line: celeriac call passes --kwargs to a kwargs: true task", async () => {
     const args = ["call", "greet", "--args", '["ann"]', "--kwargs", '{"punct":"!"}', "--wait"];
-    assert.ok(DOC.includes(`npx celeriac ${args.map((a) => a.startsWith("-") || /^\w+$/.test(a) ? a : `'${a}'`).join(" ")}`), "docs/clients.md shows this command");
+    assert.ok(
+      DOC.includes(`npx celeriac ${args.map((a) => a.startsWith("-") || /^\w+$/.test(a) ? a : `'${a}'`).join(" ")}`),
+      "docs/clients.md shows this command",
+    );
     const r = await runCli(args, {
       env: { CELERIAC_NAME: t.name, CELERIAC_BROKER_URL: NATS_URL, CELERIAC_RESULT_BACKEND: REDIS_URL },
     });

@@ -24,9 +24,11 @@ describe("process pool, two CLI workers, ack_wait 6 s", () => {
   let workers: Proc[] = [];
   before(async () => {
     c = cluster({ ackWait: 6 });
-    workers = await Promise.all(["a", "b"].map((n) =>
-      spawnWorker(["-A", POOL_TASKS, "-P", "process", "-c", "2", "-n", `${n}@${c.name}`, "-l", "info"], { env: c.env })
-    ));
+    workers = await Promise.all(
+      ["a", "b"].map((n) =>
+        spawnWorker(["-A", POOL_TASKS, "-P", "process", "-c", "2", "-n", `${n}@${c.name}`, "-l", "info"], { env: c.env })
+      ),
+    );
   });
   after(async () => {
     await Promise.all(workers.map((w) => stopProc(w)));
@@ -127,7 +129,18 @@ describe("worker pool flags", () => {
     const pool = await runCli(["worker", "-A", POOL_TASKS, "-P", "gevent"], { env: c.env });
     assert.equal(pool.code, 78, pool.output);
     assert.match(pool.output, /pool.*"gevent"/);
-    const w = await spawnWorker(["-A", POOL_TASKS, "-P", "threads", "--autoscale", "3,1", "--max-tasks-per-child", "5", "-n", `flags@${c.name}`], { env: c.env });
+    const w = await spawnWorker([
+      "-A",
+      POOL_TASKS,
+      "-P",
+      "threads",
+      "--autoscale",
+      "3,1",
+      "--max-tasks-per-child",
+      "5",
+      "-n",
+      `flags@${c.name}`,
+    ], { env: c.env });
     try {
       assert.match(w.output(), /\.> concurrency: \{min=1, max=3\} 1 \(threads\)/);
     } finally {

@@ -47,13 +47,19 @@ describe("security, deployed", () => {
     assert.equal(natsBad.code, 78, natsBad.output);
     assert.match(natsBad.output, new RegExp(`authentication failed at the broker at nats://127\\.0\\.0\\.1:${nats.port}`));
     assert.match(natsBad.output, /CELERIAC_NATS_USER\/CELERIAC_NATS_PASSWORD/);
-    const redisBad = await runCli(["worker", "-A", TASKS], { env: env({ CELERIAC_RESULT_BACKEND: `redis://127.0.0.1:${redis.port}/0` }), timeoutMs: 30_000 });
+    const redisBad = await runCli(["worker", "-A", TASKS], {
+      env: env({ CELERIAC_RESULT_BACKEND: `redis://127.0.0.1:${redis.port}/0` }),
+      timeoutMs: 30_000,
+    });
     assert.equal(redisBad.code, 78, redisBad.output);
     assert.match(redisBad.output, /authentication failed at the result backend at redis:\/\/127\.0\.0\.1:\d+\/0 .*NOAUTH/);
   });
 
   it("a missing key file or a bad seed in the environment: exit 78 naming the variable", async () => {
-    const missing = await runCli(["worker", "-A", TASKS], { env: env({ CELERIAC_SIGNING_KEY_FILE: path.join(dir, "absent") }), timeoutMs: 30_000 });
+    const missing = await runCli(["worker", "-A", TASKS], {
+      env: env({ CELERIAC_SIGNING_KEY_FILE: path.join(dir, "absent") }),
+      timeoutMs: 30_000,
+    });
     assert.equal(missing.code, 78, missing.output);
     assert.match(missing.output, /CELERIAC_SIGNING_KEY_FILE: cannot read the HMAC signing key at .*absent \(no such file\)/);
     const badSeed = await runCli(["worker", "-A", TASKS], { env: env({ CELERIAC_SIGNING_SEED: "SUnope" }), timeoutMs: 30_000 });
@@ -78,7 +84,10 @@ describe("security, deployed", () => {
       CELERIAC_SIGNING_REQUIRE: "true",
     });
     const w = await spawnWorker(["-A", TASKS, "-c", "2"], { env: e, runtime: "deno" });
-    assert.match(w.output(), /\[security\]\n\.> broker: +auth userpass\n\.> signing: +signs ed25519 U[A-Z2-7]{55}; checks against 2 key\(s\); REQUIRED/);
+    assert.match(
+      w.output(),
+      /\[security\]\n\.> broker: +auth userpass\n\.> signing: +signs ed25519 U[A-Z2-7]{55}; checks against 2 key\(s\); REQUIRED/,
+    );
     const common: CeleriacOptions = {
       name: e.CELERIAC_NAME,
       brokerUrl: nats.url,
@@ -92,8 +101,10 @@ describe("security, deployed", () => {
     try {
       assert.equal(await (await signed.sendTask("whoami")).get({ timeout: 30 }), "deno");
       const r = await unsigned.sendTask("add", [1, 2]);
-      await assert.rejects(r.get({ timeout: 30 }), (err: unknown) =>
-        err instanceof TaskError && err.code === ErrorCode.TASK_REJECTED && /unsigned message/.test(err.message));
+      await assert.rejects(
+        r.get({ timeout: 30 }),
+        (err: unknown) => err instanceof TaskError && err.code === ErrorCode.TASK_REJECTED && /unsigned message/.test(err.message),
+      );
     } finally {
       await stopProc(w);
       await Promise.all([signed.close(), unsigned.close()]);

@@ -56,7 +56,12 @@ describe("faults: hostile input", () => {
       assert.match(String((err as Error).message), /delivered 3 times without being acknowledged/);
       const list = await runCli(["dlq", "list", "-A", TASKS, "--json"], { env });
       assert.equal(list.code, 0, list.output);
-      const letters = JSON.parse(list.output.split("\n").find((l) => l.startsWith("["))!) as { seq: number; taskId: string; reason: string; deliveries: number }[];
+      const letters = JSON.parse(list.output.split("\n").find((l) => l.startsWith("["))!) as {
+        seq: number;
+        taskId: string;
+        reason: string;
+        deliveries: number;
+      }[];
       const mine = letters.find((l) => l.taskId === poison.id)!;
       assert.ok(mine, list.output);
       assert.equal(mine.deliveries, 3);
@@ -66,7 +71,10 @@ describe("faults: hostile input", () => {
       const replay = await runCli(["dlq", "replay", "-A", TASKS, poison.id], { env });
       assert.equal(replay.code, 0, replay.output);
       assert.match(replay.output, /replayed \d+ to celery/);
-      await waitFor(async () => (await dlqCount(nc, c.name)) >= 1 && restarts >= 6, { what: "the replayed poison dead-lettered again", timeoutMs: 60_000 });
+      await waitFor(async () => (await dlqCount(nc, c.name)) >= 1 && restarts >= 6, {
+        what: "the replayed poison dead-lettered again",
+        timeoutMs: 60_000,
+      });
       const purge = await runCli(["dlq", "purge", "-A", TASKS, "-f"], { env });
       assert.equal(purge.code, 0, purge.output);
       assert.equal(await dlqCount(nc, c.name), 0);

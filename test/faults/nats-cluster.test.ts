@@ -14,7 +14,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type ApplyOptions, type AsyncResult, Celeriac, chain, type Task } from "celeriac";
 import type { Delivery } from "../../src/broker/types.ts";
 import { runtimeCommand, spawnProc, spawnWorker, stopProc, waitFor } from "../helpers.ts";
@@ -38,8 +38,10 @@ function produce(
       const due = Math.min(total, Math.floor(((Date.now() - t0) / 1000) * perSecond) + 1);
       while (sent < due) {
         const began = Date.now();
-        calls.push(send(sent++).then((r) => void ids.push(r.id), (err: Error) => void rejected.push(`${err.name}: ${err.message}`))
-          .finally(() => void (slowestMs = Math.max(slowestMs, Date.now() - began))));
+        calls.push(
+          send(sent++).then((r) => void ids.push(r.id), (err: Error) => void rejected.push(`${err.name}: ${err.message}`))
+            .finally(() => void (slowestMs = Math.max(slowestMs, Date.now() - began))),
+        );
       }
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -79,8 +81,16 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
       lines.push(`${s}: ${typeof info === "string" ? info : JSON.stringify({ state: info.state, cluster: info.cluster })}`);
     }
     const ci = await jsm.consumers.info(streams.tasks, "q_celery").catch((e: Error) => e.message);
-    lines.push(`q_celery: ${typeof ci === "string" ? ci : JSON.stringify({ pending: ci.num_pending, ackPending: ci.num_ack_pending, waiting: ci.num_waiting, cluster: ci.cluster })}`);
-    outputs.forEach((o, i) => lines.push(`worker ${i + 1} said:\n${o.split("\n").filter((l) => !/ready|^\s*$/.test(l)).slice(-25).join("\n")}`));
+    lines.push(
+      `q_celery: ${
+        typeof ci === "string"
+          ? ci
+          : JSON.stringify({ pending: ci.num_pending, ackPending: ci.num_ack_pending, waiting: ci.num_waiting, cluster: ci.cluster })
+      }`,
+    );
+    outputs.forEach((o, i) =>
+      lines.push(`worker ${i + 1} said:\n${o.split("\n").filter((l) => !/ready|^\s*$/.test(l)).slice(-25).join("\n")}`)
+    );
     return `[faults] ${name} diagnosis:\n${lines.join("\n")}`;
   }
 
@@ -232,7 +242,15 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
     });
     consumer.grant(50);
     const beats = [1, 2].map(() => {
-      const [cmd, args] = runtimeCommand("node", "actors/cli.ts", ["beat", "-A", "./test/fixtures/beat-tasks.ts", "--lease-ttl", "2", "-l", "info"]);
+      const [cmd, args] = runtimeCommand("node", "actors/cli.ts", [
+        "beat",
+        "-A",
+        "./test/fixtures/beat-tasks.ts",
+        "--lease-ttl",
+        "2",
+        "-l",
+        "info",
+      ]);
       return spawnProc(cmd, args, { ...c.env, T_BEAT_EVERY: "0.2", T_REPLICAS: "3" });
     });
     try {
@@ -246,8 +264,10 @@ describe("faults: a 3-node NATS cluster loses a server", { timeout: 600_000 }, (
       await waitFor(() => seen.length >= atRestart + 25, { what: "25 fires after the restart", timeoutMs: 60_000 });
       const sorted = [...seen].sort((a, b) => a - b);
       const gaps = sorted.slice(1).filter((t, i) => t - sorted[i]! !== 200).length;
-      console.log(`[faults] beat lease leader killed: ${seen.length} fires, ${seen.length - new Set(seen).size} twice, ${gaps} gaps; ` +
-        `25 more fires seen ${Date.now() - t0} ms after the kill (the server was back after 5 s)`);
+      console.log(
+        `[faults] beat lease leader killed: ${seen.length} fires, ${seen.length - new Set(seen).size} twice, ${gaps} gaps; ` +
+          `25 more fires seen ${Date.now() - t0} ms after the kill (the server was back after 5 s)`,
+      );
       assert.equal(new Set(seen).size, seen.length, "no occurrence published twice");
       assert.equal(gaps, 0, "no occurrence skipped");
     } finally {

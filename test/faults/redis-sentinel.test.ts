@@ -9,9 +9,9 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Celeriac, chord, silentLogger, State, type AsyncResult } from "celeriac";
+import { type AsyncResult, Celeriac, chord, silentLogger, State } from "celeriac";
 import { cleanup, NATS_URL, REDIS_URL, uniqueName, waitFor } from "../helpers.ts";
-import { sentinelSetup, type SentinelSetup } from "../sentinel-helpers.ts";
+import { type SentinelSetup, sentinelSetup } from "../sentinel-helpers.ts";
 
 const TASKS = 1500;
 const CHORD_SIZE = 100;
@@ -67,7 +67,10 @@ async function failover(setup: SentinelSetup, waitReplicas: number): Promise<Fig
     const oldMaster = `127.0.0.1:${setup.master.port}`;
     await setup.master.stop({ hard: true });
     const killedAt = Date.now();
-    await waitFor(async () => (await setup.masterAddress()) !== oldMaster, { timeoutMs: 60_000, what: "the sentinels to promote a replica" });
+    await waitFor(async () => (await setup.masterAddress()) !== oldMaster, {
+      timeoutMs: 60_000,
+      what: "the sentinels to promote a replica",
+    });
     const failoverMs = Date.now() - killedAt;
     await producing;
     const broker = await app.broker();

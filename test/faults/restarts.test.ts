@@ -69,7 +69,9 @@ describe("faults: restarts", () => {
       // delivery count lost with the server, or a retried publish whose first copy already ran) is
       // skipped. Without that look this run showed 32 to 123 tasks run twice.
       assert.equal(duplicates, 0, "no finished task ran again");
-      console.log(`[faults] NATS restart: 1000 tasks, drained ${drainMs} ms after the stop; lost 0; ran twice ${duplicates}; results written twice ${rewritten}`);
+      console.log(
+        `[faults] NATS restart: 1000 tasks, drained ${drainMs} ms after the stop; lost 0; ran twice ${duplicates}; results written twice ${rewritten}`,
+      );
     } finally {
       writes.stop();
       await Promise.all(workers.map((w) => stopProc(w)));
@@ -104,7 +106,9 @@ describe("faults: restarts", () => {
     let w: Awaited<ReturnType<typeof spawnWorker>> | null = null;
     try {
       const rs = [];
-      for (let i = 0; i < 1000; i += 250) rs.push(...await Promise.all(Array.from({ length: 250 }, (_, j) => c.app.sendTask("counted", [i + j]))));
+      for (let i = 0; i < 1000; i += 250) {
+        rs.push(...await Promise.all(Array.from({ length: 250 }, (_, j) => c.app.sendTask("counted", [i + j]))));
+      }
       w = await spawnWorker(["-A", TASKS, "-c", "32"], { env: c.env });
       await Promise.all(rs.map((r) => r.get({ timeout: 60 })));
       const runs = await c.redis.hgetall(`${c.prefix}runs`);

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { testApp, type TestApp } from "../helpers.ts";
+import { type TestApp, testApp } from "../helpers.ts";
 import { TaskError } from "celeriac";
 
 describe("async pool: hard time limit", () => {

@@ -12,10 +12,24 @@ import { State } from "../../src/states.ts";
 import { cleanup, REDIS_URL, uniqueName, waitFor } from "../helpers.ts";
 
 const adapters: [string, (prefix: string, opts?: { serializer?: "json" | "msgpack"; ttlMs?: number | null }) => ResultBackend][] = [
-  ["memory", (p, o = {}) =>
-    memoryBackend("memory://", p, { keyPrefix: p, serializer: o.serializer ?? "msgpack", resultExpiresMs: o.ttlMs === undefined ? 60_000 : o.ttlMs })],
-  ["redis", (p, o = {}) =>
-    new RedisBackend(REDIS_URL, { keyPrefix: p, serializer: o.serializer ?? "msgpack", resultExpiresMs: o.ttlMs === undefined ? 60_000 : o.ttlMs })],
+  [
+    "memory",
+    (p, o = {}) =>
+      memoryBackend("memory://", p, {
+        keyPrefix: p,
+        serializer: o.serializer ?? "msgpack",
+        resultExpiresMs: o.ttlMs === undefined ? 60_000 : o.ttlMs,
+      }),
+  ],
+  [
+    "redis",
+    (p, o = {}) =>
+      new RedisBackend(REDIS_URL, {
+        keyPrefix: p,
+        serializer: o.serializer ?? "msgpack",
+        resultExpiresMs: o.ttlMs === undefined ? 60_000 : o.ttlMs,
+      }),
+  ],
 ];
 
 for (const [kind, make] of adapters) {
@@ -151,11 +165,21 @@ describe("redis backend: Celery compatibility", () => {
       await b.store(makeRecord("id1", State.SUCCESS, 5, { date_done: "2026-11-23T00:00:00.000Z" }));
       const json = JSON.parse((await raw.get(`${prefix}task-meta-id1`))!);
       assert.deepEqual(
-        { status: json.status, result: json.result, traceback: json.traceback, children: json.children, task_id: json.task_id, date_done: json.date_done },
+        {
+          status: json.status,
+          result: json.result,
+          traceback: json.traceback,
+          children: json.children,
+          task_id: json.task_id,
+          date_done: json.date_done,
+        },
         { status: "SUCCESS", result: 5, traceback: null, children: [], task_id: "id1", date_done: "2026-11-23T00:00:00.000Z" },
       );
       // and a record written the way Python writes it (", " and ": " separators) is read back and guarded
-      await raw.set(`${prefix}task-meta-py`, '{"status": "SUCCESS", "result": 7, "traceback": null, "children": [], "date_done": null, "task_id": "py"}');
+      await raw.set(
+        `${prefix}task-meta-py`,
+        '{"status": "SUCCESS", "result": 7, "traceback": null, "children": [], "date_done": null, "task_id": "py"}',
+      );
       assert.equal((await b.get("py"))?.result, 7);
       assert.equal(await b.store(makeRecord("py", State.FAILURE, null)), "kept-success");
       assert.ok((await raw.ttl(`${prefix}task-meta-id1`)) > 0);

@@ -9,7 +9,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { State, type Worker } from "celeriac";
 import { pack } from "../../src/protocol/codec.ts";
 import { Header } from "../../src/protocol/message.ts";
-import { NATS_URL, testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
+import { NATS_URL, type TestApp, testApp, uniqueName, waitFor } from "../helpers.ts";
 
 describe("bad input", () => {
   let t: TestApp;
@@ -41,10 +41,13 @@ describe("bad input", () => {
 
   async function deadLetterOf(id: string | null, marker: string) {
     const broker = await t.app.broker();
-    return await waitFor(async () =>
-      (await broker.listDeadLetters({ queue: "celery", limit: 1000 })).find((d) =>
-        id ? d.headers[Header.ID] === id : d.headers["x-marker"] === marker
-      ), { what: `dead letter ${id ?? marker}` });
+    return await waitFor(
+      async () =>
+        (await broker.listDeadLetters({ queue: "celery", limit: 1000 })).find((d) =>
+          id ? d.headers[Header.ID] === id : d.headers["x-marker"] === marker
+        ),
+      { what: `dead letter ${id ?? marker}` },
+    );
   }
 
   const goodBody = pack([[1, 2], null, null, { v: 1 }]);
@@ -53,11 +56,41 @@ describe("bad input", () => {
     ["unknown task name", { task: "nope", id: "ID" }, goodBody, /unknown task "nope"/, true],
     ["undecodable body", { task: "add", id: "ID" }, new Uint8Array([0xdc, 0xff, 0xff, 1]), /undecodable msgpack/, true],
     ["body of the wrong shape", { task: "add", id: "ID" }, pack({ hello: 1 }), /not a \[args, kwargs, embed, meta\] array/, true],
-    ["unsupported protocol version", { task: "add", id: "ID" }, pack([[1], null, null, { v: 99 }]), /unsupported protocol version 99/, true],
-    ["wrong content type", { task: "add", id: "ID", "content-type": "application/x-protobuf" }, new TextEncoder().encode("[1,2]"), /unsupported content type/, true],
-    ["undecodable JSON", { task: "add", id: "ID", "content-type": "application/json" }, new TextEncoder().encode("[[1,2], null, null, {\"v\": 1}"), /undecodable JSON/, true],
-    ["JSON integer beyond 2^53", { task: "add", id: "ID", "content-type": "application/json" }, new TextEncoder().encode('[[9007199254740993, 1], null, null, {"v": 1}]'), /integer 9007199254740993 is beyond/, true],
-    ["JSON of the wrong shape", { task: "add", id: "ID", "content-type": "application/json" }, new TextEncoder().encode('{"args": [1, 2]}'), /not a \[args, kwargs, embed, meta\] array/, true],
+    [
+      "unsupported protocol version",
+      { task: "add", id: "ID" },
+      pack([[1], null, null, { v: 99 }]),
+      /unsupported protocol version 99/,
+      true,
+    ],
+    [
+      "wrong content type",
+      { task: "add", id: "ID", "content-type": "application/x-protobuf" },
+      new TextEncoder().encode("[1,2]"),
+      /unsupported content type/,
+      true,
+    ],
+    [
+      "undecodable JSON",
+      { task: "add", id: "ID", "content-type": "application/json" },
+      new TextEncoder().encode('[[1,2], null, null, {"v": 1}'),
+      /undecodable JSON/,
+      true,
+    ],
+    [
+      "JSON integer beyond 2^53",
+      { task: "add", id: "ID", "content-type": "application/json" },
+      new TextEncoder().encode('[[9007199254740993, 1], null, null, {"v": 1}]'),
+      /integer 9007199254740993 is beyond/,
+      true,
+    ],
+    [
+      "JSON of the wrong shape",
+      { task: "add", id: "ID", "content-type": "application/json" },
+      new TextEncoder().encode('{"args": [1, 2]}'),
+      /not a \[args, kwargs, embed, meta\] array/,
+      true,
+    ],
     ["missing task header", { id: "ID" }, goodBody, /missing required header "task"/, true],
     ["missing id header", { task: "add" }, goodBody, /missing required header "id"/, false],
   ];

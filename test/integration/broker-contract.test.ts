@@ -26,8 +26,11 @@ const settings = {
 const adapters: [string, (name: string) => Broker][] = [
   ["memory", (name) => memoryBroker("memory://", namesFor(name), settings)],
   // No periodic rescan of priority levels within a test: only the doorbell may wake an idle consumer.
-  ["jetstream", (name) =>
-    new JetStreamBroker({ url: NATS_URL, names: namesFor(name), settings, connectionName: "contract", priority: { rescanMs: 600_000 } })],
+  [
+    "jetstream",
+    (name) =>
+      new JetStreamBroker({ url: NATS_URL, names: namesFor(name), settings, connectionName: "contract", priority: { rescanMs: 600_000 } }),
+  ],
 ];
 
 function message(id: string, task = "t", priority?: number) {
@@ -319,7 +322,14 @@ for (const [kind, make] of adapters) {
       const due = Date.now() + 100;
       for (let i = 0; i < 5; i++) await broker.publishDelayed(q, message(`${q}-${i}`), `${q}-${i}`, due);
       await waitFor(() => Date.now() > due + 150, { what: "the bucket to pass" });
-      await assert.rejects(broker.moveDue(Date.now(), { beforePurge: () => { throw new Error("crash"); } }), /crash/);
+      await assert.rejects(
+        broker.moveDue(Date.now(), {
+          beforePurge: () => {
+            throw new Error("crash");
+          },
+        }),
+        /crash/,
+      );
       assert.equal((await broker.queueStats(q)).pending, 5);
       const again = await broker.moveDue(Date.now());
       assert.ok(again.moved === 5 || kind === "memory", `repeated move: ${JSON.stringify(again)}`);

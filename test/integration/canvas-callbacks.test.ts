@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AsyncResult, chain, chord, group, type GroupResult, State, TaskError, type Worker } from "celeriac";
-import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, uniqueName, waitFor } from "../helpers.ts";
 
 class ExpectedError extends Error {
   override name = "ExpectedError";

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AsyncResult, chain, chord, group, type GroupResult, State, TaskError, type Worker } from "celeriac";
-import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, uniqueName, waitFor } from "../helpers.ts";
 
 class ExpectedError extends Error {
   override name = "ExpectedError";
@@ -213,9 +213,9 @@ describe("canvas", () => {
 
   it("the last two header members finishing at the same instant run the body once", async () => {
     const { sleepThen, collect } = tasks;
-    const bodies = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      chord([sleepThen.s(50, i + 1), sleepThen.s(50, -(i + 1))], collect.s()).applyAsync()
-    ));
+    const bodies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => chord([sleepThen.s(50, i + 1), sleepThen.s(50, -(i + 1))], collect.s()).applyAsync()),
+    );
     for (const [i, b] of bodies.entries()) assert.deepEqual(await b.get({ timeout: 20 }), [i + 1, -(i + 1)]);
     assert.deepEqual(bodies.map((b) => runs.get(`collect:${b.id}`)), Array(20).fill(1));
   });
@@ -233,9 +233,16 @@ describe("canvas", () => {
     assert.equal(dead?.status, State.SUCCESS);
     const { encodeTaskMessage } = await import("../../src/protocol/message.ts");
     const wire = encodeTaskMessage({
-      id: memberId, task: "add", args: [1, 1], kwargs: {}, retries: 0, queue: "celery",
+      id: memberId,
+      task: "add",
+      args: [1, 1],
+      kwargs: {},
+      retries: 0,
+      queue: "celery",
       embed: { callbacks: null, errbacks: null, chain: null, chord: c.toJSON().kwargs.body as never },
-      group: (header as unknown as { id: string }).id, groupIndex: 0, chordSize: 2,
+      group: (header as unknown as { id: string }).id,
+      groupIndex: 0,
+      chordSize: 2,
       headers: undefined,
     });
     wire.headers["celeriac-once"] = "1";

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type CeleriacEvent, State, TaskError, watchEvents, type Worker, workerStatus } from "celeriac";
-import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, uniqueName, waitFor } from "../helpers.ts";
 
 describe("remote control", () => {
   let t: TestApp;
@@ -187,7 +187,10 @@ describe("remote control", () => {
   it("the registry lists both workers online; shutdown stops a worker, which then shows offline", async () => {
     const broker = await t.app.broker();
     const before = await workerStatus(broker, t.app.config.names);
-    assert.deepEqual(before.filter((w) => w.hostname.endsWith("@ctl")).map((w) => [w.hostname, w.status]), [["w1@ctl", "online"], ["w2@ctl", "online"]]);
+    assert.deepEqual(before.filter((w) => w.hostname.endsWith("@ctl")).map((w) => [w.hostname, w.status]), [["w1@ctl", "online"], [
+      "w2@ctl",
+      "online",
+    ]]);
     const reply = await t.app.control.shutdown({ destination: ["w2@ctl"] });
     assert.deepEqual(reply, { "w2@ctl": { ok: "shutdown signal sent" } });
     await waitFor(() => w2.state === "stopped", { what: "w2 stopped" });

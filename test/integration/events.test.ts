@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type CeleriacEvent, recentEvents, watchEvents, type Worker } from "celeriac";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 describe("events", () => {
   let t: TestApp;
@@ -63,9 +63,12 @@ describe("events", () => {
   });
 
   it("worker-online and heartbeats with active, processed, loadavg, freq", async () => {
-    const hb = await waitFor(() => live.find((e) => e.type === "worker-heartbeat" && e.hostname === "ev@test" && (e.processed as number) >= 1), {
-      what: "a heartbeat after a task",
-    });
+    const hb = await waitFor(
+      () => live.find((e) => e.type === "worker-heartbeat" && e.hostname === "ev@test" && (e.processed as number) >= 1),
+      {
+        what: "a heartbeat after a task",
+      },
+    );
     assert.equal(hb.freq, 0.2);
     assert.equal(typeof hb.active, "number");
     assert.equal((hb.loadavg as number[]).length, 3);

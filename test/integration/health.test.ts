@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Worker } from "celeriac";
-import { privateNats, type PrivateServer, testApp, type TestApp, waitFor } from "../helpers.ts";
+import { privateNats, type PrivateServer, type TestApp, testApp, waitFor } from "../helpers.ts";
 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);

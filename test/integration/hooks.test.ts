@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createLogger, InvalidArgumentError, State, type TaskContext, type Worker } from "celeriac";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 describe("task hooks and signals", () => {
   let t: TestApp;
@@ -24,8 +24,7 @@ describe("task hooks and signals", () => {
     onSuccess: (ctx: TaskContext, result: unknown) => note(ctx.id, "onSuccess", result),
     onFailure: (ctx: TaskContext, error: unknown) => note(ctx.id, "onFailure", (error as Error).message),
     onRetry: (ctx: TaskContext, error: unknown) => note(ctx.id, "onRetry", (error as Error).message, ctx.retries),
-    afterReturn: (ctx: TaskContext, state: string, v: unknown) =>
-      note(ctx.id, "afterReturn", state, v instanceof Error ? v.message : v),
+    afterReturn: (ctx: TaskContext, state: string, v: unknown) => note(ctx.id, "afterReturn", state, v instanceof Error ? v.message : v),
   };
 
   before(async () => {
@@ -110,7 +109,10 @@ describe("task hooks and signals", () => {
     // The next attempt is published before onRetry runs (settled first), so it may finish first.
     const hooksOnly = list.filter((e) => Array.isArray(e) && String(e[0]).startsWith("on"));
     assert.equal(hooksOnly.length, 2);
-    assert.deepEqual(new Set(hooksOnly.map((e) => JSON.stringify(e))), new Set([["onRetry", "first try", 0], ["onSuccess", "second"]].map((e) => JSON.stringify(e))));
+    assert.deepEqual(
+      new Set(hooksOnly.map((e) => JSON.stringify(e))),
+      new Set([["onRetry", "first try", 0], ["onSuccess", "second"]].map((e) => JSON.stringify(e))),
+    );
     assert.ok(list.some((e) => Array.isArray(e) && e[0] === "taskPostrun" && e[1] === "RETRY"));
     assert.ok(list.includes("taskRetry"));
   });

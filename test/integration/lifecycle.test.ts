@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 describe("worker lifecycle", () => {
   let t: TestApp;
@@ -51,7 +51,13 @@ describe("worker lifecycle", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const w = t.app.worker({ hostname: "busy-port@life", concurrency: 2, heartbeatInterval: 0.2, healthPort: port, healthHost: "127.0.0.1" });
+      const w = t.app.worker({
+        hostname: "busy-port@life",
+        concurrency: 2,
+        heartbeatInterval: 0.2,
+        healthPort: port,
+        healthHost: "127.0.0.1",
+      });
       const err = await w.start().then(() => null, (e: Error) => e);
       assert.equal(w.state, "failed");
       await waitFor(async () => !(await answers("busy-port@life")), { what: "its control responder stopped", timeoutMs: 10_000 });

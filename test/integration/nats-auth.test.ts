@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Celeriac, type CeleriacOptions, type CeleriacError, ConfigError, ErrorCode, silentLogger } from "celeriac";
+import { Celeriac, type CeleriacError, type CeleriacOptions, ConfigError, ErrorCode, silentLogger } from "celeriac";
 import { isDeno, privateNats, privateRedis, type PrivateServer, uniqueName } from "../helpers.ts";
-import { type Certs, failsWith, hasOpenssl, makeCerts, operatorSetup, userNkey, roundTrip as checkRoundTrip } from "../security-helpers.ts";
+import { type Certs, failsWith, hasOpenssl, makeCerts, operatorSetup, roundTrip as checkRoundTrip, userNkey } from "../security-helpers.ts";
 
 let redis: PrivateServer;
 let dir: string;
@@ -103,8 +103,10 @@ describe("NATS nkey", () => {
     await app(nats.url, { broker: { auth: { nkeySeedFile: file("user.nk", `${key.seed}\n`) } } }).connect();
     const err = await refused(nats.url, { broker: { auth: { nkeySeed: userNkey().seed } } }, ErrorCode.AUTH);
     assert.match(err.message, /nkey seed in broker\.auth\.nkeySeed/);
-    await assert.rejects(app(nats.url, { broker: { auth: { nkeySeedFile: path.join(dir, "absent.nk") } } }).connect(), (e: unknown) =>
-      e instanceof ConfigError && e.field === "broker.auth.nkeySeedFile" && /no such file/.test(e.message));
+    await assert.rejects(
+      app(nats.url, { broker: { auth: { nkeySeedFile: path.join(dir, "absent.nk") } } }).connect(),
+      (e: unknown) => e instanceof ConfigError && e.field === "broker.auth.nkeySeedFile" && /no such file/.test(e.message),
+    );
   });
 });
 
@@ -120,8 +122,10 @@ describe("NATS .creds (operator mode, JWTs made by the test)", () => {
     await roundTrip(nats.url, { broker: { auth: { credsFile: file("good.creds", setup.creds) } } });
     const err = await refused(nats.url, { broker: { auth: { credsFile: file("bad.creds", setup.wrongCreds) } } }, ErrorCode.AUTH);
     assert.match(err.message, /\.creds file in broker\.auth\.credsFile/);
-    await assert.rejects(app(nats.url, { broker: { auth: { credsFile: file("not.creds", "hello") } } }).connect(), (e: unknown) =>
-      e instanceof ConfigError && e.field === "broker.auth.credsFile" && /not a NATS \.creds file/.test(e.message));
+    await assert.rejects(
+      app(nats.url, { broker: { auth: { credsFile: file("not.creds", "hello") } } }).connect(),
+      (e: unknown) => e instanceof ConfigError && e.field === "broker.auth.credsFile" && /not a NATS \.creds file/.test(e.message),
+    );
   });
 });
 
@@ -144,7 +148,11 @@ describe("NATS TLS with client certificates", { skip: hasOpenssl ? false : "open
   });
 
   it("a server certificate from an untrusted CA: a TLS error that says which option to check", async () => {
-    const other = await refused(nats.url, { broker: { tls: { ca: certs.otherCa, cert: certs.clientCert, key: certs.clientKey } } }, ErrorCode.TLS);
+    const other = await refused(
+      nats.url,
+      { broker: { tls: { ca: certs.otherCa, cert: certs.clientCert, key: certs.clientKey } } },
+      ErrorCode.TLS,
+    );
     assert.match(other.message, /TLS with the broker at nats:\/\/127\.0\.0\.1:\d+ failed/);
     assert.match(other.message, /broker\.tls\.ca \(.*other-ca\.crt\) is the CA that signed/);
     const system = await refused(nats.url, { broker: { tls: { cert: certs.clientCert, key: certs.clientKey } } }, ErrorCode.TLS);
@@ -153,13 +161,17 @@ describe("NATS TLS with client certificates", { skip: hasOpenssl ? false : "open
 
   // Deno 2.9.6's node:tls throws the server's "certificate required" alert as an uncaught error
   // (seen with nats.js and ioredis alike), which ends the test process; Node reports it normally.
-  it("no client certificate where the server requires one: the hint names the option", { skip: isDeno ? "Deno's node:tls crashes on the alert" : false }, async () => {
+  it("no client certificate where the server requires one: the hint names the option", {
+    skip: isDeno ? "Deno's node:tls crashes on the alert" : false,
+  }, async () => {
     const err = await refused(nats.url, { broker: { tls: { ca: certs.ca } } }, ErrorCode.UNAVAILABLE);
     assert.match(err.message, /client certificate .* broker\.tls\.cert/);
   });
 
   it("a missing certificate file fails at connect, naming the option", async () => {
-    await assert.rejects(app(nats.url, { broker: { tls: { ca: path.join(dir, "absent.crt") } } }).connect(), (e: unknown) =>
-      e instanceof ConfigError && e.field === "broker.tls.ca" && /no such file/.test(e.message));
+    await assert.rejects(
+      app(nats.url, { broker: { tls: { ca: path.join(dir, "absent.crt") } } }).connect(),
+      (e: unknown) => e instanceof ConfigError && e.field === "broker.tls.ca" && /no such file/.test(e.message),
+    );
   });
 });

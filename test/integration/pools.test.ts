@@ -199,7 +199,9 @@ describe("tracing through a child", () => {
       const childId = await r.get({ timeout: 20 }) as string;
       assert.equal(await app.AsyncResult(childId).get({ timeout: 20 }), 2);
       const span = (kind: SpanKind, id: string) =>
-        waitFor(() => exporter.getFinishedSpans().find((s) => s.kind === kind && s.attributes["messaging.message.id"] === id), { what: `span of ${id}` });
+        waitFor(() => exporter.getFinishedSpans().find((s) => s.kind === kind && s.attributes["messaging.message.id"] === id), {
+          what: `span of ${id}`,
+        });
       const processSpan = await span(SpanKind.CONSUMER, r.id);
       const publishChild = await span(SpanKind.PRODUCER, childId);
       assert.equal(publishChild.spanContext().traceId, processSpan.spanContext().traceId);

@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Worker } from "celeriac";
 import { type CeleriacEvent, watchEvents } from "celeriac";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 describe("priorities", () => {
   const disposers: (() => Promise<void>)[] = [];

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { State, TaskError, type Worker } from "celeriac";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 /** Tasks wait at their gate (opened by the test once it listens), so no event precedes the listener. */
 const gates = new Map<string, Promise<void>>();

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, jetstreamManager, type JetStreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { AckPolicy, type JetStreamManager, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { ProvisioningError } from "celeriac";
 import { NATS_URL, testApp, uniqueName, waitFor } from "../helpers.ts";
 
@@ -85,7 +85,11 @@ describe("provisioning", () => {
     const stream = `${t.name.toUpperCase()}_TASKS`;
     try {
       await (await t.app.broker()).ensurePublishable("celery");
-      await jsm.consumers.add(stream, { durable_name: "q_celery", filter_subject: `${t.name}.tasks.elsewhere`, ack_policy: AckPolicy.Explicit });
+      await jsm.consumers.add(stream, {
+        durable_name: "q_celery",
+        filter_subject: `${t.name}.tasks.elsewhere`,
+        ack_policy: AckPolicy.Explicit,
+      });
       await assert.rejects(t.app.worker().start(), /filter_subject is ".*elsewhere", celeriac needs ".*celery".*nats consumer rm/s);
     } finally {
       await t.dispose();

@@ -24,11 +24,13 @@ describe("AckedPublisher", () => {
       const big = new Uint8Array(nc.info!.max_payload + 1);
       let result: Promise<unknown> | undefined;
       assert.doesNotThrow(() => (result = p.publish(uniqueName("subj"), big, natsHeaders(), 5_000)), "no synchronous throw");
-      await assert.rejects(result!, (err: unknown) => err instanceof PublishFailure && err.kind === "api" && /max_payload/.test(err.message));
+      await assert.rejects(
+        result!,
+        (err: unknown) => err instanceof PublishFailure && err.kind === "api" && /max_payload/.test(err.message),
+      );
       assert.equal(p.pending, 0, "the refused publish is not left pending");
     } finally {
       p.close();
     }
   });
-
 });

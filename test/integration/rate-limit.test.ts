@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Worker } from "celeriac";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 describe("rate limits", () => {
   let t: TestApp;

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Celeriac, type CeleriacOptions, type CeleriacError, ConfigError, ErrorCode, silentLogger } from "celeriac";
+import { Celeriac, type CeleriacError, type CeleriacOptions, ConfigError, ErrorCode, silentLogger } from "celeriac";
 import { isDeno, privateNats, privateRedis, type PrivateServer, uniqueName } from "../helpers.ts";
 import { type Certs, failsWith, hasOpenssl, makeCerts, roundTrip as checkRoundTrip } from "../security-helpers.ts";
 
@@ -88,21 +88,33 @@ describe("Redis TLS (rediss://) with client certificates", { skip: hasOpenssl ? 
   });
 
   it("an untrusted server certificate: a TLS error naming the option", async () => {
-    const err = await refused(redis.url, { backend: { tls: { ca: certs.otherCa, cert: certs.clientCert, key: certs.clientKey } } }, ErrorCode.TLS);
+    const err = await refused(
+      redis.url,
+      { backend: { tls: { ca: certs.otherCa, cert: certs.clientCert, key: certs.clientKey } } },
+      ErrorCode.TLS,
+    );
     assert.match(err.message, /TLS with the result backend at rediss:\/\/127\.0\.0\.1:\d+\/0 failed/);
     assert.match(err.message, /backend\.tls\.ca/);
   });
 
   // See nats-auth.test.ts: Deno 2.9.6's node:tls turns the server's alert into an uncaught error.
-  it("no client certificate where the server requires one: says so", { skip: isDeno ? "Deno's node:tls crashes on the alert" : false }, async () => {
-    const err = await refused(redis.url, { backend: { tls: { ca: certs.ca } } }, ErrorCode.UNAVAILABLE);
-    assert.match(err.message, /backend\.tls\.cert/);
-  });
+  it(
+    "no client certificate where the server requires one: says so",
+    { skip: isDeno ? "Deno's node:tls crashes on the alert" : false },
+    async () => {
+      const err = await refused(redis.url, { backend: { tls: { ca: certs.ca } } }, ErrorCode.UNAVAILABLE);
+      assert.match(err.message, /backend\.tls\.cert/);
+    },
+  );
 
   it("TLS files with a redis:// URL, or a missing file, fail naming the option", async () => {
-    assert.throws(() => new Celeriac({ resultBackend: `redis://127.0.0.1:${redis.port}/0`, backend: { tls: { ca: certs.ca } } }), (e: unknown) =>
-      e instanceof ConfigError && e.field === "backend.tls" && /use rediss:\/\//.test(e.message));
-    await assert.rejects(app(redis.url, { backend: { tls: { ca: `${certs.dir}/absent.pem` } } }).backend(), (e: unknown) =>
-      e instanceof ConfigError && e.field === "backend.tls.ca");
+    assert.throws(
+      () => new Celeriac({ resultBackend: `redis://127.0.0.1:${redis.port}/0`, backend: { tls: { ca: certs.ca } } }),
+      (e: unknown) => e instanceof ConfigError && e.field === "backend.tls" && /use rediss:\/\//.test(e.message),
+    );
+    await assert.rejects(
+      app(redis.url, { backend: { tls: { ca: `${certs.dir}/absent.pem` } } }).backend(),
+      (e: unknown) => e instanceof ConfigError && e.field === "backend.tls.ca",
+    );
   });
 });

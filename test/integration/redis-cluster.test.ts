@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { Cluster, Redis } from "ioredis";
 import { chain, chord, group, type Task, type Worker } from "celeriac";
-import { privateRedis, type PrivateServer, testApp, type TestApp, waitFor } from "../helpers.ts";
+import { privateRedis, type PrivateServer, type TestApp, testApp, waitFor } from "../helpers.ts";
 
 async function keysOn(n: PrivateServer, pattern: string): Promise<string[]> {
   const c = new Redis(n.url);
@@ -30,12 +30,17 @@ describe("results on a Redis Cluster", () => {
   before(async () => {
     nodes = await Promise.all([0, 1, 2].map(() => privateRedis(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])));
     const addrs = nodes.map((n) => `127.0.0.1:${n.port}`);
-    const made = spawnSync("redis-cli", ["--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"], { encoding: "utf8" });
+    const made = spawnSync("redis-cli", ["--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"], {
+      encoding: "utf8",
+    });
     assert.equal(made.status, 0, `redis-cli --cluster create: ${made.stdout}${made.stderr}`);
     url = `redis+cluster://${addrs.join(",")}`;
     const probe = new Cluster(nodes.map((n) => ({ host: "127.0.0.1", port: n.port })));
     try {
-      await waitFor(async () => /cluster_state:ok/.test(String(await probe.cluster("INFO"))), { timeoutMs: 30_000, what: "the cluster ok" });
+      await waitFor(async () => /cluster_state:ok/.test(String(await probe.cluster("INFO"))), {
+        timeoutMs: 30_000,
+        what: "the cluster ok",
+      });
     } finally {
       probe.disconnect();
     }

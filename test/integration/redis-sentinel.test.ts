@@ -6,9 +6,9 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Celeriac, type CeleriacOptions, CeleriacError, silentLogger } from "celeriac";
+import { Celeriac, CeleriacError, type CeleriacOptions, silentLogger } from "celeriac";
 import { cleanup, NATS_URL, REDIS_URL, uniqueName } from "../helpers.ts";
-import { MASTER, sentinelSetup, type SentinelSetup } from "../sentinel-helpers.ts";
+import { MASTER, type SentinelSetup, sentinelSetup } from "../sentinel-helpers.ts";
 
 describe("results through Redis Sentinel", () => {
   let setup: SentinelSetup;
@@ -56,7 +56,9 @@ describe("results through Redis Sentinel", () => {
   });
 
   it("options form: backend.sentinel names the sentinels and the master, backend.password the master's password", async () => {
-    await roundTrip(app({ backend: { password: "master-pw", sentinel: { sentinels: hosts(), masterName: MASTER, password: "sentinel-pw" } } }));
+    await roundTrip(
+      app({ backend: { password: "master-pw", sentinel: { sentinels: hosts(), masterName: MASTER, password: "sentinel-pw" } } }),
+    );
   });
 
   it("a wrong master password fails at connect with ERR_AUTH", async () => {

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { State, type Worker } from "celeriac";
-import { privateRedis, type PrivateServer, testApp, type TestApp, waitFor } from "../helpers.ts";
+import { privateRedis, type PrivateServer, type TestApp, testApp, waitFor } from "../helpers.ts";
 
 describe("waitReplicas with no replica to acknowledge", () => {
   let master: PrivateServer;
@@ -38,7 +38,10 @@ describe("waitReplicas with no replica to acknowledge", () => {
     await waitFor(async () => (await broker.queueStats("celery")).inFlight === 1, { what: "the task held in flight" });
     assert.equal((await broker.queueStats("celery")).inFlight, 1, "not acked while no replica has the result");
     replica = await privateRedis(["--replicaof", "127.0.0.1", String(master.port)]);
-    await waitFor(async () => (await broker.queueStats("celery")).inFlight === 0, { timeoutMs: 30_000, what: "the ack once a replica has it" });
+    await waitFor(async () => (await broker.queueStats("celery")).inFlight === 0, {
+      timeoutMs: 30_000,
+      what: "the ack once a replica has it",
+    });
     assert.equal(await r.get({ timeout: 10 }), 5);
   });
 });

@@ -47,7 +47,14 @@ describe("result hub", () => {
         // the rest (request inboxes) is fixed: waiting gets add nothing
         assert.equal(subs.length, before.length, `before: ${before.join(", ")}; with 5000 gets: ${subs.join(", ")}`);
       } finally {
-        await (await producer.app.backend()).store({ status: "SUCCESS", result: null, traceback: null, children: [], date_done: null, task_id: gate });
+        await (await producer.app.backend()).store({
+          status: "SUCCESS",
+          result: null,
+          traceback: null,
+          children: [],
+          date_done: null,
+          task_id: gate,
+        });
       }
       assert.deepEqual(await gets, rs.map((_, i) => i));
     } finally {

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { State, TaskError, type Worker } from "celeriac";
-import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, uniqueName, waitFor } from "../helpers.ts";
 
 describe("retries", () => {
   let t: TestApp;

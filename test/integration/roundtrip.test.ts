@@ -4,7 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { State, TaskError, TimeoutError, type Worker } from "celeriac";
-import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, uniqueName, waitFor } from "../helpers.ts";
 
 describe("round trip", () => {
   let t: TestApp;

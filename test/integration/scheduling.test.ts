@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { State, TaskError, type Worker } from "celeriac";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 describe("scheduling", () => {
   let t: TestApp;
@@ -123,7 +123,11 @@ describe("scheduling", () => {
       await waitFor(() => Date.now() > due + 150, { what: "the due time to pass" });
       const broker = await other.app.broker();
       // "other" plays a mover that dies after publishing, before emptying the bucket...
-      await broker.moveDue(Date.now(), { beforePurge: () => { throw new Error("mover killed"); } }).catch(() => {});
+      await broker.moveDue(Date.now(), {
+        beforePurge: () => {
+          throw new Error("mover killed");
+        },
+      }).catch(() => {});
       // ...while the worker's own mover (and this second one) repeat the move.
       await Promise.all([broker.moveDue(Date.now()), (await t.app.broker()).moveDue(Date.now())]);
       await Promise.all(rs.map((r) => r.get({ timeout: 15 })));

@@ -9,7 +9,7 @@ import { chain, State, type TaskEvent, type Worker } from "celeriac";
 import { unpack } from "msgpackr";
 import { Header } from "../../src/protocol/message.ts";
 import { NOTICE_IN_BACKEND } from "../../src/protocol/result.ts";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 describe("settle", () => {
   let t: TestApp;
@@ -54,7 +54,7 @@ describe("settle", () => {
       timeoutMs: 15_000,
     });
     assert.match(dl.reason, /^could not settle: .*max_payload.*retrying cannot help/);
-    assert.equal((await t.app.AsyncResult(firstId).state()), State.SUCCESS, "its stored SUCCESS is kept");
+    assert.equal(await t.app.AsyncResult(firstId).state(), State.SUCCESS, "its stored SUCCESS is kept");
     assert.equal(worker.active, 0, "the job is no longer in progress");
   });
 

@@ -132,9 +132,16 @@ describe("HMAC signing, required by the worker", () => {
       hmacSigner(enc.encode("x".repeat(40))).sign(m);
       return { m };
     }, /^untrusted signature: signed with an HMAC key this worker does not hold/],
-    ["signed for one queue, copied to another", (id) => ({ m: sign(wire(id, "add", [1, 2], "celery")), queue: "other" }),
-      /^signed for queue "celery" but delivered on queue "other"/],
-    ["oversized", (id) => ({ m: sign(wire(id, "add", ["x".repeat(3000), ""])) }), /^oversized message: \d+ bytes, over this worker's maxMessageBytes \(2048\)/],
+    [
+      "signed for one queue, copied to another",
+      (id) => ({ m: sign(wire(id, "add", [1, 2], "celery")), queue: "other" }),
+      /^signed for queue "celery" but delivered on queue "other"/,
+    ],
+    [
+      "oversized",
+      (id) => ({ m: sign(wire(id, "add", ["x".repeat(3000), ""])) }),
+      /^oversized message: \d+ bytes, over this worker's maxMessageBytes \(2048\)/,
+    ],
   ];
 
   for (const [what, make, reason] of cases) {
@@ -193,7 +200,11 @@ describe("Ed25519 signing: producers' public keys trusted by workers", () => {
   let p: Celeriac, w: Celeriac;
   let worker: Worker;
   before(async () => {
-    ({ p, w } = apps(name, { ed25519Seed: producer.seed }, { ed25519Seed: workerKey.seed, trustedKeys: [producer.publicKey], require: true }));
+    ({ p, w } = apps(name, { ed25519Seed: producer.seed }, {
+      ed25519Seed: workerKey.seed,
+      trustedKeys: [producer.publicKey],
+      require: true,
+    }));
     worker = w.worker({ concurrency: 4 });
     await worker.start();
   });
@@ -233,7 +244,9 @@ describe("signing without require (a rollout)", () => {
     m.headers["x-added"] = "later";
     await raw(`${name}.tasks.celery`, m);
     const broker = await w.broker();
-    const dl = await waitFor(async () => (await broker.listDeadLetters({ limit: 100 })).find((d) => d.headers[Header.ID] === id), { what: "dead letter" });
+    const dl = await waitFor(async () => (await broker.listDeadLetters({ limit: 100 })).find((d) => d.headers[Header.ID] === id), {
+      what: "dead letter",
+    });
     assert.match(dl.reason, /^bad signature/);
   });
 });

@@ -9,7 +9,7 @@ import { context, SpanKind, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { type AsyncResult, chain, chord, type GroupResult, type Worker } from "celeriac";
-import { testApp, type TestApp, uniqueName, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, uniqueName, waitFor } from "../helpers.ts";
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -99,8 +99,10 @@ describe("a canvas is one trace", () => {
         }
         // The result writes are child spans of the step's process span too.
         const first = spans.get(ids[0]!)!.process;
-        const store = await waitFor(() =>
-          exporter.getFinishedSpans().find((s) => s.name === "store SUCCESS" && s.attributes[ID] === ids[0]), { what: "store span" });
+        const store = await waitFor(
+          () => exporter.getFinishedSpans().find((s) => s.name === "store SUCCESS" && s.attributes[ID] === ids[0]),
+          { what: "store span" },
+        );
         assert.equal(store.parentSpanContext?.spanId, first.spanContext().spanId);
       });
 
@@ -126,7 +128,9 @@ describe("a canvas is one trace", () => {
         assert.equal(await t.app.AsyncResult(bodyId!).get({ timeout: 10 }), 6);
         await oneTrace([r.id, bodyId!, ...header]);
         const spans = await spansOf([r.id, ...header]);
-        const apply = exporter.getFinishedSpans().find((s) => s.spanContext().spanId === spans.get(header[0]!)!.publish.parentSpanContext?.spanId);
+        const apply = exporter.getFinishedSpans().find((s) =>
+          s.spanContext().spanId === spans.get(header[0]!)!.publish.parentSpanContext?.spanId
+        );
         assert.equal(apply?.name, "apply celery.chord");
         assert.equal(apply.parentSpanContext?.spanId, spans.get(r.id)!.process.spanContext().spanId);
       });

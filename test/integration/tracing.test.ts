@@ -9,7 +9,7 @@ import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import type { Worker } from "celeriac";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -114,9 +114,12 @@ describe("tracing", () => {
   it("a retry leaves the status UNSET and its next attempt continues the trace", async () => {
     const r = await t.app.sendTask("again");
     assert.equal(await r.get({ timeout: 10 }), "second time");
-    await waitFor(() => exporter.getFinishedSpans().filter((s) => s.name === "process again" && attr(s, "messaging.message.id") === r.id).length === 2, {
-      what: "two attempts traced",
-    });
+    await waitFor(
+      () => exporter.getFinishedSpans().filter((s) => s.name === "process again" && attr(s, "messaging.message.id") === r.id).length === 2,
+      {
+        what: "two attempts traced",
+      },
+    );
     const [first, second] = byName(exporter.getFinishedSpans(), "process again").filter((s) => attr(s, "messaging.message.id") === r.id)
       .sort((a, b) => Number(attr(a, "celeriac.task.retries")) - Number(attr(b, "celeriac.task.retries")));
     assert.equal(first!.status.code, SpanStatusCode.UNSET);

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { chain, NotRegisteredError, type Worker } from "celeriac";
-import { testApp, type TestApp } from "../helpers.ts";
+import { type TestApp, testApp } from "../helpers.ts";
 
 /** The worker's tasks; the producer below sees only `typeof` this. */
 function defineTasks(t: TestApp) {

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError, type LogFields, type Logger, type LogLevelName, type Worker } from "celeriac";
-import { testApp, type TestApp, waitFor } from "../helpers.ts";
+import { type TestApp, testApp, waitFor } from "../helpers.ts";
 
 interface LogEntry {
   level: string;

@@ -86,11 +86,14 @@ function resolvePort(c: IContainer, port: number | string | undefined): number |
 }
 
 /** The environment a container sees, as Kubernetes builds it, and what did not resolve. */
-export function containerEnv(c: IContainer, objects: K8sObject[], id: string): { vars: Map<string, string | undefined>; problems: string[] } {
+export function containerEnv(
+  c: IContainer,
+  objects: K8sObject[],
+  id: string,
+): { vars: Map<string, string | undefined>; problems: string[] } {
   const vars = new Map<string, string | undefined>();
   const problems: string[] = [];
-  const secretValue = (s: ISecret, key: string) =>
-    s.stringData?.[key] ?? (s.data?.[key] !== undefined ? atob(s.data[key]!) : undefined);
+  const secretValue = (s: ISecret, key: string) => s.stringData?.[key] ?? (s.data?.[key] !== undefined ? atob(s.data[key]!) : undefined);
   for (const from of c.envFrom ?? []) {
     if (from.configMapRef) {
       const cm = find<IConfigMap>(objects, "ConfigMap", from.configMapRef.name);
@@ -110,7 +113,9 @@ export function containerEnv(c: IContainer, objects: K8sObject[], id: string): {
     else if (ref?.configMapKeyRef) {
       const cm = find<IConfigMap>(objects, "ConfigMap", ref.configMapKeyRef.name);
       const v = cm?.data?.[ref.configMapKeyRef.key];
-      if (v === undefined) problems.push(`${id}: env ${e.name}: ConfigMap ${ref.configMapKeyRef.name} has no key ${ref.configMapKeyRef.key}`);
+      if (v === undefined) {
+        problems.push(`${id}: env ${e.name}: ConfigMap ${ref.configMapKeyRef.name} has no key ${ref.configMapKeyRef.key}`);
+      }
       vars.set(e.name, v);
     } else if (ref?.secretKeyRef) {
       // A Secret may be created outside the manifests (prod): check its keys only when it is here.
@@ -160,7 +165,9 @@ export const workerGrace: Check = (objects) =>
 /** Every flag passed to `celeriac worker` is one it accepts. */
 export const workerFlags: Check = (objects) =>
   celeriacContainers(objects, "worker").flatMap(({ cmd, id }) =>
-    [...cmd.flags.keys()].filter((f) => !(WORKER_FLAGS as readonly string[]).includes(f)).map((f) => `${id}: celeriac worker has no flag ${f}`)
+    [...cmd.flags.keys()].filter((f) => !(WORKER_FLAGS as readonly string[]).includes(f)).map((f) =>
+      `${id}: celeriac worker has no flag ${f}`
+    )
   );
 
 /** Every CELERIAC_* / OTEL_* variable a pod sets is one celeriac reads (a typo is silently ignored). */
@@ -190,7 +197,15 @@ interface ScaledObjectSpec {
   triggers: Trigger[];
 }
 
-const JETSTREAM_KEYS = ["natsServerMonitoringEndpoint", "account", "stream", "consumer", "lagThreshold", "activationLagThreshold", "useHttps"];
+const JETSTREAM_KEYS = [
+  "natsServerMonitoringEndpoint",
+  "account",
+  "stream",
+  "consumer",
+  "lagThreshold",
+  "activationLagThreshold",
+  "useHttps",
+];
 
 /** Each ScaledObject watches the durables of exactly the queues its worker consumes. */
 export const kedaTriggers: Check = (objects) =>
@@ -198,13 +213,19 @@ export const kedaTriggers: Check = (objects) =>
     const id = `ScaledObject/${so.metadata.name}`;
     const spec = so.spec as ScaledObjectSpec;
     const problems: string[] = [];
-    if ((spec.minReplicaCount ?? 0) < 1) problems.push(`${id}: minReplicaCount must be ≥ 1: a running worker creates the durables KEDA reads`);
+    if ((spec.minReplicaCount ?? 0) < 1) {
+      problems.push(`${id}: minReplicaCount must be ≥ 1: a running worker creates the durables KEDA reads`);
+    }
     if ((spec.maxReplicaCount ?? 100) < (spec.minReplicaCount ?? 0)) problems.push(`${id}: maxReplicaCount < minReplicaCount`);
     const ref = spec.scaleTargetRef;
     const target = workloads(objects).find((w) => w.obj.kind === (ref.kind ?? "Deployment") && w.obj.metadata.name === ref.name);
     const worker = celeriacContainers(target ? [target.obj] : [], "worker")[0];
-    if (!target || !worker) return [...problems, `${id}: scaleTargetRef ${spec.scaleTargetRef.name} is not a Deployment running celeriac worker`];
-    if (target.obj.spec.replicas !== undefined) problems.push(`${target.id}: sets replicas, which every apply would reset under KEDA`);
+    if (!target || !worker) {
+      return [...problems, `${id}: scaleTargetRef ${spec.scaleTargetRef.name} is not a Deployment running celeriac worker`];
+    }
+    if (target.obj.spec.replicas !== undefined) {
+      problems.push(`${target.id}: sets replicas, which every apply would reset under KEDA`);
+    }
     const queues = flag(worker.cmd, "-Q", "--queues")?.split(",").map((q) => q.trim());
     const concurrency = Number(flag(worker.cmd, "-c", "--concurrency"));
     const app = flag(worker.cmd, "--name") ?? containerEnv(worker.c, objects, "").vars.get(ENV.NAME);
@@ -214,8 +235,10 @@ export const kedaTriggers: Check = (objects) =>
     // JetStream stops delivering silently above max_ack_pending (FACTS.md): workers beyond it idle.
     const maxAckPending = APP_DEFAULTS.broker.maxAckPending;
     if ((spec.maxReplicaCount ?? 100) * concurrency > maxAckPending) {
-      problems.push(`${id}: maxReplicaCount × -c = ${(spec.maxReplicaCount ?? 100) * concurrency} slots > broker.maxAckPending ` +
-        `${maxAckPending}: the extra workers would wait for nothing (raise maxAckPending in the app, and here)`);
+      problems.push(
+        `${id}: maxReplicaCount × -c = ${(spec.maxReplicaCount ?? 100) * concurrency} slots > broker.maxAckPending ` +
+          `${maxAckPending}: the extra workers would wait for nothing (raise maxAckPending in the app, and here)`,
+      );
     }
     if (!queues || !app || !NAME_PATTERN.test(app)) return problems;
     const names = namesFor(app);
@@ -230,7 +253,9 @@ export const kedaTriggers: Check = (objects) =>
       if (m.account !== "$G") problems.push(`${at}: account ${m.account}; celeriac's user is in the global account $G`);
       if (!/^\d+$/.test(m.lagThreshold ?? "")) problems.push(`${at}: lagThreshold must be a whole number, got ${m.lagThreshold}`);
       else if (Number(m.lagThreshold) < concurrency) {
-        problems.push(`${at}: lagThreshold ${m.lagThreshold} < the worker's concurrency ${concurrency}: KEDA would add workers while slots are free`);
+        problems.push(
+          `${at}: lagThreshold ${m.lagThreshold} < the worker's concurrency ${concurrency}: KEDA would add workers while slots are free`,
+        );
       }
       have.add(`${m.stream}/${m.consumer}`);
     }
@@ -277,7 +302,10 @@ export const natsCluster: Check = (objects) =>
     const problems: string[] = [];
     const port = (name: string) => c.ports?.find((p) => p.name === name)?.containerPort;
     const replicas = w.obj.spec.replicas ?? 1;
-    const want = Array.from({ length: replicas }, (_, i) => `nats://${w.obj.metadata.name}-${i}.${w.obj.spec.serviceName}:${port("cluster")}`);
+    const want = Array.from(
+      { length: replicas },
+      (_, i) => `nats://${w.obj.metadata.name}-${i}.${w.obj.spec.serviceName}:${port("cluster")}`,
+    );
     const routes = /routes\s*[:=]\s*\[([^\]]*)\]/.exec(conf)?.[1]?.split(/[\s,]+/).filter(Boolean) ?? [];
     if (want.sort().join(" ") !== routes.sort().join(" ")) {
       problems.push(`${w.id}: routes [${routes.join(" ")}] should be [${want.join(" ")}] (replicas ${replicas})`);
@@ -288,14 +316,18 @@ export const natsCluster: Check = (objects) =>
     }
     const nameVar = /^\s*server_name\s*[:=]\s*\$(\w+)/m.exec(conf)?.[1];
     const nameEnv = c.env?.find((e) => e.name === nameVar)?.valueFrom?.fieldRef?.fieldPath;
-    if (nameEnv !== "metadata.name") problems.push(`${w.id}: server_name must be the pod name (KEDA reaches <server_name>.<headless service>)`);
+    if (nameEnv !== "metadata.name") {
+      problems.push(`${w.id}: server_name must be the pod name (KEDA reaches <server_name>.<headless service>)`);
+    }
     const pidFile = /^\s*pid_file\s*[:=]\s*(\S+)/m.exec(conf)?.[1];
     const stop = c.lifecycle?.preStop?.exec?.command ?? [];
     if (!stop.includes("--signal") || stop[stop.indexOf("--signal") + 1] !== `ldm=${pidFile}`) {
       problems.push(`${w.id}: preStop must be nats-server --signal ldm=${pidFile} (lame duck)`);
     }
     const ldm = Number(/^\s*lame_duck_duration\s*[:=]\s*(\d+)s/m.exec(conf)?.[1] ?? 120);
-    if ((w.pod.terminationGracePeriodSeconds ?? 30) <= ldm) problems.push(`${w.id}: terminationGracePeriodSeconds ≤ lame_duck_duration ${ldm}s`);
+    if ((w.pod.terminationGracePeriodSeconds ?? 30) <= ldm) {
+      problems.push(`${w.id}: terminationGracePeriodSeconds ≤ lame_duck_duration ${ldm}s`);
+    }
     const probes = [["startupProbe", c.startupProbe], ["livenessProbe", c.livenessProbe], ["readinessProbe", c.readinessProbe]] as const;
     for (const [name, probe] of probes) {
       const get = probe?.httpGet;
@@ -349,7 +381,9 @@ export const podHardening: Check = (objects) =>
       if (sc?.readOnlyRootFilesystem !== true) problems.push(`${id}: root filesystem is writable`);
       if (!sc?.capabilities?.drop?.includes("ALL")) problems.push(`${id}: capabilities not dropped`);
       const r = c.resources;
-      if (!r?.requests?.cpu || !r.requests.memory || !r.limits?.memory) problems.push(`${id}: needs cpu and memory requests and a memory limit`);
+      if (!r?.requests?.cpu || !r.requests.memory || !r.limits?.memory) {
+        problems.push(`${id}: needs cpu and memory requests and a memory limit`);
+      }
       if (celeriacCommand(c) && !c.volumeMounts?.some((m) => m.mountPath === "/tmp")) {
         problems.push(`${id}: read-only root and no volume at /tmp, where tsx caches compiled modules`);
       }

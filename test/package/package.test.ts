@@ -29,7 +29,11 @@ function run(cmd: string, args: string[], cwd: string, env: Record<string, strin
   return new Promise((resolve, reject) => {
     // No NODE_OPTIONS from the test runner: the programs start as a user's would.
     const { NODE_OPTIONS: _, ...base } = process.env;
-    const child = spawn(cmd, args, { cwd, env: { ...base, DENO_DIR: path.join(ROOT, ".deno"), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      cwd,
+      env: { ...base, DENO_DIR: path.join(ROOT, ".deno"), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -186,7 +190,10 @@ describe("the installed package", { timeout: 600_000 }, () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
     });
     assert.equal(r.code, 78, r.out);
-    assert.match(r.out, /OTEL_EXPORTER_OTLP_ENDPOINT asks for traces.*npm install @opentelemetry\/sdk-node @opentelemetry\/exporter-trace-otlp-http/);
+    assert.match(
+      r.out,
+      /OTEL_EXPORTER_OTLP_ENDPOINT asks for traces.*npm install @opentelemetry\/sdk-node @opentelemetry\/exporter-trace-otlp-http/,
+    );
   });
 
   // The compiler is the repository's (the same major), not installed again in the project.
@@ -225,7 +232,10 @@ export async function typed(): Promise<number> {
       );
       await ok(tsc, ["-p", `tsconfig.${resolution}.json`], plain);
       // The same file with the expected errors made real must fail: the check above is not vacuous.
-      writeFileSync(path.join(plain, "typed.ts"), readFileSync(path.join(plain, "typed.ts"), "utf8").replaceAll("// @ts-expect-error", "//"));
+      writeFileSync(
+        path.join(plain, "typed.ts"),
+        readFileSync(path.join(plain, "typed.ts"), "utf8").replaceAll("// @ts-expect-error", "//"),
+      );
       const r = await run(tsc, ["-p", `tsconfig.${resolution}.json`], plain);
       assert.notEqual(r.code, 0);
       assert.match(r.out, /typed\.ts\(7,\d+\): error TS2554: Expected 2 arguments/, r.out);

@@ -114,7 +114,12 @@ describe("beat", () => {
 
   it("rejects a bad schedule naming the entry", () => {
     assert.throws(
-      () => new Celeriac({ brokerUrl: "memory://", resultBackend: "memory://", beatSchedule: { x: { task: "t", schedule: "* * * * *" as never } } }),
+      () =>
+        new Celeriac({
+          brokerUrl: "memory://",
+          resultBackend: "memory://",
+          beatSchedule: { x: { task: "t", schedule: "* * * * *" as never } },
+        }),
       /beatSchedule\["x"\]\.schedule/,
     );
   });

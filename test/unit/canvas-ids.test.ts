@@ -7,12 +7,30 @@ import assert from "node:assert/strict";
 import type { SignatureData } from "../../src/protocol/message.ts";
 import { fixedId, leafIds, nodeOf } from "../../src/canvas/nodes.ts";
 
-const task = (name: string, options: Record<string, unknown> = {}): SignatureData =>
-  ({ task: name, args: [], kwargs: {}, options, subtask_type: null, immutable: false });
-const compound = (type: "chain" | "group", tasks: SignatureData[]): SignatureData =>
-  ({ task: `celery.${type}`, args: [], kwargs: { tasks }, options: {}, subtask_type: type, immutable: false });
-const chordOf = (header: SignatureData, body: SignatureData): SignatureData =>
-  ({ task: "celery.chord", args: [], kwargs: { header, body }, options: {}, subtask_type: "chord", immutable: false });
+const task = (name: string, options: Record<string, unknown> = {}): SignatureData => ({
+  task: name,
+  args: [],
+  kwargs: {},
+  options,
+  subtask_type: null,
+  immutable: false,
+});
+const compound = (type: "chain" | "group", tasks: SignatureData[]): SignatureData => ({
+  task: `celery.${type}`,
+  args: [],
+  kwargs: { tasks },
+  options: {},
+  subtask_type: type,
+  immutable: false,
+});
+const chordOf = (header: SignatureData, body: SignatureData): SignatureData => ({
+  task: "celery.chord",
+  args: [],
+  kwargs: { header, body },
+  options: {},
+  subtask_type: "chord",
+  immutable: false,
+});
 
 describe("fixedId", () => {
   it("a plain callback gets the derived id; one it has is kept", () => {
@@ -21,7 +39,11 @@ describe("fixedId", () => {
   });
 
   it("a compound callback gets the same ids each time it is applied, all distinct", () => {
-    const cb = compound("chain", [task("a"), compound("group", [task("b"), task("c")]), chordOf(compound("group", [task("d")]), task("e"))]);
+    const cb = compound("chain", [
+      task("a"),
+      compound("group", [task("b"), task("c")]),
+      chordOf(compound("group", [task("d")]), task("e")),
+    ]);
     const once = fixedId(cb, "p:link:0");
     const again = fixedId(cb, "p:link:0");
     assert.deepEqual(again, once);

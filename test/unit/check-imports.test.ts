@@ -56,7 +56,8 @@ describe("scripts/check-imports.ts", () => {
       ...CLEAN,
       "src/b.ts": 'import type { a } from "./a.ts";\nexport const b = 1;\nexport type A = typeof a;\n',
       "src/c.ts": 'import { x } from "../actors/cli.ts";\nimport Redis from "ioredis";\nexport { Redis, x };\n',
-      "actors/cli.ts": 'import { b } from "../src/b.ts";\n// import { no } from "../src/c.ts";  (a comment is not an import)\nconsole.log(b);\n',
+      "actors/cli.ts":
+        'import { b } from "../src/b.ts";\n// import { no } from "../src/c.ts";  (a comment is not an import)\nconsole.log(b);\n',
     }));
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /import cycle: src\/(a|b)\.ts → src\/(b|a)\.ts → src\/(a|b)\.ts/);

@@ -33,7 +33,10 @@ describe("codec", () => {
 
   it("throws DecodeError with a reason on truncated input", () => {
     const bytes = pack({ a: "hello world", b: [1, 2, 3] });
-    assert.throws(() => unpack(bytes.subarray(0, bytes.length - 3)), (e: unknown) => e instanceof DecodeError && /undecodable msgpack/.test((e as Error).message));
+    assert.throws(
+      () => unpack(bytes.subarray(0, bytes.length - 3)),
+      (e: unknown) => e instanceof DecodeError && /undecodable msgpack/.test((e as Error).message),
+    );
   });
 
   it("JSON serializer writes what Python Celery reads and degrades JS types readably", () => {

@@ -22,17 +22,28 @@ describe("leader elections", () => {
 
   it("throughElections retries an election failure until it succeeds, and gives up at once on another", async () => {
     let calls = 0;
-    const v = await throughElections(() => {
-      if (++calls < 3) return Promise.reject(new errors.TimeoutError());
-      return Promise.resolve("ok");
-    }, 5_000, () => false);
+    const v = await throughElections(
+      () => {
+        if (++calls < 3) return Promise.reject(new errors.TimeoutError());
+        return Promise.resolve("ok");
+      },
+      5_000,
+      () => false,
+    );
     assert.equal(v, "ok");
     assert.equal(calls, 3);
     calls = 0;
-    await assert.rejects(throughElections(() => {
-      calls++;
-      return Promise.reject(apiError(404, 10059, "stream not found"));
-    }, 5_000, () => false), /stream not found/);
+    await assert.rejects(
+      throughElections(
+        () => {
+          calls++;
+          return Promise.reject(apiError(404, 10059, "stream not found"));
+        },
+        5_000,
+        () => false,
+      ),
+      /stream not found/,
+    );
     assert.equal(calls, 1);
   });
 });

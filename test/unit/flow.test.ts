@@ -92,18 +92,23 @@ async function priorityRig(scan?: () => Promise<number[]>) {
   const got: string[] = [];
   const returned: number[] = [];
   const naks: string[] = [];
-  const consumer = new PriorityConsumer((_level, h) => {
-    const l: FakeLevel = { grants: [], h, grant: (n) => l.grants.push(n), stop: () => Promise.resolve() };
-    levels.push(l);
-    return l;
-  }, {
-    onDelivery: (d) => got.push(d.header("id")!),
-    onReturned: (n) => returned.push(n),
-    onExhausted() {},
-    onError(e) {
-      throw e;
+  const consumer = new PriorityConsumer(
+    (_level, h) => {
+      const l: FakeLevel = { grants: [], h, grant: (n) => l.grants.push(n), stop: () => Promise.resolve() };
+      levels.push(l);
+      return l;
     },
-  }, { rescanMs: 3_600_000, overflowNakMs: 1_000 }, scan);
+    {
+      onDelivery: (d) => got.push(d.header("id")!),
+      onReturned: (n) => returned.push(n),
+      onExhausted() {},
+      onError(e) {
+        throw e;
+      },
+    },
+    { rescanMs: 3_600_000, overflowNakMs: 1_000 },
+    scan,
+  );
   await consumer.start();
   const deliver = (level: number, id: string) => levels[level]!.h.onDelivery(fakeDelivery(id, naks));
   return { consumer, levels, got, returned, naks, deliver };
@@ -205,14 +210,17 @@ describe("bulk enqueue", () => {
     const settled: string[] = [];
     let inFlight = 0;
     let most = 0;
-    await assert.rejects(publishInOrder(ms, async (m) => {
-      started.push(m.id);
-      most = Math.max(most, ++inFlight);
-      await new Promise((r) => setTimeout(r, m.id === "4" ? 1 : 5));
-      inFlight--;
-      settled.push(m.id);
-      if (m.id === "4") throw new Error("refused");
-    }, 3), /refused/);
+    await assert.rejects(
+      publishInOrder(ms, async (m) => {
+        started.push(m.id);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, m.id === "4" ? 1 : 5));
+        inFlight--;
+        settled.push(m.id);
+        if (m.id === "4") throw new Error("refused");
+      }, 3),
+      /refused/,
+    );
     assert.deepEqual(started, started.slice().sort(), "sent in order");
     assert.ok(most <= 3, `at most the window in flight (${most})`);
     assert.ok(!started.includes("9"), "stopped sending after the failure");
@@ -227,7 +235,10 @@ describe("bulk enqueue", () => {
         app.sendMany([{ task: "t" }, { task: "t", options: { priority: 11 } }]),
         (e: unknown) => e instanceof InvalidArgumentError && e.argument === "calls[1].priority",
       );
-      await assert.rejects(app.sendMany([{ task: "" }]), (e: unknown) => e instanceof InvalidArgumentError && e.argument === "calls[0].task");
+      await assert.rejects(
+        app.sendMany([{ task: "" }]),
+        (e: unknown) => e instanceof InvalidArgumentError && e.argument === "calls[0].task",
+      );
       await assert.rejects(
         app.task("u", () => 1).delayMany([[]], { taskId: "same" }),
         (e: unknown) => e instanceof InvalidArgumentError && e.argument === "taskId",
@@ -270,7 +281,9 @@ describe("deduplication (memory backend)", () => {
   it("refuses a bad deduplication option, naming the field", async () => {
     const app = memoryApp();
     try {
-      for (const [d, field] of [[{ ttl: 5 }, "deduplication.id"], [{ id: "x", ttl: 0 }, "deduplication.ttl"], ["x", "deduplication"]] as const) {
+      for (
+        const [d, field] of [[{ ttl: 5 }, "deduplication.id"], [{ id: "x", ttl: 0 }, "deduplication.ttl"], ["x", "deduplication"]] as const
+      ) {
         await assert.rejects(
           app.sendTask("t", [], { deduplication: d as never }),
           (e: unknown) => e instanceof InvalidArgumentError && e.argument === field,

@@ -110,7 +110,10 @@ describe("hostile msgpack", () => {
   });
 
   it("encoding refuses what receivers refuse, with EncodeError", () => {
-    assert.throws(() => pack({ re: /x+/ }), (e: unknown) => e instanceof EncodeError && e.code === ErrorCode.ENCODE && /RegExp/.test(e.message));
+    assert.throws(
+      () => pack({ re: /x+/ }),
+      (e: unknown) => e instanceof EncodeError && e.code === ErrorCode.ENCODE && /RegExp/.test(e.message),
+    );
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     assert.throws(() => pack(cyclic), (e: unknown) => e instanceof EncodeError && /deeper than|cycle/.test((e as Error).message));

@@ -38,12 +38,18 @@ describe("JSON task bodies", () => {
 
   it("take eta and expires as epoch ms or ISO 8601 (what Celery and JSON have for a time)", () => {
     const iso = "2030-01-02T03:04:05.678Z";
-    const m = decodeTaskMessage(reader(headers("application/json")), json([[], null, null, { v: 1, eta: iso, expires: 1_900_000_000_000 }]));
+    const m = decodeTaskMessage(
+      reader(headers("application/json")),
+      json([[], null, null, { v: 1, eta: iso, expires: 1_900_000_000_000 }]),
+    );
     assert.equal(m.eta, Date.parse(iso));
     assert.equal(m.expires, 1_900_000_000_000);
     const d = decodeTaskMessage(reader(headers()), pack([[], null, null, { v: 1, eta: new Date(iso) }]));
     assert.equal(d.eta, Date.parse(iso), "a msgpack timestamp too");
-    assert.throws(() => decodeTaskMessage(reader(headers("application/json")), json([[], null, null, { v: 1, eta: "tomorrow" }])), /meta eta is not epoch ms or an ISO 8601 time/);
+    assert.throws(
+      () => decodeTaskMessage(reader(headers("application/json")), json([[], null, null, { v: 1, eta: "tomorrow" }])),
+      /meta eta is not epoch ms or an ISO 8601 time/,
+    );
   });
 
   it("refuse integers a double cannot hold, and only those", () => {
@@ -70,7 +76,10 @@ describe("JSON task bodies", () => {
   it("are what a celeriac message would be: its msgpack body re-read as JSON gives the same message", () => {
     const m: TaskMessage = { id: "abc", task: "add", args: [1, "two"], kwargs: { x: [3] }, embed: null, retries: 1, replyTo: "p.reply.z" };
     const w = encodeTaskMessage(m);
-    const asJson = decodeTaskMessage(reader({ ...w.headers, "content-type": "application/json" }), json([m.args, m.kwargs, null, { v: 1, retries: 1, reply_to: "p.reply.z" }]));
+    const asJson = decodeTaskMessage(
+      reader({ ...w.headers, "content-type": "application/json" }),
+      json([m.args, m.kwargs, null, { v: 1, retries: 1, reply_to: "p.reply.z" }]),
+    );
     assert.deepEqual(asJson, decodeTaskMessage(reader(w.headers), w.body));
   });
 });
@@ -83,7 +92,10 @@ describe("keyword arguments for handlers", () => {
     const greet = app.task({ name: "greet", kwargs: true }, (who: string, kw: { punct?: string }) => `hi ${who}${kw.punct ?? "."}`);
     assert.equal(await greet.call(ctx({ punct: "!" }), ["ann"]), "hi ann!");
     assert.equal(await greet.call(ctx({}), ["bob"]), "hi bob.");
-    const bound = app.task({ name: "greetBound", bind: true, kwargs: true }, (c, who: string, kw: Record<string, unknown>) => [c.kwargs, who, kw]);
+    const bound = app.task(
+      { name: "greetBound", bind: true, kwargs: true },
+      (c, who: string, kw: Record<string, unknown>) => [c.kwargs, who, kw],
+    );
     const c = ctx({ a: 1 });
     assert.deepEqual(await bound.call(c, ["x"]), [{ a: 1 }, "x", { a: 1 }]);
   });
@@ -91,7 +103,10 @@ describe("keyword arguments for handlers", () => {
   it("a plain task without the option refuses them (Python's TypeError), a bound one reads ctx.kwargs", () => {
     const add = app.task("addKw", (a: number, b: number) => a + b);
     assert.equal(add.call(ctx({}), [1, 2]), 3);
-    assert.throws(() => add.call(ctx({ c: 3 }), [1, 2]), (e: Error) => e instanceof TypeError && /got keyword arguments \(c\) but takes none.*kwargs: true/.test(e.message));
+    assert.throws(
+      () => add.call(ctx({ c: 3 }), [1, 2]),
+      (e: Error) => e instanceof TypeError && /got keyword arguments \(c\) but takes none.*kwargs: true/.test(e.message),
+    );
     const bound = app.task({ name: "boundKw", bind: true }, (c) => c.kwargs);
     assert.deepEqual(bound.call(ctx({ c: 3 }), []), { c: 3 });
   });

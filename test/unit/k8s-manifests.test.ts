@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { applyOp, build, type Build, type K8sObject, readYaml, yamlFiles } from "../k8s/kustomize.ts";
+import { applyOp, type Build, build, type K8sObject, readYaml, yamlFiles } from "../k8s/kustomize.ts";
 import { checkShape, JSON_PATCH, KUSTOMIZATION, validateObject } from "../k8s/schemas.ts";
 import {
   type Check,
@@ -396,10 +396,22 @@ describe("k8s manifest checks notice a broken manifest", () => {
   }
 
   const schemaBreakages: [string, (os: K8sObject[]) => void, RegExp][] = [
-    ["a misspelt container field", (os) => (workerContainer(os).livenesProbe = {}), /unknown field \/spec\/template\/spec\/containers\/0\/livenesProbe/],
-    ["a field at the wrong level", (os) => (worker(os).terminationGracePeriod = 45), /unknown field \/spec\/template\/spec\/terminationGracePeriod/],
+    [
+      "a misspelt container field",
+      (os) => (workerContainer(os).livenesProbe = {}),
+      /unknown field \/spec\/template\/spec\/containers\/0\/livenesProbe/,
+    ],
+    [
+      "a field at the wrong level",
+      (os) => (worker(os).terminationGracePeriod = 45),
+      /unknown field \/spec\/template\/spec\/terminationGracePeriod/,
+    ],
     ["a wrong type", (os) => (nats(os).spec.replicas = "3"), /replicas must be integer/],
-    ["a bad enum", (os) => (workerContainer(os).imagePullPolicy = "Sometimes"), /imagePullPolicy must be equal to one of the allowed values/],
+    [
+      "a bad enum",
+      (os) => (workerContainer(os).imagePullPolicy = "Sometimes"),
+      /imagePullPolicy must be equal to one of the allowed values/,
+    ],
     ["a missing required field", (os) => delete nats(os).spec.selector, /must have required property selector/],
     ["a bad quantity", (os) => (workerContainer(os).resources.limits.memory = "512 MB"), /memory must match format "quantity"/],
     ["a bad apiVersion", (os) => (get(os, "PodDisruptionBudget/nats").apiVersion = "policy/v1beta2"), /no schema for policy\/v1beta2/],
@@ -407,7 +419,10 @@ describe("k8s manifest checks notice a broken manifest", () => {
     ["a misspelt KEDA field", (os) => (get(os, "ScaledObject/celeriac-worker").spec.maxReplicas = 3), /unknown field \/spec\/maxReplicas/],
     [
       "a misspelt field inside the HPA behavior",
-      (os) => (get(os, "ScaledObject/celeriac-worker").spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilisationWindowSeconds = 60),
+      (
+        os,
+      ) => (get(os, "ScaledObject/celeriac-worker").spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown
+        .stabilisationWindowSeconds = 60),
       /unknown field \/scaleDown\/stabilisationWindowSeconds/,
     ],
   ];

@@ -47,7 +47,10 @@ describe("task message", () => {
     assert.throws(() => decodeTaskMessage(reader({ task: "add" }), w.body), /missing required header "id"/);
     assert.throws(() => decodeTaskMessage(reader({ id: "1" }), w.body), /missing required header "task"/);
     assert.throws(() => decodeTaskMessage(reader({ id: "1", task: "t" }), new Uint8Array([0xc1, 0xff, 0x00])), /undecodable|not a \[args/);
-    assert.throws(() => decodeTaskMessage(reader({ id: "1", task: "t" }), pack({ not: "an array" })), /not a \[args, kwargs, embed, meta\] array/);
+    assert.throws(
+      () => decodeTaskMessage(reader({ id: "1", task: "t" }), pack({ not: "an array" })),
+      /not a \[args, kwargs, embed, meta\] array/,
+    );
     assert.throws(() => decodeTaskMessage(reader({ id: "1", task: "t" }), pack(["x", null, null, { v: 1 }])), /args is not an array/);
     assert.throws(
       () => decodeTaskMessage(reader({ id: "1", task: "t", "content-type": "application/x-protobuf" }), w.body),

@@ -21,7 +21,14 @@ describe("monitor /metrics", () => {
       const tasks = new TaskTable();
       tasks.add({ type: "task-succeeded", uuid: "a", hostname: "w", timestamp: 1, clock: 1, pid: 1, utcoffset: 0 });
       const state: MonitorState = {
-        app, broker, tasks, rates: new TaskRates(), depth: new DepthHistory(), queues: ["celery"], readOnly: false, traceUrl: null,
+        app,
+        broker,
+        tasks,
+        rates: new TaskRates(),
+        depth: new DepthHistory(),
+        queues: ["celery"],
+        readOnly: false,
+        traceUrl: null,
       };
       const text = String((await metrics(state)).body);
       assert.match(text, /^celeriac_queue_messages\{app="metrics-unit",queue="celery"\} 1$/m);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { TraceFlags } from "@opentelemetry/api";
 import { formatTraceparent, judge, parseTraceparent, type WorkerRecord } from "celeriac";
 import { parseRate, TokenBucket } from "../../src/rate.ts";
-import { idFromKey, revokedKey, RevokedIds } from "../../src/control/revoked.ts";
+import { idFromKey, RevokedIds, revokedKey } from "../../src/control/revoked.ts";
 import { WorkerMetrics } from "../../src/worker/metrics.ts";
 import { HEALTH_ROUTES } from "../../src/worker/health.ts";
 import { HEALTH_PATHS } from "../../actors/contract.ts";
@@ -100,7 +100,18 @@ describe("observability units", () => {
   it("event lines and reprs are short and readable", () => {
     assert.equal(repr([1, 2n, new Map([["a", 1]])]), '[1,"2n",{"a":1}]');
     assert.equal(repr("x".repeat(2000)).length, 1024);
-    const line = eventLine({ type: "task-succeeded", hostname: "w1@h", timestamp: 0, clock: 3, pid: 1, utcoffset: 0, uuid: "id1", name: "add", runtime: 0.0123, result: "5" });
+    const line = eventLine({
+      type: "task-succeeded",
+      hostname: "w1@h",
+      timestamp: 0,
+      clock: 3,
+      pid: 1,
+      utcoffset: 0,
+      uuid: "id1",
+      name: "add",
+      runtime: 0.0123,
+      result: "5",
+    });
     assert.match(line, /w1@h\s+task-succeeded\s+add\[id1\] 0\.0123s result=5$/);
   });
 });

@@ -69,7 +69,9 @@ describe("options", () => {
   });
 
   it("routes by exact name, then glob, then nothing", () => {
-    const c = compileAppOptions({ taskRoutes: { "emails.send": { queue: "mail" }, "emails.*": { queue: "bulk" }, "*.report": { queue: "reports" } } });
+    const c = compileAppOptions({
+      taskRoutes: { "emails.send": { queue: "mail" }, "emails.*": { queue: "bulk" }, "*.report": { queue: "reports" } },
+    });
     assert.equal(c.route("emails.send"), "mail");
     assert.equal(c.route("emails.digest"), "bulk");
     assert.equal(c.route("daily.report"), "reports");

@@ -36,7 +36,10 @@ describe("pool options", () => {
     assert.equal(fieldOf(() => compileWorkerOptions({ timeLimit: 0 }, "celery")), "timeLimit");
     assert.equal(fieldOf(() => compileWorkerOptions({ softTimeLimit: -1 }, "celery")), "softTimeLimit");
     assert.equal(fieldOf(() => compileWorkerOptions({ maxTasksPerChild: 3 }, "celery")), "maxTasksPerChild");
-    assert.equal(fieldOf(() => compileWorkerOptions({ pool: "process", appModule: mod, maxMemoryPerChild: 0 }, "celery")), "maxMemoryPerChild");
+    assert.equal(
+      fieldOf(() => compileWorkerOptions({ pool: "process", appModule: mod, maxMemoryPerChild: 0 }, "celery")),
+      "maxMemoryPerChild",
+    );
     assert.equal(fieldOf(() => compileWorkerOptions({ autoscale: [2, 3] }, "celery")), "autoscale");
     assert.equal(fieldOf(() => compileWorkerOptions({ autoscale: [4, 1], queues: ["a", "b"] }, "celery")), "autoscale");
     assert.equal(fieldOf(() => compileWorkerOptions({ autoscale: [4, 2], concurrency: 8 }, "celery")), "concurrency");
@@ -48,7 +51,9 @@ describe("pool options", () => {
 describe("pool frames", () => {
   it("values cross as on the wire; an error keeps its name, message, stack and code", () => {
     const value = { d: new Date(3), big: 5n, m: new Map([[1, new Set(["x"])]]), bytes: new Uint8Array([9]) };
-    const f = decodeFrame(encodeFrame({ t: "done", call: 1, result: { kind: "success", value, runtimeMs: 1 }, children: null, memoryKiB: 0 }));
+    const f = decodeFrame(
+      encodeFrame({ t: "done", call: 1, result: { kind: "success", value, runtimeMs: 1 }, children: null, memoryKiB: 0 }),
+    );
     assert.deepEqual(f, { t: "done", call: 1, result: { kind: "success", value, runtimeMs: 1 }, children: null, memoryKiB: 0 });
     const e = fromWire(toWire(new TimeLimitExceeded(3)));
     assert.equal(e.name, "TimeLimitExceeded");

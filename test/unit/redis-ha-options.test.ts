@@ -73,7 +73,10 @@ describe("redis+sentinel:// and redis+cluster:// URLs", () => {
   it("backend.sentinel builds the same URL; given twice, or incomplete, it is refused by name", () => {
     const c = compileAppOptions({ backend: { sentinel: { sentinels: ["h1:26379", "h2:26379"], masterName: "mymaster", db: 2 } } });
     assert.equal(c.resultBackend, "redis+sentinel://h1:26379,h2:26379/mymaster/2");
-    assert.equal(fieldOf({ resultBackend: "redis://x:6379/0", backend: { sentinel: { sentinels: ["h1:26379"], masterName: "m" } } }), "backend.sentinel");
+    assert.equal(
+      fieldOf({ resultBackend: "redis://x:6379/0", backend: { sentinel: { sentinels: ["h1:26379"], masterName: "m" } } }),
+      "backend.sentinel",
+    );
     assert.equal(fieldOf({ backend: { sentinel: { sentinels: ["h1:26379"] } } }), "backend.sentinel.masterName");
     assert.equal(fieldOf({ backend: { sentinel: { masterName: "m" } } }), "backend.sentinel.sentinels");
     assert.equal(fieldOf({ backend: { sentinel: { sentinels: ["h1:26379"], masterName: "m", db: -1 } } }), "backend.sentinel.db");
@@ -85,7 +88,10 @@ describe("redis+sentinel:// and redis+cluster:// URLs", () => {
     const url = "redis+sentinel://:masterpw@h1:26379/m/0";
     const c = compileAppOptions({ resultBackend: url, backend: { sentinel: { password: "sentpw" } } });
     assert.deepEqual(c.redis.sentinelAuth, { password: "sentpw" });
-    const e = compileAppOptions({ resultBackend: url }, (n) => ({ CELERIAC_REDIS_SENTINEL_USER: "u", CELERIAC_REDIS_SENTINEL_PASSWORD: "p" })[n]);
+    const e = compileAppOptions(
+      { resultBackend: url },
+      (n) => ({ CELERIAC_REDIS_SENTINEL_USER: "u", CELERIAC_REDIS_SENTINEL_PASSWORD: "p" })[n],
+    );
     assert.deepEqual(e.redis.sentinelAuth, { username: "u", password: "p" });
     assert.equal(fieldOf({ resultBackend: "redis://h:6379/0", backend: { sentinel: { password: "x" } } }), "backend.sentinel.password");
     // the master's password once in the URL and once in backend.password: refused as for plain Redis
@@ -106,6 +112,9 @@ describe("backend.waitReplicas and backend.waitTimeout", () => {
     assert.equal(fieldOf({ backend: { waitReplicas: 1.5 } }), "backend.waitReplicas");
     assert.equal(fieldOf({ backend: { waitReplicas: 1, waitTimeout: 0 } }), "backend.waitTimeout");
     assert.equal(fieldOf({ resultBackend: "memory://", backend: { waitReplicas: 1 } }), "backend.waitReplicas");
-    assert.match(messageOf({ resultBackend: "redis+cluster://n1:7000", backend: { waitReplicas: 1 } }), /^backend\.waitReplicas: is not supported on redis\+cluster/);
+    assert.match(
+      messageOf({ resultBackend: "redis+cluster://n1:7000", backend: { waitReplicas: 1 } }),
+      /^backend\.waitReplicas: is not supported on redis\+cluster/,
+    );
   });
 });

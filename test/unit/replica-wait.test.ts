@@ -24,16 +24,24 @@ describe("ReplicaWait", () => {
 
   it("fewer replicas than asked for: UNAVAILABLE, naming what was written", async () => {
     const w = new ReplicaWait(() => Promise.resolve(0), 1, 200, () => 1);
-    await assert.rejects(w.replicated("the result of t1"), (e: unknown) => unavailable(e) && /the result of t1 reached 0 of 1/.test((e as Error).message));
+    await assert.rejects(
+      w.replicated("the result of t1"),
+      (e: unknown) => unavailable(e) && /the result of t1 reached 0 of 1/.test((e as Error).message),
+    );
   });
 
   it("a WAIT answered after a reconnect does not vouch for the write", async () => {
     let connection = 1;
     // The WAIT is answered on the new connection, where it has nothing to wait for: all replicas.
-    const w = new ReplicaWait(() => {
-      connection = 2;
-      return Promise.resolve(2);
-    }, 1, 200, () => connection);
+    const w = new ReplicaWait(
+      () => {
+        connection = 2;
+        return Promise.resolve(2);
+      },
+      1,
+      200,
+      () => connection,
+    );
     await assert.rejects(w.replicated("the result of t2"), unavailable);
     await w.replicated("the result of t3"); // written on connection 2, answered there
   });

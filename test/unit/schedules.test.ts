@@ -50,7 +50,10 @@ describe("schedules", () => {
 
   it("bad schedules fail at once and say what is wrong", () => {
     assert.throws(() => crontab("61 * * * *"), (e: unknown) => e instanceof ConfigError && /minute/.test(e.message));
-    assert.throws(() => crontab("0 3 * * *", { tz: "Mars/Olympus" }), (e: unknown) => e instanceof ConfigError && /Mars\/Olympus/.test(e.message));
+    assert.throws(
+      () => crontab("0 3 * * *", { tz: "Mars/Olympus" }),
+      (e: unknown) => e instanceof ConfigError && /Mars\/Olympus/.test(e.message),
+    );
     assert.throws(() => every(0), (e: unknown) => e instanceof ConfigError && /every\(seconds\)/.test(e.message));
   });
 });

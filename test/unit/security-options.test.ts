@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { compileAppOptions, type EnvReader } from "../../src/options.ts";
 import { loadSigning } from "../../src/security/load.ts";
-import { Celeriac, ConfigError, type CeleriacOptions } from "../../src/mod.ts";
+import { Celeriac, type CeleriacOptions, ConfigError } from "../../src/mod.ts";
 import { ENV } from "../../actors/contract.ts";
 import { userNkey } from "../security-helpers.ts";
 
@@ -43,7 +43,10 @@ describe("security options", () => {
     assert.equal(fieldOf({ backend: { tls: { ca: "/ca.pem" } } }), "backend.tls");
     assert.equal(fieldOf({ resultBackend: "redis://:pw@127.0.0.1:6379/0", backend: { password: "x" } }), "backend.password");
     assert.equal(fieldOf({ backend: { password: "" } }), "backend.password");
-    const ok = compileAppOptions({ resultBackend: "rediss://127.0.0.1:6380/0", backend: { username: "app", password: "pw", tls: { ca: "/ca.pem" } } });
+    const ok = compileAppOptions({
+      resultBackend: "rediss://127.0.0.1:6380/0",
+      backend: { username: "app", password: "pw", tls: { ca: "/ca.pem" } },
+    });
     assert.deepEqual(ok.security.backend, { username: "app", password: "pw", tls: { field: "backend.tls", ca: "/ca.pem" } });
   });
 
@@ -57,7 +60,10 @@ describe("security options", () => {
     assert.equal(fieldOf({ signing: { require: true } }), "signing.require");
     assert.equal(fieldOf({ signing: { hmacPreviousKeys: [KEY] } }), "signing.hmacPreviousKeys");
     assert.equal(fieldOf({}, { CELERIAC_SIGNING_REQUIRE: "maybe", CELERIAC_SIGNING_KEY: KEY }), "CELERIAC_SIGNING_REQUIRE");
-    assert.equal(fieldOf({}, { CELERIAC_SIGNING_KEY: KEY, CELERIAC_SIGNING_KEY_FILE: "/k" }), "CELERIAC_SIGNING_KEY, CELERIAC_SIGNING_KEY_FILE");
+    assert.equal(
+      fieldOf({}, { CELERIAC_SIGNING_KEY: KEY, CELERIAC_SIGNING_KEY_FILE: "/k" }),
+      "CELERIAC_SIGNING_KEY, CELERIAC_SIGNING_KEY_FILE",
+    );
     assert.equal(fieldOf({ signing: { ed25519Seed: seed } }, { CELERIAC_SIGNING_KEY: KEY }), "signing");
     assert.throws(() => new Celeriac({ signing: { hmacKey: "short" } }), /at least 32 characters; make one with: openssl rand -base64 32/);
     assert.equal(compileAppOptions({}).security.signing, null, "off unless asked for");
@@ -68,10 +74,16 @@ describe("security options", () => {
     const c = compileAppOptions({ broker: { auth: { user: "code", pass: "code" }, tls: { ca: "/code/ca.pem" } } }, (n) => env[n]);
     assert.deepEqual(c.security.broker.auth, { kind: "token", token: "from-env", field: "CELERIAC_NATS_TOKEN" });
     assert.equal(c.security.broker.tls?.ca, "/env/ca.pem");
-    assert.equal(fieldOf({}, { CELERIAC_NATS_TOKEN: "t", CELERIAC_NATS_USER: "u", CELERIAC_NATS_PASSWORD: "p" }).includes("CELERIAC_NATS_TOKEN"), true);
+    assert.equal(
+      fieldOf({}, { CELERIAC_NATS_TOKEN: "t", CELERIAC_NATS_USER: "u", CELERIAC_NATS_PASSWORD: "p" }).includes("CELERIAC_NATS_TOKEN"),
+      true,
+    );
     assert.equal(fieldOf({}, { CELERIAC_NATS_USER: "u" }), "CELERIAC_NATS_PASSWORD");
     const { publicKey } = userNkey();
-    const s = compileAppOptions({ signing: { hmacKey: KEY } }, (n) => ({ CELERIAC_SIGNING_TRUSTED_KEYS: ` ${publicKey}, `, CELERIAC_SIGNING_REQUIRE: "true" } as Record<string, string>)[n]);
+    const s = compileAppOptions(
+      { signing: { hmacKey: KEY } },
+      (n) => ({ CELERIAC_SIGNING_TRUSTED_KEYS: ` ${publicKey}, `, CELERIAC_SIGNING_REQUIRE: "true" } as Record<string, string>)[n],
+    );
     assert.deepEqual(s.security.signing?.trustedKeys, [publicKey]);
     assert.equal(s.security.signing?.require, true);
   });
@@ -101,21 +113,34 @@ describe("security options", () => {
       assert.equal(signing.signer?.keyId, seed.publicKey);
       assert.equal(signing.verifier.size, 1, "a process trusts its own key");
       assert.equal(loadSigning(compile({ signing: { hmacKeyFile: path.join(dir, "key") } })).signer?.alg, "hs256");
-      assert.throws(() => loadSigning(compile({ signing: { hmacKeyFile: path.join(dir, "nope") } })), (e: unknown) =>
-        e instanceof ConfigError && e.field === "signing.hmacKeyFile" && /no such file/.test(e.message));
-      assert.throws(() => loadSigning(compile({ signing: { hmacKeyFile: path.join(dir, "short") } })), (e: unknown) =>
-        e instanceof ConfigError && e.field === "signing.hmacKeyFile");
-      assert.throws(() => loadSigning(compile({ signing: { ed25519SeedFile: path.join(dir, "key") } })), (e: unknown) =>
-        e instanceof ConfigError && e.field === "signing.ed25519SeedFile" && /nkey seed/.test(e.message));
+      assert.throws(
+        () => loadSigning(compile({ signing: { hmacKeyFile: path.join(dir, "nope") } })),
+        (e: unknown) => e instanceof ConfigError && e.field === "signing.hmacKeyFile" && /no such file/.test(e.message),
+      );
+      assert.throws(
+        () => loadSigning(compile({ signing: { hmacKeyFile: path.join(dir, "short") } })),
+        (e: unknown) => e instanceof ConfigError && e.field === "signing.hmacKeyFile",
+      );
+      assert.throws(
+        () => loadSigning(compile({ signing: { ed25519SeedFile: path.join(dir, "key") } })),
+        (e: unknown) => e instanceof ConfigError && e.field === "signing.ed25519SeedFile" && /nkey seed/.test(e.message),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it("a worker that requires signatures but cannot sign what it publishes fails at start", async () => {
-    const app = new Celeriac({ brokerUrl: "memory://", resultBackend: "memory://", signing: { trustedKeys: [userNkey().publicKey], require: true } });
+    const app = new Celeriac({
+      brokerUrl: "memory://",
+      resultBackend: "memory://",
+      signing: { trustedKeys: [userNkey().publicKey], require: true },
+    });
     const worker = app.worker();
-    await assert.rejects(worker.start(), (e: unknown) => e instanceof ConfigError && e.field === "signing.require" && /retries/.test(e.message));
+    await assert.rejects(
+      worker.start(),
+      (e: unknown) => e instanceof ConfigError && e.field === "signing.require" && /retries/.test(e.message),
+    );
     await app.close();
   });
 

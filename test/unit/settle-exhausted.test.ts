@@ -4,7 +4,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Settler, type SettleDeps } from "../../src/worker/settle.ts";
+import { type SettleDeps, Settler } from "../../src/worker/settle.ts";
 import type { Broker, ExhaustedMessage } from "../../src/broker/types.ts";
 import type { ResultBackend } from "../../src/backend/types.ts";
 import type { Producer } from "../../src/producer.ts";

@@ -66,7 +66,10 @@ describe("signals", () => {
 
   it("refuses an unknown signal or a handler that is not a function, naming the argument", () => {
     const { signals } = hub();
-    assert.throws(() => signals.on("task_failure" as never, () => {}), (e) => e instanceof InvalidArgumentError && /signal/.test(e.message));
+    assert.throws(
+      () => signals.on("task_failure" as never, () => {}),
+      (e) => e instanceof InvalidArgumentError && /signal/.test(e.message),
+    );
     assert.throws(() => signals.on("workerReady", "nope" as never), (e) => e instanceof InvalidArgumentError && /handler/.test(e.message));
   });
 });

@@ -6,7 +6,15 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { nkeys } from "@nats-io/transport-node";
 import { decodePublicKey, decodeSeed, encodePublicKey, encodeSeed, NkeyFormatError } from "../../src/security/nkey.ts";
-import { canonicalHeaders, ed25519Signer, generateEd25519Key, generateHmacKey, hmacKeyId, hmacSigner, Verifier } from "../../src/security/signing.ts";
+import {
+  canonicalHeaders,
+  ed25519Signer,
+  generateEd25519Key,
+  generateHmacKey,
+  hmacKeyId,
+  hmacSigner,
+  Verifier,
+} from "../../src/security/signing.ts";
 import { encodeTaskMessage, Header, type WireMessage } from "../../src/protocol/message.ts";
 
 const enc = new TextEncoder();
@@ -14,7 +22,16 @@ const dec = new TextDecoder();
 const KEY = enc.encode("k".repeat(44));
 
 function message(extra: Record<string, string> = {}): WireMessage {
-  const m = encodeTaskMessage({ id: "id-1", task: "add", args: [1, 2], kwargs: {}, embed: null, retries: 0, queue: "celery", headers: { "x-tenant": "acme" } });
+  const m = encodeTaskMessage({
+    id: "id-1",
+    task: "add",
+    args: [1, 2],
+    kwargs: {},
+    embed: null,
+    retries: 0,
+    queue: "celery",
+    headers: { "x-tenant": "acme" },
+  });
   Object.assign(m.headers, extra);
   return m;
 }

@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { SlotPool } from "../../src/worker/slots.ts";
 
 function sink() {
-  const s = { granted: 0, grant(n: number) { s.granted += n; } };
+  const s = {
+    granted: 0,
+    grant(n: number) {
+      s.granted += n;
+    },
+  };
   return s;
 }
 

@@ -2,8 +2,16 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TaskTable } from "../../src/monitor/task-table.ts";
 
-const ev = (type: string, uuid: string, t: number, extra: Record<string, unknown> = {}) =>
-  ({ type, uuid, timestamp: t, hostname: "w1@h", clock: 1, pid: 1, utcoffset: 0, ...extra });
+const ev = (type: string, uuid: string, t: number, extra: Record<string, unknown> = {}) => ({
+  type,
+  uuid,
+  timestamp: t,
+  hostname: "w1@h",
+  clock: 1,
+  pid: 1,
+  utcoffset: 0,
+  ...extra,
+});
 
 describe("monitor task table", () => {
   it("follows a task through its events", () => {
@@ -13,7 +21,15 @@ describe("monitor task table", () => {
     table.add(ev("task-started", "a", 3));
     table.add(ev("task-succeeded", "a", 4, { result: "5", runtime: 0.001 }));
     const t = table.get("a")!;
-    assert.deepEqual([t.name, t.state, t.args, t.result, t.runtime, t.worker, t.queue], ["add", "SUCCESS", "[2, 3]", "5", 0.001, "w1@h", "celery"]);
+    assert.deepEqual([t.name, t.state, t.args, t.result, t.runtime, t.worker, t.queue], [
+      "add",
+      "SUCCESS",
+      "[2, 3]",
+      "5",
+      0.001,
+      "w1@h",
+      "celery",
+    ]);
     assert.deepEqual([t.sent, t.received, t.started], [1, 2, 3]);
   });
 
@@ -39,7 +55,9 @@ describe("monitor task table: search, timeline, workflows", () => {
   it("searches by id prefix, worker and argument text, pages, and counts every match", () => {
     const table = new TaskTable();
     for (let i = 0; i < 30; i++) {
-      table.add(ev("task-received", `id-${String(i).padStart(2, "0")}`, i, { name: "add", args: `[${i}, 7]`, hostname: i % 2 ? "w1@h" : "w2@h" }));
+      table.add(
+        ev("task-received", `id-${String(i).padStart(2, "0")}`, i, { name: "add", args: `[${i}, 7]`, hostname: i % 2 ? "w1@h" : "w2@h" }),
+      );
     }
     assert.deepEqual(table.search({ id: "ID-0" }).tasks.map((t) => t.uuid).slice(0, 2), ["id-09", "id-08"], "case-insensitive id prefix");
     assert.equal(table.search({ worker: "w2@" }).total, 15);

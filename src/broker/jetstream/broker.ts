@@ -6,12 +6,7 @@
  * (WorkQueue) with one durable `x_<queue>` per queue. Core subjects carry notices, events and control.
  */
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import {
-  type JetStreamManager,
-  jetstreamManager,
-  RetentionPolicy,
-  StorageType,
-} from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type {
   Broker,
   BrokerSettings,
@@ -125,18 +120,24 @@ export class JetStreamBroker implements Broker {
             { cause: err },
           );
       });
-      const delayed: DelayedTasks = new DelayedTasks(nc, this.#jsm, this.#names, (subject, message, msgId, queue) =>
-        queue === null
-          ? this.#publishStored(subject, message, msgId, this.#names.delayedStream, () => delayed.ensure())
-          : this.#publishStored(subject, message, msgId, this.#names.streamFor(queue), () => this.ensurePublishable(queue)).then((r) => {
-            // A due task moved to a level above 0 rings its queue's doorbell (priority.ts).
-            this.#ring(queue, priorityLevel(message.headers[Header.PRIORITY]));
-            return r;
-          }), {
-        replicas: this.#settings.replicas,
-        duplicateWindowMs: this.#settings.duplicateWindowMs,
-        ensureOnce: (name, make) => this.#ensureStreamOnce(name, make),
-      });
+      const delayed: DelayedTasks = new DelayedTasks(
+        nc,
+        this.#jsm,
+        this.#names,
+        (subject, message, msgId, queue) =>
+          queue === null
+            ? this.#publishStored(subject, message, msgId, this.#names.delayedStream, () => delayed.ensure())
+            : this.#publishStored(subject, message, msgId, this.#names.streamFor(queue), () => this.ensurePublishable(queue)).then((r) => {
+              // A due task moved to a level above 0 rings its queue's doorbell (priority.ts).
+              this.#ring(queue, priorityLevel(message.headers[Header.PRIORITY]));
+              return r;
+            }),
+        {
+          replicas: this.#settings.replicas,
+          duplicateWindowMs: this.#settings.duplicateWindowMs,
+          ensureOnce: (name, make) => this.#ensureStreamOnce(name, make),
+        },
+      );
       this.#delayed = delayed;
       void this.#watchStatus(nc);
     })().catch((err) => {
@@ -148,11 +149,7 @@ export class JetStreamBroker implements Broker {
 
   async #watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      const status: BrokerStatus | null = s.type === "disconnect"
-        ? "disconnected"
-        : s.type === "reconnect"
-        ? "reconnected"
-        : null;
+      const status: BrokerStatus | null = s.type === "disconnect" ? "disconnected" : s.type === "reconnect" ? "reconnected" : null;
       if (!status) continue;
       for (const l of this.#statusListeners) {
         try {
@@ -304,7 +301,13 @@ export class JetStreamBroker implements Broker {
     const stream = this.#names.streamFor(queue);
     if (!this.#ready.has(stream)) await this.ensurePublishable(queue);
     const level = priorityLevel(message.headers[Header.PRIORITY]);
-    const receipt = await this.#publishStored(this.#names.taskSubject(queue, level), message, msgId, stream, () => this.ensurePublishable(queue));
+    const receipt = await this.#publishStored(
+      this.#names.taskSubject(queue, level),
+      message,
+      msgId,
+      stream,
+      () => this.ensurePublishable(queue),
+    );
     this.#ring(queue, level);
     return receipt;
   }
@@ -384,11 +387,16 @@ export class JetStreamBroker implements Broker {
         maxDeliver: this.#settings.maxDeliver,
       }, handlers)
     ));
-    const consumer = new PriorityConsumer((n, levelHandlers) =>
-      new Puller(nc, { queue, stream, durable: this.#names.durable(queue, n) }, levelHandlers, {
-        ...this.#pullerOptions,
-        noWait: n > 0,
-      }), handlers, this.#priorityOptions, () => this.#busyLevels(queue));
+    const consumer = new PriorityConsumer(
+      (n, levelHandlers) =>
+        new Puller(nc, { queue, stream, durable: this.#names.durable(queue, n) }, levelHandlers, {
+          ...this.#pullerOptions,
+          noWait: n > 0,
+        }),
+      handlers,
+      this.#priorityOptions,
+      () => this.#busyLevels(queue),
+    );
     const bell = nc.subscribe(this.#names.bellSubject(queue), {
       callback: (err, msg) => {
         if (!err) consumer.ring(Number(msg.string()));
@@ -415,8 +423,13 @@ export class JetStreamBroker implements Broker {
   async deadLetter(queue: string, message: WireMessage, reason: string, dedupKey: string): Promise<void> {
     await this.#ensureDlq();
     const headers = { ...message.headers, [Header.DLQ_REASON]: reason.replace(/[\r\n]+/g, " ").slice(0, 1024) };
-    await this.#publishStored(this.#names.dlqSubject(queue), { headers, body: message.body }, `dlq:${dedupKey}`, this.#names.dlqStream, () =>
-      this.#ensureDlq());
+    await this.#publishStored(
+      this.#names.dlqSubject(queue),
+      { headers, body: message.body },
+      `dlq:${dedupKey}`,
+      this.#names.dlqStream,
+      () => this.#ensureDlq(),
+    );
   }
 
   async listDeadLetters(opts: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {

@@ -81,7 +81,10 @@ const encoder = new TextEncoder();
 function readCreds(file: string, field: string): Uint8Array {
   const text = readFor(file, field, "the NATS .creds file");
   if (!/BEGIN NATS USER JWT/.test(text) || !/BEGIN USER NKEY SEED/.test(text)) {
-    throw new ConfigError(field, `${file} is not a NATS .creds file (it needs a user JWT and an nkey seed block, as \`nsc generate creds\` writes)`);
+    throw new ConfigError(
+      field,
+      `${file} is not a NATS .creds file (it needs a user JWT and an nkey seed block, as \`nsc generate creds\` writes)`,
+    );
   }
   return encoder.encode(text);
 }
@@ -126,9 +129,9 @@ export function natsOptions(url: NatsUrl, opts: NatsConnectOptions): NodeConnect
       break;
     case "nkey": {
       const first = readSecret(auth.seed, "the NATS nkey seed");
-      options.authenticator = nkeyAuthenticator(auth.seed.file === undefined
-        ? encoder.encode(first)
-        : () => encoder.encode(readSecret(auth.seed, "the NATS nkey seed")));
+      options.authenticator = nkeyAuthenticator(
+        auth.seed.file === undefined ? encoder.encode(first) : () => encoder.encode(readSecret(auth.seed, "the NATS nkey seed")),
+      );
       break;
     }
     case "creds":
@@ -154,7 +157,13 @@ export function natsOptions(url: NatsUrl, opts: NatsConnectOptions): NodeConnect
 function credentialHint(url: NatsUrl, security: BrokerSecurity | undefined): string {
   const a = security?.auth;
   if (a && a.kind !== "none") {
-    const what = a.kind === "userpass" ? "user and password" : a.kind === "token" ? "token" : a.kind === "nkey" ? "nkey seed" : ".creds file";
+    const what = a.kind === "userpass"
+      ? "user and password"
+      : a.kind === "token"
+      ? "token"
+      : a.kind === "nkey"
+      ? "nkey seed"
+      : ".creds file";
     const field = a.kind === "nkey" ? a.seed.field : a.field;
     return `check the ${what} in ${field}, and that the server knows this user (its authorization block or account JWTs)`;
   }
@@ -171,20 +180,30 @@ export async function connectNats(url: NatsUrl, opts: NatsConnectOptions): Promi
     const e = err as Error;
     const where = `the broker at ${url.redacted}`;
     if (err instanceof errors.AuthorizationError || err instanceof errors.UserAuthenticationExpiredError) {
-      throw new CeleriacError(ErrorCode.AUTH, `authentication failed at ${where} (the server said: ${e.message}); ${credentialHint(url, opts.security)}`, { cause: err });
+      throw new CeleriacError(
+        ErrorCode.AUTH,
+        `authentication failed at ${where} (the server said: ${e.message}); ${credentialHint(url, opts.security)}`,
+        { cause: err },
+      );
     }
     const tls = opts.security?.tls;
     if (isTlsFailure(err)) {
       throw new CeleriacError(
         ErrorCode.TLS,
         `TLS with ${where} failed: ${e.message}; ` +
-          (tls?.ca ? `check that ${tls.field}.ca (${tls.ca}) is the CA that signed the server's certificate and that the certificate names this host` : `if the server's certificate comes from a private CA, set broker.tls.ca (or CELERIAC_NATS_TLS_CA)`),
+          (tls?.ca
+            ? `check that ${tls.field}.ca (${tls.ca}) is the CA that signed the server's certificate and that the certificate names this host`
+            : `if the server's certificate comes from a private CA, set broker.tls.ca (or CELERIAC_NATS_TLS_CA)`),
         { cause: err },
       );
     }
     // nats.js gives this refusal no code of its own; its message is the only mark.
     if (err instanceof errors.ConnectionError && /does not support 'tls'/.test(e.message)) {
-      throw new CeleriacError(ErrorCode.TLS, `${where} does not offer TLS, but TLS was asked for (tls:// or broker.tls); enable TLS on the server or drop the TLS options`, { cause: err });
+      throw new CeleriacError(
+        ErrorCode.TLS,
+        `${where} does not offer TLS, but TLS was asked for (tls:// or broker.tls); enable TLS on the server or drop the TLS options`,
+        { cause: err },
+      );
     }
     if (options.tls && err instanceof errors.TimeoutError) {
       throw new CeleriacError(

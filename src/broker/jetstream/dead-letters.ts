@@ -5,8 +5,8 @@
  */
 import type { MsgHdrs } from "@nats-io/transport-node";
 import {
-  type JetStreamClient,
   JetStreamApiError,
+  type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   RetentionPolicy,
@@ -21,12 +21,16 @@ import { BrokerError, ErrorCode } from "../../errors.ts";
 /** NATS headers as a plain record (first value of each). */
 export function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  if (h) for (const [k, v] of h) out[k] = v[0] ?? "";
+  if (h) { for (const [k, v] of h) out[k] = v[0] ?? ""; }
   return out;
 }
 
 /** Dead letters, oldest first, at most `limit`, of one queue or all. */
-export async function readDeadLetters(jsm: JetStreamManager, names: Names, opts: { queue?: string; limit?: number }): Promise<DeadLetter[]> {
+export async function readDeadLetters(
+  jsm: JetStreamManager,
+  names: Names,
+  opts: { queue?: string; limit?: number },
+): Promise<DeadLetter[]> {
   const limit = opts.limit ?? 100;
   const info = await jsm.streams.info(names.dlqStream);
   const out: DeadLetter[] = [];
@@ -188,4 +192,3 @@ async function readBack(jsm: JetStreamManager, stream: string, seq: number): Pro
   }
   return new Error(`could not read exhausted message ${seq} of stream ${stream}: ${(last as Error)?.message ?? last}`, { cause: last });
 }
-

@@ -71,7 +71,7 @@ export class JetStreamDelivery implements Delivery {
   headers(): Record<string, string> {
     const out: Record<string, string> = {};
     const h = this.#map();
-    if (h) for (const [k, v] of h) out[k] = v[0] ?? "";
+    if (h) { for (const [k, v] of h) out[k] = v[0] ?? ""; }
     return out;
   }
 

@@ -4,7 +4,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { JetStreamApiError, type JetStreamManager, StorageType } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import { type KV, Kvm } from "@nats-io/kv";
 import type { KeyValueStore, KvOptions, KvValue } from "../types.ts";
 import { BrokerError, ErrorCode, KvConflictError } from "../../errors.ts";
 import { isElectionFailure } from "./elections.ts";

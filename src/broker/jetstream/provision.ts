@@ -10,6 +10,7 @@
  */
 import {
   AckPolicy,
+  type ConsumerConfig,
   DeliverPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
@@ -18,7 +19,6 @@ import {
   type RetentionPolicy,
   type StorageType,
   type StreamConfig,
-  type ConsumerConfig,
 } from "@nats-io/jetstream";
 import { ProvisioningError } from "../../errors.ts";
 

@@ -252,11 +252,13 @@ export class Puller implements QueueConsumer {
       // silence that outlasts a fresh pull means the durable is gone: have it provisioned again.
       this.#silentResets++;
       const gone = this.#silentResets >= 2;
-      this.#report(new BrokerError(
-        gone ? ErrorCode.PROVISIONING : ErrorCode.PUBLISH,
-        `no heartbeat on queue ${this.#queue}'s pull${gone ? " twice: its consumer may be gone" : "; pulling again"}`,
-        { retryable: true },
-      ));
+      this.#report(
+        new BrokerError(
+          gone ? ErrorCode.PROVISIONING : ErrorCode.PUBLISH,
+          `no heartbeat on queue ${this.#queue}'s pull${gone ? " twice: its consumer may be gone" : "; pulling again"}`,
+          { retryable: true },
+        ),
+      );
       this.#resetRequests();
     }
   }

@@ -16,7 +16,16 @@ import { type ChildChannel, siblingModule, spawnProcess, spawnThread } from "../
 import type { TaskState } from "../../states.ts";
 import { type ContextDeps, RunningTask } from "../context.ts";
 import type { Job, Outcome } from "../job.ts";
-import { type ChildConfig, type ChildResult, decodeFrame, encodeFrame, type FromChild, fromWire, type ToChild, toWire } from "./protocol.ts";
+import {
+  type ChildConfig,
+  type ChildResult,
+  decodeFrame,
+  encodeFrame,
+  type FromChild,
+  fromWire,
+  type ToChild,
+  toWire,
+} from "./protocol.ts";
 import type { ChildInfo, TaskCall, TaskPool } from "./types.ts";
 
 /** How long a new child may take to load the app before the pool gives up on it. */
@@ -91,7 +100,9 @@ export class ChildPool implements TaskPool {
     const failed = results.find((e) => e !== null);
     if (failed) {
       await this.stop();
-      throw new ConfigError("appModule", `a ${this.kind} pool child could not load ${this.#deps.appModule}: ${failed.message}`, { cause: failed });
+      throw new ConfigError("appModule", `a ${this.kind} pool child could not load ${this.#deps.appModule}: ${failed.message}`, {
+        cause: failed,
+      });
     }
   }
 
@@ -230,7 +241,14 @@ export class ChildPool implements TaskPool {
       prev?.(err);
     };
     const d = this.#deps;
-    this.#send(child, { t: "init", appModule: d.appModule, config: d.config, level: d.level, processName: this.#processName(child), hostname: d.hostname });
+    this.#send(child, {
+      t: "init",
+      appModule: d.appModule,
+      config: d.config,
+      level: d.level,
+      processName: this.#processName(child),
+      hostname: d.hostname,
+    });
     return child;
   }
 
@@ -342,9 +360,11 @@ export class ChildPool implements TaskPool {
       const m = p.call.message;
       const lost = `${this.#name(child)} ${why} while running ${m.task}[${m.id}]`;
       this.#deps.log.error(lost);
-      p.resolve(p.call.task.options.rejectOnWorkerLost
-        ? { kind: "reject", reason: lost, requeue: true }
-        : { kind: "failure", error: new WorkerLostError(lost), runtimeMs: performance.now() - p.started });
+      p.resolve(
+        p.call.task.options.rejectOnWorkerLost
+          ? { kind: "reject", reason: lost, requeue: true }
+          : { kind: "failure", error: new WorkerLostError(lost), runtimeMs: performance.now() - p.started },
+      );
     } else if (known && !this.#stopping) {
       this.#deps.log.warn(`${this.#name(child)} ${why}; replacing it`);
     }

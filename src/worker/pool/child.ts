@@ -11,7 +11,7 @@ import type { TaskMessage } from "../../protocol/message.ts";
 import { PROGRESS_STATE, type TaskState } from "../../states.ts";
 import { ErrorCode, hasCode, Retry } from "../../errors.ts";
 import type { RetryOptions } from "../../context.ts";
-import { parentChannel, type ParentChannel } from "../../runtime/children.ts";
+import { type ParentChannel, parentChannel } from "../../runtime/children.ts";
 import { type ChildResult, decodeFrame, encodeFrame, type FromChild, fromWire, type ToChild, toWire } from "./protocol.ts";
 
 type Init = Extract<ToChild, { t: "init" }>;
@@ -126,7 +126,12 @@ class ChildTask implements TaskContext {
   }
 
   retry(o: RetryOptions = {}): Retry {
-    return new Retry({ countdown: o.countdown, eta: o.eta instanceof Date ? o.eta.getTime() : o.eta, exc: o.exc, maxRetries: o.maxRetries });
+    return new Retry({
+      countdown: o.countdown,
+      eta: o.eta instanceof Date ? o.eta.getTime() : o.eta,
+      exc: o.exc,
+      maxRetries: o.maxRetries,
+    });
   }
 }
 
@@ -162,7 +167,9 @@ async function runTask(app: Celeriac, run: Run, parent: Parent, ch: ParentChanne
   const started = performance.now();
   let result: ChildResult;
   try {
-    if (!task) throw new Error(`task "${run.message.task}" is not registered in this pool child (its parent has it: is the app module the same?)`);
+    if (!task) {
+      throw new Error(`task "${run.message.task}" is not registered in this pool child (its parent has it: is the app module the same?)`);
+    }
     const value = await currentTask.run(ctx, () => task.call(ctx, run.message.args as never));
     result = { kind: "success", value, runtimeMs: performance.now() - started };
   } catch (error) {
@@ -214,9 +221,7 @@ function main(ch: ParentChannel): void {
   async function init(frame: Init): Promise<Celeriac> {
     const a = await findApp(frame.appModule);
     a.configure(frame.config, { role: "worker" });
-    a.delegateSends((message, msgId) =>
-      parent.ask((req) => ({ t: "publish", req, call: currentCall(), message, msgId }))
-    );
+    a.delegateSends((message, msgId) => parent.ask((req) => ({ t: "publish", req, call: currentCall(), message, msgId })));
     return a;
   }
   /** The call whose handler is sending (0 if none: sent outside any task). */
