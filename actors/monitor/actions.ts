@@ -1,6 +1,7 @@
 /**
- * The monitor's actions (POST /api/action/<name>, a JSON body): revoke and terminate, rate limits,
- * pool size, consumers, retrying a failed task, dead-letter replay and purge. Each answers what
+ * The monitor's actions (POST /api/action/<name>, a JSON body): revoke and terminate, rate limits
+ * (per worker and cluster-wide), pool size, consumers, pausing and resuming a queue, retrying a
+ * failed task, dead-letter replay and purge. Each answers what
  * the cluster said, so the page can show it.
  *
  * Cross-site request forgery: a browser sends basic-auth credentials with any request to the
@@ -53,8 +54,14 @@ const workers = (body: Record<string, unknown>) =>
 /** What each action does; the value is the reply shown on the page. */
 const ACTIONS: Record<string, (s: MonitorState, body: Record<string, unknown>) => Promise<unknown>> = {
   revoke: async (s, b) => await s.app.control.revoke(str(b, "id"), { terminate: b.terminate === true, timeout: 2 }),
-  "rate-limit": async (s, b) =>
-    await s.app.control.rateLimit(str(b, "task"), typeof b.rate === "string" && b.rate ? b.rate : null, workers(b)),
+  // Cluster-wide (`global`): every worker hears it; otherwise the worker named, or all.
+  "rate-limit": async (s, b) => {
+    const rate = typeof b.rate === "string" && b.rate ? b.rate : null;
+    const global = b.global === true || b.global === "true";
+    return await s.app.control.rateLimit(str(b, "task"), rate, global ? { global: true, timeout: 2 } : workers(b));
+  },
+  "pause-queue": async (s, b) => await s.app.control.pauseQueue(str(b, "queue"), { timeout: 2 }),
+  "resume-queue": async (s, b) => await s.app.control.resumeQueue(str(b, "queue"), { timeout: 2 }),
   "pool-grow": async (s, b) => await s.app.control.poolGrow(int(b, "n", 1), workers(b)),
   "pool-shrink": async (s, b) => await s.app.control.poolShrink(int(b, "n", 1), workers(b)),
   "add-consumer": async (s, b) => await s.app.control.addConsumer(str(b, "queue"), workers(b)),

@@ -136,9 +136,11 @@ function workersTable(workers) {
     w.active, w.processed, w.concurrency, esc((w.queues || []).join(", ")), (w.loadavg || []).map((x) => x.toFixed(2)).join(" "), ago(w.last_heartbeat)])), "no worker has registered");
 }
 function queuesTable(queues, sum) {
-  return table(["queue", "waiting", "in flight", "consumers", "oldest", "dead letters"], queues.map((q) => tr([
+  return table(["queue", "waiting", "in flight", "consumers", "oldest", "dead letters", ""], queues.map((q) => tr([
     esc(q.queue) + (q.paused ? ' <span class="muted">(paused)</span>' : ""), q.pending == null ? "?" : q.pending, q.inFlight == null ? "?" : q.inFlight, q.consumers, dur(q.oldestAgeMs),
-    q.deadLetters ? '<a href="/dead-letters?queue=' + enc(q.queue) + '">' + q.deadLetters + "</a>" : "0"])), "no queues") +
+    q.deadLetters ? '<a href="/dead-letters?queue=' + enc(q.queue) + '">' + q.deadLetters + "</a>" : "0",
+    q.paused ? actionButton("Resume", "resume-queue", { queue: q.queue })
+      : actionButton("Pause", "pause-queue", { queue: q.queue }, { confirm: "Pause queue " + q.queue + " for every worker? Running tasks finish; waiting ones stay queued." })])), "no queues") +
     (sum && sum.delayed ? '<p class="muted">' + sum.delayed.messages + " delayed task(s) waiting for their time</p>" : "");
 }
 
@@ -177,7 +179,8 @@ page(/^\/worker\/(.+)$/, "Worker", async (el, m) => {
       const mm = /^(\S+)(?: \[(.*)\])?$/.exec(r) || [r, r, ""];
       const rate = ((mm[2] || "").match(/rate_limit=(\S+)/) || [])[1] || "";
       return tr([esc(mm[1]), esc(rate || "none"), READ_ONLY ? "" : '<form class="inline" data-action="rate-limit" data-body="' + esc(JSON.stringify({ worker: name, task: mm[1] })) +
-        '"><label><span class="hide-sm">new rate </span><input name="rate" placeholder="10/s, empty = none" aria-label="rate limit for ' + esc(mm[1]) + '" size="12"></label><button>Set</button></form>']);
+        '"><label><span class="hide-sm">new rate </span><input name="rate" placeholder="10/s, empty = none" aria-label="rate limit for ' + esc(mm[1]) + '" size="12"></label>' +
+        '<label><input type="checkbox" name="global" value="true"> cluster-wide</label><button>Set</button></form>']);
     }), "no tasks");
     $("#w-stats").innerHTML = "<pre>" + esc(JSON.stringify(st, null, 2)) + "</pre>";
   };

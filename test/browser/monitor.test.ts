@@ -168,6 +168,32 @@ describe("monitor in a browser", () => {
     await page.close();
   });
 
+  it("pauses and resumes a queue with a click, and sets a cluster-wide rate limit", async () => {
+    const page = await open("/broker");
+    await waitText(page, "#b-queues", /celery/, "the queue listed");
+    await page.click("#b-queues button[data-action='pause-queue']");
+    await waitText(page, "#action-result", /pause-queue: /, "the pause's result");
+    await waitText(page, "#b-queues", /celery \(paused\)/, "the queue shown paused");
+    assert.deepEqual(await c.app.control.pausedQueues(), ["celery"]);
+    await waitFor(() => page.$("#b-queues button[data-action='resume-queue']"), { what: "the resume button" });
+    await page.click("#b-queues button[data-action='resume-queue']");
+    await waitText(page, "#action-result", /resume-queue: /, "the resume's result");
+    assert.deepEqual(await c.app.control.pausedQueues(), []);
+    // Resumed, the worker runs tasks again.
+    assert.equal(await (await add.delay(1, 2)).get({ timeout: 30 }), 3);
+
+    await page.goto(`${base}/workers`, { waitUntil: "domcontentloaded" });
+    await waitText(page, "#w-list", /browser@/, "the workers page");
+    await page.click("#w-list a[href^='/worker/']");
+    await waitText(page, "#w-registered", /\badd\b/, "registered tasks");
+    const form = "#w-registered form[data-action='rate-limit'][data-body*='\"add\"']";
+    await page.type(`${form} input[name='rate']`, "50/s");
+    await page.click(`${form} input[name='global']`);
+    await page.click(`${form} button`);
+    await waitText(page, "#action-result", /rate-limit: .*new cluster-wide rate limit set/, "the cluster-wide limit set");
+    await page.close();
+  });
+
   it("is readable on a phone and reachable by keyboard", async () => {
     const page = await open("/tasks", 390);
     await waitText(page, "#t-list", /.+/, "the tasks page");
