@@ -44,7 +44,7 @@ export interface PriorityOptions {
   rescanMs: number;
   /** Delay of the nak that hands back a level-0 delivery over the worker's credit (see the module note). */
   overflowNakMs: number;
-  /** How long a higher level's delivery over the worker's credit waits here for a slot before it is handed back. */
+  /** How long higher levels' deliveries over the worker's credit wait here for a slot (from the first held) before they are handed back. */
   overflowHoldMs: number;
 }
 
