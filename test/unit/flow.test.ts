@@ -6,7 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Celeriac, ConfigError, InvalidArgumentError, silentLogger } from "celeriac";
-import { PriorityConsumer, sumLevelStats } from "../../src/broker/jetstream/priority.ts";
+import { PriorityConsumer, type PriorityOptions, sumLevelStats } from "../../src/broker/jetstream/priority.ts";
 import type { ConsumeHandlers, Delivery, QueueConsumer } from "../../src/broker/types.ts";
 import { decodeTaskMessage, encodeTaskMessage, Header, priorityLevel } from "../../src/protocol/message.ts";
 import { namesFor } from "../../src/names.ts";
@@ -87,7 +87,7 @@ function fakeDelivery(id: string, naks: string[]): Delivery {
   };
 }
 
-async function priorityRig(scan?: () => Promise<number[]>) {
+async function priorityRig(scan?: () => Promise<number[]>, opts: Partial<PriorityOptions> = {}) {
   const levels: FakeLevel[] = [];
   const got: string[] = [];
   const returned: number[] = [];
@@ -106,7 +106,7 @@ async function priorityRig(scan?: () => Promise<number[]>) {
         throw e;
       },
     },
-    { rescanMs: 3_600_000, overflowNakMs: 1_000 },
+    { rescanMs: 3_600_000, overflowNakMs: 1_000, overflowHoldMs: 60_000, ...opts },
     scan,
   );
   await consumer.start();
@@ -164,6 +164,64 @@ describe("priority consumer: credit goes to the highest level with work", () => 
     r.levels[0]!.h.onReturned(0);
     assert.deepEqual(r.returned, []);
     await r.consumer.stop();
+  });
+
+  it("a doorbell's delivery that loses the race to level 0's parked pull runs on the next slot, not after the backlog", async () => {
+    // The worker (-c 1) just lent its freed slot to level 0's pull (a level-0 backlog waits there)
+    // when the doorbell rings: the probe borrows the same unit, and level 0 delivers first.
+    const r = await priorityRig(() => Promise.resolve([]));
+    r.consumer.grant(1);
+    assert.deepEqual(r.levels[0]!.grants, [1]);
+    r.consumer.ring(9);
+    assert.deepEqual(r.levels[9]!.grants, [1], "the parked unit is borrowed for level 9");
+    r.deliver(0, "zero");
+    r.deliver(9, "nine"); // over the credit
+    assert.deepEqual(r.got, ["zero"], "nothing runs beyond the worker's credit");
+    assert.deepEqual(r.naks, [], "not handed back: a delayed nak would hide it from the next probe");
+    r.consumer.grant(1); // "zero" finished
+    assert.deepEqual(r.got, ["zero", "nine"], "the level-9 task is the next to start");
+    assert.deepEqual(r.levels[9]!.grants, [1], "no probe needed for it");
+    assert.deepEqual(r.consumer.credit, { granted: 0, lent0: 0 });
+    r.consumer.grant(1); // "nine" finished: level 9 is still hot and is probed before level 0
+    assert.deepEqual(r.levels[9]!.grants, [1, 1]);
+    await r.consumer.stop();
+  });
+
+  it("a delivery held over the credit goes back to the stream when no slot frees in time; its level stays hot", async () => {
+    const r = await priorityRig(() => Promise.resolve([]), { overflowHoldMs: 20 });
+    r.consumer.grant(1);
+    r.consumer.ring(5);
+    r.deliver(0, "zero");
+    r.deliver(5, "five");
+    await waitFor(() => r.naks.includes("five"), { what: "the held delivery handed back" });
+    r.consumer.grant(1);
+    assert.deepEqual(r.levels[5]!.grants, [1, 1], "the next slot probes level 5 again");
+    assert.deepEqual(r.got, ["zero"]);
+    await r.consumer.stop();
+  });
+
+  it("a doorbell rung while its level's probe is on its way keeps the level hot when that probe comes back empty", async () => {
+    const r = await priorityRig(() => Promise.resolve([]));
+    r.consumer.grant(1);
+    r.consumer.ring(7);
+    assert.deepEqual(r.levels[7]!.grants, [1]);
+    r.consumer.ring(7); // a second message, stored after the server looked for the first probe
+    r.levels[7]!.h.onReturned(1); // that probe found the level empty
+    assert.deepEqual(r.levels[7]!.grants, [1, 1], "probed again at once, not left for the rescan");
+    r.deliver(7, "seven");
+    assert.deepEqual(r.got, ["seven"]);
+    r.levels[7]!.h.onReturned(0);
+    await r.consumer.stop();
+  });
+
+  it("stop hands back what is held", async () => {
+    const r = await priorityRig(() => Promise.resolve([]));
+    r.consumer.grant(1);
+    r.consumer.ring(3);
+    r.deliver(0, "zero");
+    r.deliver(3, "three");
+    await r.consumer.stop();
+    assert.deepEqual(r.naks, ["three"]);
   });
 
   it("credit level 0 returns unused goes back to the worker, minus what a probe borrowed and spent", async () => {

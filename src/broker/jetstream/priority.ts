@@ -19,9 +19,21 @@
  *
  * The hazard: credit already parked in a level-0 pull request cannot be taken back (2.9 cannot
  * cancel a pull). When a doorbell rings for an idle worker, the probe borrows that parked credit;
- * if level 0 then delivers too (a level-0 message arriving in the same instant), the message over
- * the worker's credit is handed back with a short delayed nak: it is redelivered, its delivery
- * count one higher, and nothing runs beyond the worker's concurrency.
+ * if level 0 then delivers too (a level-0 message arriving in the same instant), one of the two is
+ * over the worker's credit, and nothing runs beyond the worker's concurrency:
+ * - a level-0 message over it is handed back with a short delayed nak (redelivered, its delivery
+ *   count one higher);
+ * - a message of a higher level over it is held here and runs first on the next unit of credit
+ *   (the worker's next free slot), ahead of any probe or level-0 pull. A delayed nak would hide it
+ *   from the very probes that should fetch it: the next probe finds the level empty and turns it
+ *   cold, and the message waits for the periodic rescan behind the whole level-0 backlog. A message
+ *   still held after `overflowHoldMs` (every slot stayed busy) is handed back with a plain nak,
+ *   so another worker may take it, and its level stays hot.
+ * With a busy level 0 the race is common, not rare: a worker that finishes a task lends its slot
+ * to level 0's pull, and a doorbell rung during that round trip borrows the same unit.
+ *
+ * A doorbell rung for the level being probed, while the probe is on its way, keeps the level hot
+ * even if that probe comes back empty: the message may have been stored after the server looked.
  */
 import type { ConsumeHandlers, Delivery, QueueConsumer, QueueStats } from "../types.ts";
 import { MAX_PRIORITY } from "../../protocol/message.ts";
@@ -30,12 +42,14 @@ import { MAX_PRIORITY } from "../../protocol/message.ts";
 export interface PriorityOptions {
   /** How often every level is probed again even without a doorbell (a doorbell may be lost). */
   rescanMs: number;
-  /** Delay of the nak that hands back a delivery over the worker's credit (see the module note). */
+  /** Delay of the nak that hands back a level-0 delivery over the worker's credit (see the module note). */
   overflowNakMs: number;
+  /** How long higher levels' deliveries over the worker's credit wait here for a slot (from the first held) before they are handed back. */
+  overflowHoldMs: number;
 }
 
 /** Defaults for {@link PriorityOptions}. */
-export const PRIORITY_DEFAULTS: PriorityOptions = { rescanMs: 5_000, overflowNakMs: 1_000 };
+export const PRIORITY_DEFAULTS: PriorityOptions = { rescanMs: 5_000, overflowNakMs: 1_000, overflowHoldMs: 1_000 };
 
 /** Opens the consumer of one level, reporting to `handlers`. Level 0 pulls and waits; others probe. */
 export type LevelOpener = (level: number, handlers: ConsumeHandlers) => QueueConsumer;
@@ -60,6 +74,11 @@ export class PriorityConsumer implements QueueConsumer {
   /** The level being probed and how many deliveries its probe may still bring; 0 = none. */
   #probing = 0;
   #probeLeft = 0;
+  /** A doorbell rang for the level being probed while its probe was on its way. */
+  #rungWhileProbing = false;
+  /** Deliveries of levels above 0 that came over the credit, highest level first; they run next. */
+  #held: { level: number; d: Delivery }[] = [];
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #timer: ReturnType<typeof setInterval>;
 
@@ -90,6 +109,7 @@ export class PriorityConsumer implements QueueConsumer {
   ring(level: number): void {
     if (!Number.isInteger(level) || level < 1 || level > MAX_PRIORITY || this.#stopped) return;
     this.#hot[level] = true;
+    if (level === this.#probing) this.#rungWhileProbing = true;
     this.#pump();
   }
 
@@ -120,13 +140,23 @@ export class PriorityConsumer implements QueueConsumer {
   }
 
   #pump(): void {
-    if (this.#stopped || !this.#started || this.#probing !== 0) return;
+    if (this.#stopped || !this.#started) return;
+    while (this.#credit > 0 && this.#held.length > 0) {
+      this.#credit--;
+      this.#handlers.onDelivery(this.#held.shift()!.d);
+    }
+    if (this.#held.length === 0 && this.#holdTimer) {
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = undefined;
+    }
+    if (this.#probing !== 0) return;
     if (this.#credit > 0) {
       for (let level = MAX_PRIORITY; level >= 1; level--) {
         if (!this.#hot[level]) continue;
         // All of the worker's credit, even what waits in level 0's pull: a higher level goes first.
         this.#probing = level;
         this.#probeLeft = this.#credit;
+        this.#rungWhileProbing = false;
         this.#levels[level]!.grant(this.#credit);
         return;
       }
@@ -149,8 +179,12 @@ export class PriorityConsumer implements QueueConsumer {
 
   #onDelivery(level: number, d: Delivery): void {
     if (level === 0) this.#lent0 = Math.max(0, this.#lent0 - 1);
-    if (this.#credit <= 0 || this.#stopped) {
-      d.nak(this.#stopped ? undefined : this.#opts.overflowNakMs);
+    if (this.#stopped) {
+      d.nak();
+    } else if (this.#credit <= 0 && level !== 0) {
+      this.#hold(level, d);
+    } else if (this.#credit <= 0) {
+      d.nak(this.#opts.overflowNakMs);
     } else {
       this.#credit--;
       this.#handlers.onDelivery(d);
@@ -159,6 +193,22 @@ export class PriorityConsumer implements QueueConsumer {
       // The probe was filled: the level may hold more, so it stays hot.
       this.#probing = 0;
       this.#pump();
+    }
+  }
+
+  /** Keeps a higher level's delivery over the credit for the next unit of credit (module note). */
+  #hold(level: number, d: Delivery): void {
+    const at = this.#held.findIndex((h) => h.level < level);
+    this.#held.splice(at < 0 ? this.#held.length : at, 0, { level, d });
+    this.#holdTimer ??= setTimeout(() => this.#handBack(), this.#opts.overflowHoldMs);
+  }
+
+  /** Every slot stayed busy: what is held goes back to the stream, for any worker; its level stays hot. */
+  #handBack(): void {
+    this.#holdTimer = undefined;
+    for (const { level, d } of this.#held.splice(0)) {
+      this.#hot[level] = true;
+      d.nak();
     }
   }
 
@@ -173,7 +223,8 @@ export class PriorityConsumer implements QueueConsumer {
       }
       return;
     }
-    this.#hot[level] = false;
+    // Empty: cold, unless its doorbell rang while the probe was on its way (module note).
+    if (level !== this.#probing || !this.#rungWhileProbing) this.#hot[level] = false;
     if (level === this.#probing) {
       this.#probing = 0;
       this.#pump();
@@ -184,6 +235,8 @@ export class PriorityConsumer implements QueueConsumer {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    if (this.#holdTimer) clearTimeout(this.#holdTimer);
+    for (const { d } of this.#held.splice(0)) d.nak();
     this.#credit = 0;
     await Promise.all(this.#levels.map((l) => l.stop()));
   }
