@@ -323,6 +323,16 @@ export class RedisBackend implements ResultBackend {
       });
     }
     const tls = this.#security.tls;
+    // TLS 1.3 sends the server's "certificate required" alert after the handshake: whether the
+    // client reads it or only sees the connection reset is a race, so both paths name the fix.
+    if (/certificate required|alert number 116\b/.test(err.message)) {
+      return new CeleriacError(
+        ErrorCode.TLS,
+        `TLS with ${where} failed: ${err.message}; the server requires a client certificate (tls-auth-clients): ` +
+          `set backend.tls.cert / backend.tls.key`,
+        { cause: err },
+      );
+    }
     if (isTlsFailure(err)) {
       return new CeleriacError(
         ErrorCode.TLS,
