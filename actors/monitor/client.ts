@@ -110,7 +110,7 @@ page(/^\/$/, "Dashboard", async (el) => {
     names.map((n) => "<option" + (n === chosen ? " selected" : "") + ">" + esc(n) + "</option>").join("") + "</select></label>" +
     '<div class="grid"><div><h2>Outcomes per second (last 2 min)</h2><div id="c-recent"></div></div><div><h2>Outcomes per second (1-min average)</h2><div id="c-rates"></div></div>' +
     '<div><h2>Runtime p50 / p95 (s)</h2><div id="c-runtime"></div></div><div><h2>Queue depth</h2><div id="c-depth"></div></div></div></section>' +
-    '<div class="grid"><section><h2>Workers</h2><div id="d-workers"></div></section><section><h2>Queues</h2><div id="d-queues"></div></section></div>';
+    '<div class="grid"><section><h2>Workers</h2><div id="d-workers"></div></section><section><h2>Queues</h2><p id="action-result" class="muted" role="status"></p><div id="d-queues"></div></section></div>';
   $("#chart-name").addEventListener("change", (e) => { history.replaceState(null, "", e.target.value ? "/?name=" + enc(e.target.value) : "/"); refresh(true); });
   return async () => {
     const name = $("#chart-name").value;
@@ -308,7 +308,7 @@ function workflowSvg(tasks) {
 }
 
 page(/^\/broker$/, "Broker", async (el) => {
-  el.innerHTML = '<section><h1>Broker</h1><p class="muted">Queues in NATS JetStream: messages waiting, delivered and not yet acked, online consumers, the oldest message, dead letters.</p><div id="b-queues"></div></section>';
+  el.innerHTML = '<section><h1>Broker</h1><p class="muted">Queues in NATS JetStream: messages waiting, delivered and not yet acked, online consumers, the oldest message, dead letters.</p><p id="action-result" class="muted" role="status"></p><div id="b-queues"></div></section>';
   return async () => {
     const [queues, sum] = await Promise.all([api("/api/queues"), api("/api/summary")]);
     $("#b-queues").innerHTML = queuesTable(queues, sum);
