@@ -23,17 +23,20 @@ export interface ContextDeps {
   notify(replyTo: string, id: string, state: TaskState, bytes: Uint8Array): void;
 }
 
-/** The context of one running task. */
-export class RunningTask implements TaskContext {
-  readonly #job: Job;
+/**
+ * What a task's context reads from its message: shared by the worker's context (below) and a
+ * pool child's (src/worker/pool/child.ts).
+ */
+export abstract class MessageView {
   readonly #m: TaskMessage;
-  readonly #deps: ContextDeps;
-  #log: Logger | null = null;
 
-  constructor(job: Job, message: TaskMessage, deps: ContextDeps) {
-    this.#job = job;
+  constructor(message: TaskMessage) {
     this.#m = message;
-    this.#deps = deps;
+  }
+
+  /** The task's message, for subclasses. */
+  protected get message(): TaskMessage {
+    return this.#m;
   }
 
   get id(): string {
@@ -63,6 +66,23 @@ export class RunningTask implements TaskContext {
   get groupIndex(): number | undefined {
     return this.#m.groupIndex;
   }
+  get headers(): Readonly<Record<string, string>> {
+    return this.#m.headers ?? {};
+  }
+}
+
+/** The context of one running task. */
+export class RunningTask extends MessageView implements TaskContext {
+  readonly #job: Job;
+  readonly #deps: ContextDeps;
+  #log: Logger | null = null;
+
+  constructor(job: Job, message: TaskMessage, deps: ContextDeps) {
+    super(message);
+    this.#job = job;
+    this.#deps = deps;
+  }
+
   get hostname(): string {
     return this.#deps.hostname;
   }
@@ -72,9 +92,6 @@ export class RunningTask implements TaskContext {
   get deliveryCount(): number {
     return this.#job.delivery.deliveryCount;
   }
-  get headers(): Readonly<Record<string, string>> {
-    return this.#m.headers ?? {};
-  }
   get signal(): AbortSignal {
     return this.#job.abort.signal;
   }
@@ -83,14 +100,14 @@ export class RunningTask implements TaskContext {
     return this.#job.trace?.context;
   }
   get log(): Logger {
-    this.#log ??= taskLogger(this.#deps.log, this.#m.task, this.#m.id, this.#deps.hostname);
+    this.#log ??= taskLogger(this.#deps.log, this.name, this.id, this.#deps.hostname);
     return this.#log;
   }
 
   async updateState(state: TaskState, meta?: unknown): Promise<void> {
     // Terminated: REVOKED is (being) stored, and a handler that ignores its signal must not replace it.
     if (this.#job.terminated) throw this.#job.abort.signal.reason;
-    const m = this.#m;
+    const m = this.message;
     if (this.#job.settling) {
       // From a hook, or a call the handler did not await: the outcome is being stored, and a
       // state written now would replace it.

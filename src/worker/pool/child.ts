@@ -7,11 +7,11 @@
 import { Celeriac } from "../../app.ts";
 import { currentTask, type TaskContext } from "../../context.ts";
 import { createLogger, type Logger } from "../../log.ts";
-import type { TaskMessage } from "../../protocol/message.ts";
 import { PROGRESS_STATE, type TaskState } from "../../states.ts";
 import { ErrorCode, hasCode, Retry } from "../../errors.ts";
 import type { RetryOptions } from "../../context.ts";
 import { type ParentChannel, parentChannel } from "../../runtime/children.ts";
+import { MessageView } from "../context.ts";
 import { type ChildResult, decodeFrame, encodeFrame, type FromChild, fromWire, type ToChild, toWire } from "./protocol.ts";
 
 type Init = Extract<ToChild, { t: "init" }>;
@@ -49,8 +49,7 @@ class Parent {
 }
 
 /** A bound task's context in a child: what the message says, plus requests to the parent. */
-class ChildTask implements TaskContext {
-  readonly #m: TaskMessage;
+class ChildTask extends MessageView implements TaskContext {
   readonly #run: Run;
   readonly #parent: Parent;
   readonly #logger: Logger;
@@ -60,54 +59,24 @@ class ChildTask implements TaskContext {
   #log: Logger | null = null;
 
   constructor(run: Run, parent: Parent, logger: Logger, hostname: string) {
-    this.#m = run.message;
+    super(run.message);
     this.#run = run;
     this.#parent = parent;
     this.#logger = logger;
     this.hostname = hostname;
   }
 
-  get id(): string {
-    return this.#m.id;
-  }
-  get name(): string {
-    return this.#m.task;
-  }
-  get args(): readonly unknown[] {
-    return this.#m.args;
-  }
-  get kwargs(): Readonly<Record<string, unknown>> {
-    return this.#m.kwargs;
-  }
-  get retries(): number {
-    return this.#m.retries;
-  }
-  get rootId(): string {
-    return this.#m.rootId ?? this.#m.id;
-  }
-  get parentId(): string | undefined {
-    return this.#m.parentId;
-  }
-  get groupId(): string | undefined {
-    return this.#m.group;
-  }
-  get groupIndex(): number | undefined {
-    return this.#m.groupIndex;
-  }
   get queue(): string {
     return this.#run.queue;
   }
   get deliveryCount(): number {
     return this.#run.deliveryCount;
   }
-  get headers(): Readonly<Record<string, string>> {
-    return this.#m.headers ?? {};
-  }
   get signal(): AbortSignal {
     return this.abort.signal;
   }
   get log(): Logger {
-    this.#log ??= this.#logger.child(`${this.#m.task}[${this.#m.id}]`);
+    this.#log ??= this.#logger.child(`${this.name}[${this.id}]`);
     return this.#log;
   }
 
