@@ -28,6 +28,11 @@ interface Waiter {
   reject(e: Error): void;
   nextCheck: number;
   interval: number;
+  /** When a long timeout ends (epoch ms), checked by the tick; Infinity when a timer or nothing ends it. */
+  deadline: number;
+  /** The timer of a short timeout. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  timeoutMs: number | null;
 }
 
 /** How many arrived-but-not-yet-awaited notices are kept (older ones are read from the backend). */
@@ -35,6 +40,11 @@ const NOTICE_CACHE = 10_000;
 const FIRST_CHECK_MS = 1_000;
 const MAX_CHECK_MS = 30_000;
 const TICK_MS = 500;
+/**
+ * Timeouts from this long on end at the tick, up to TICK_MS late (5% at most), rather than with a
+ * timer each: a timer per get() was a Timeout object and two closures per task on the caller.
+ */
+const TICK_TIMEOUT_MS = 10_000;
 /** Progress events kept for tasks nobody listens to yet, across all tasks (oldest task dropped first). */
 const UNCLAIMED_EVENTS = 10_000;
 
@@ -51,7 +61,8 @@ export class ResultHub {
   /** Ids this client published while connected, with the connection epoch at the time. */
   #published = new Map<string, number>();
   #epoch = 0;
-  #waiters = new Map<string, Set<Waiter>>();
+  /** Who waits for each task: nearly always one waiter, so an array (a Set per task cost more). */
+  #waiters = new Map<string, Waiter[]>();
   #progress = new Map<string, Set<ProgressListener>>();
   /** Progress of tasks this client published that nobody listened to yet, in arrival order. */
   #unclaimed = new Map<string, [value: unknown, state: string][]>();
@@ -181,7 +192,10 @@ export class ResultHub {
     if (ws) {
       this.#waiters.delete(id);
       this.#dropUnclaimed(id); // its waiters did not ask for progress: nobody will now
-      for (const w of ws) w.resolve(record);
+      for (const w of ws) {
+        if (w.timer) clearTimeout(w.timer);
+        w.resolve(record);
+      }
       this.#maybeStopTick();
       return;
     }
@@ -197,55 +211,54 @@ export class ResultHub {
    * Resolves with the task's ready record. Rejects with TimeoutError after `timeoutMs`
    * (null = wait forever), or with the signal's reason once `signal` aborts (the waiter is gone).
    */
-  async wait(id: string, timeoutMs: number | null, signal?: AbortSignal): Promise<ResultRecord> {
-    if (this.#closed) throw new ClosedError("app");
-    if (!this.started) await this.start();
+  wait(id: string, timeoutMs: number | null, signal?: AbortSignal): Promise<ResultRecord> {
+    if (this.#closed) return Promise.reject(new ClosedError("app"));
+    if (!this.started) return this.start().then(() => this.wait(id, timeoutMs, signal));
     const early = this.#arrived.get(id);
     if (early) {
       this.#arrived.delete(id);
       this.#dropUnclaimed(id);
-      return early;
+      return Promise.resolve(early);
     }
     const sure = this.#published.get(id) === this.#epoch;
     const p = new Promise<ResultRecord>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const now = Date.now();
       const w: Waiter = {
-        resolve: (r) => {
-          if (timer) clearTimeout(timer);
-          resolve(r);
-        },
-        reject: (e) => {
-          if (timer) clearTimeout(timer);
-          reject(e);
-        },
-        nextCheck: Date.now() + FIRST_CHECK_MS,
+        resolve,
+        reject,
+        nextCheck: now + FIRST_CHECK_MS,
         interval: FIRST_CHECK_MS,
+        deadline: timeoutMs !== null && timeoutMs >= TICK_TIMEOUT_MS ? now + timeoutMs : Infinity,
+        timer: undefined,
+        timeoutMs,
       };
-      let set = this.#waiters.get(id);
-      if (!set) this.#waiters.set(id, set = new Set());
-      set.add(w);
-      if (timeoutMs !== null) {
-        timer = setTimeout(() => {
-          this.#drop(id, w);
-          reject(new TimeoutError(`the result of task ${id} did not arrive within ${timeoutMs / 1000}s`));
-        }, timeoutMs);
-      }
+      const ws = this.#waiters.get(id);
+      if (ws) ws.push(w);
+      else this.#waiters.set(id, [w]);
+      if (timeoutMs !== null && timeoutMs < TICK_TIMEOUT_MS) w.timer = setTimeout(() => this.#timeOut(id, w), timeoutMs);
       signal?.addEventListener("abort", () => {
         this.#drop(id, w);
-        w.reject(signal.reason);
+        reject(signal.reason);
       }, { once: true });
       this.#ensureTick();
     });
     // Not awaited: `p` must have its handler before the timer can reject it.
     if (!sure) void this.#checkBackend([id]);
-    return await p;
+    return p;
+  }
+
+  #timeOut(id: string, w: Waiter): void {
+    this.#drop(id, w);
+    w.reject(new TimeoutError(`the result of task ${id} did not arrive within ${(w.timeoutMs ?? 0) / 1000}s`));
   }
 
   #drop(id: string, w: Waiter): void {
-    const set = this.#waiters.get(id);
-    if (!set) return;
-    set.delete(w);
-    if (set.size === 0) this.#waiters.delete(id);
+    if (w.timer) clearTimeout(w.timer);
+    const ws = this.#waiters.get(id);
+    if (!ws) return;
+    const i = ws.indexOf(w);
+    if (i >= 0) ws.splice(i, 1);
+    if (ws.length === 0) this.#waiters.delete(id);
     this.#maybeStopTick();
   }
 
@@ -265,7 +278,9 @@ export class ResultHub {
     this.#tick = setInterval(() => {
       const now = Date.now();
       const due: string[] = [];
+      const late: [string, Waiter][] = [];
       for (const [id, ws] of this.#waiters) {
+        for (const w of ws) if (w.deadline <= now) late.push([id, w]);
         for (const w of ws) {
           if (w.nextCheck > now) continue;
           w.interval = Math.min(w.interval * 2, MAX_CHECK_MS);
@@ -274,6 +289,7 @@ export class ResultHub {
           break;
         }
       }
+      for (const [id, w] of late) this.#timeOut(id, w);
       for (let i = 0; i < due.length; i += 1000) void this.#checkBackend(due.slice(i, i + 1000));
     }, TICK_MS);
   }
@@ -292,7 +308,12 @@ export class ResultHub {
     this.#offStatus?.();
     if (this.#tick) clearInterval(this.#tick);
     this.#tick = null;
-    for (const ws of this.#waiters.values()) for (const w of ws) w.reject(new ClosedError("app"));
+    for (const ws of this.#waiters.values()) {
+      for (const w of ws) {
+        if (w.timer) clearTimeout(w.timer);
+        w.reject(new ClosedError("app"));
+      }
+    }
     this.#waiters.clear();
     this.#progress.clear();
     this.#unclaimed.clear();

@@ -169,6 +169,14 @@ describe("round trip", () => {
     await assert.rejects(r.get({ timeout: 0.2 }), (e: unknown) => e instanceof TimeoutError && e.message.includes(r.id));
   });
 
+  it("a get() timeout of 10 s or more (ended by the hub's tick, not a timer) rejects, and not early", async () => {
+    const r = t.app.AsyncResult(uniqueName("never-long"));
+    const t0 = Date.now();
+    await assert.rejects(r.get({ timeout: 10 }), (e: unknown) => e instanceof TimeoutError && e.message.includes(r.id));
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 10_000, `rejected after ${waited} ms of a 10 s timeout`);
+  });
+
   it("get() answers from the backend when this client published nothing (notice not ours)", async () => {
     const r = await t.app.sendTask("add", [20, 22]);
     await r.get({ timeout: 10 });
