@@ -249,15 +249,28 @@ export class Celeriac implements TaskSender, ResultSource, WorkerHost, BeatHost,
   }
 
   /** @internal Used by Task: builds, publishes, returns the handle. */
-  async sendTaskMessage<R>(
+  sendTaskMessage<R>(
     name: string,
     args: unknown[],
     options: ApplyOptions,
     task?: CompiledTaskOptions,
   ): Promise<AsyncResult<R>> {
-    if (this.#closed) throw new ClosedError("app");
-    const message = this.#producer.build(name, args, options, task);
-    const dedup = options.deduplication;
+    try {
+      if (this.#closed) throw new ClosedError("app");
+      const message = this.#producer.build(name, args, options, task);
+      if (options.deduplication || (!message.ignoreResult && !this.hub().started && !this.#delegated)) {
+        return this.#sendFirstOrOnce<R>(message, options.deduplication);
+      }
+      // The common case without an async frame of its own: every task sent pays for one
+      // (bench/delay-cpu.ts).
+      return this.#producer.publish(message).then(() => new AsyncResult<R>(message.id, this));
+    } catch (err) {
+      return Promise.reject(err); // a bad option, say: rejected, as from an async function
+    }
+  }
+
+  /** sendTaskMessage() when the result hub has yet to start, or with a deduplication id. */
+  async #sendFirstOrOnce<R>(message: TaskMessage, dedup: ApplyOptions["deduplication"]): Promise<AsyncResult<R>> {
     if (dedup) {
       const holder = await (await this.backend()).dedupClaim(dedup.id, message.id, dedup.ttl * 1000);
       if (holder !== null) return new AsyncResult<R>(holder, this);

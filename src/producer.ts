@@ -170,10 +170,6 @@ export class Producer {
   }
 
   /**
-   * Publishes a message to its queue — or, when it has an ETA in the future, to the broker's
-   * delayed store until then. Resolves once the broker stored it. `msgId` overrides the dedup id.
-   */
-  /**
    * Hands every publish to `send` instead of the broker: a pool child's tasks send through their
    * worker, which holds the connection.
    */
@@ -181,13 +177,35 @@ export class Producer {
     this.#delegate = send;
   }
 
-  async publish(m: TaskMessage, opts: { msgId?: string } = {}): Promise<void> {
+  /**
+   * Publishes a message to its queue — or, when it has an ETA in the future, to the broker's
+   * delayed store until then. Resolves once the broker stored it. `msgId` overrides the dedup id.
+   */
+  publish(m: TaskMessage, opts: { msgId?: string } = {}): Promise<void> {
     if (this.#delegate) return this.#delegate(m, opts.msgId ?? null);
+    const broker = this.#broker;
+    const signals = this.#deps.signals;
+    if (!broker || activeTracer() || signals?.has(Signal.BEFORE_PUBLISH) || signals?.has(Signal.AFTER_PUBLISH)) {
+      return this.#publishSlowly(m, opts.msgId);
+    }
+    // The common case without an async frame of its own: every task sent pays for one
+    // (bench/delay-cpu.ts).
+    try {
+      const queue = m.queue ?? this.#deps.config().defaultQueue;
+      if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
+      return this.#send(broker, queue, m, opts.msgId ?? msgIdFor(m.id, m.retries)).then(() => this.#deps.sent?.(m, queue));
+    } catch (err) {
+      return Promise.reject(err); // an unencodable argument, say: rejected, as from an async function
+    }
+  }
+
+  /** publish() with everything: the first connect, publish signals, a PRODUCER span. */
+  async #publishSlowly(m: TaskMessage, msgIdGiven: string | undefined): Promise<void> {
     const broker = this.#broker ?? (this.#broker = await this.#deps.broker());
     const queue = m.queue ?? this.#deps.config().defaultQueue;
     // Noted before publishing: a fast worker's notice may arrive before the publish ack does.
     if (m.replyTo === this.#deps.replySubject()) this.#deps.published(m.id);
-    const msgId = opts.msgId ?? msgIdFor(m.id, m.retries);
+    const msgId = msgIdGiven ?? msgIdFor(m.id, m.retries);
     const signals = this.#deps.signals;
     const signal = signals?.has(Signal.BEFORE_PUBLISH) || signals?.has(Signal.AFTER_PUBLISH) ? publishSignal(m, queue) : null;
     if (signal) await beforePublish(signals!, m, signal);
