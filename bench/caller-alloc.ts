@@ -9,16 +9,11 @@ import { Session } from "node:inspector/promises";
 import { parseArgs } from "node:util";
 import { PerformanceObserver } from "node:perf_hooks";
 import { openDriver } from "./drivers.ts";
+import { type AllocNode, allocSummary } from "./lib.ts";
 
 const { values: flags } = parseArgs({ options: { n: { type: "string", default: "60000" }, top: { type: "string", default: "30" } } });
 const N = Number(flags.n);
 const TOP = Number(flags.top);
-
-interface HeapNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: HeapNode[];
-}
 
 const driver = await openDriver("celeriac", `alloc${Date.now().toString(36)}`);
 const worker = driver.spawn();
@@ -39,28 +34,14 @@ await session.post("HeapProfiler.startSampling", {
 const cpu0 = process.cpuUsage();
 const ms = await driver.burst(N);
 const cpu = process.cpuUsage(cpu0);
-const { profile } = await session.post("HeapProfiler.stopSampling") as { profile: { head: HeapNode } };
+const { profile } = await session.post("HeapProfiler.stopSampling") as { profile: { head: AllocNode } };
 gc.disconnect();
 session.disconnect();
 await worker.stop();
 await driver.close();
 
-const byFn = new Map<string, number>();
-let total = 0;
-const walk = (n: HeapNode) => {
-  const f = n.callFrame;
-  const where = f.url.replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, "$1/") || "(native)";
-  const key = `${f.functionName || "(anonymous)"} ${where}${f.url ? `:${f.lineNumber + 1}` : ""}`;
-  byFn.set(key, (byFn.get(key) ?? 0) + n.selfSize);
-  total += n.selfSize;
-  for (const c of n.children) walk(c);
-};
-walk(profile.head);
 const cpuUs = (cpu.user + cpu.system) / N;
 console.log(
   `${N} tasks in ${(ms / 1000).toFixed(1)} s; caller CPU ${cpuUs.toFixed(1)} µs/task, of it GC ${(gcMs * 1000 / N).toFixed(1)} µs`,
 );
-console.log(`allocated ≈ ${(total / N).toFixed(0)} bytes/task (sampled)`);
-for (const [k, b] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
-  console.log(`${(b / N).toFixed(0).padStart(6)} B/task  ${(100 * b / total).toFixed(1).padStart(5)}%  ${k}`);
-}
+for (const line of allocSummary(profile.head, N, TOP)) console.log(line);

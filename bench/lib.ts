@@ -5,7 +5,8 @@
  * the client it measures: a worker's peak RSS should be its own system's, not the bench's.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
@@ -161,6 +162,12 @@ export interface WorkerChild {
   stop(): Promise<WorkerRss>;
   /** Asks it to write a V8 heap snapshot to `path` now; resolves when written. */
   snapshot(path: string): Promise<void>;
+  /**
+   * Starts V8's sampling heap profiler in it, the garbage young-generation GC collects included;
+   * `allocStop(path)` writes the profile (a `.heapprofile`) there.
+   */
+  allocStart(): Promise<void>;
+  allocStop(path: string): Promise<void>;
   /** SIGKILLs it (after a failure). */
   kill(): void;
 }
@@ -243,6 +250,16 @@ export function spawnWorker(file: string, args: string[]): WorkerChild {
       child.stdin!.write(`snapshot ${path}\n`);
       return deadline(Promise.race([written, died]), 120_000, `bench/${file} heap snapshot`);
     },
+    allocStart() {
+      const started = new Promise<void>((resolve) => snapshots.set("alloc", resolve));
+      child.stdin!.write("alloc start\n");
+      return deadline(Promise.race([started, died]), 30_000, `bench/${file} allocation profile start`);
+    },
+    allocStop(path) {
+      const written = new Promise<void>((resolve) => snapshots.set(path, resolve));
+      child.stdin!.write(`alloc stop ${path}\n`);
+      return deadline(Promise.race([written, died]), 60_000, `bench/${file} allocation profile`);
+    },
     kill() {
       child.kill("SIGKILL");
     },
@@ -281,6 +298,10 @@ export async function runWorker(name: string, start: () => Promise<() => Promise
         // Taken on request (mid-burst, by bench/memory.ts): it pauses the process for seconds.
         writeHeapSnapshot(line.slice(9));
         process.stdout.write(`SNAPSHOT ${line.slice(9)}\n`);
+      } else if (line === "alloc start") {
+        void allocStart().then(() => process.stdout.write("SNAPSHOT alloc\n"));
+      } else if (line.startsWith("alloc stop ")) {
+        void allocStop(line.slice(11)).then(() => process.stdout.write(`SNAPSHOT ${line.slice(11)}\n`));
       }
     });
     rl.on("close", () => resolve());
@@ -306,6 +327,53 @@ export async function runWorker(name: string, start: () => Promise<() => Promise
     if (atPeak) process.stdout.write(`HEAP ${JSON.stringify(atPeak)}\n`);
     process.stdout.write(`RSS ${peak} ${atReady}\n`);
   }
+}
+
+/** A node of V8's sampling heap profile. */
+export interface AllocNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: AllocNode[];
+}
+
+/** Bytes allocated per task in all, and the `top` allocating functions, from a sampling heap profile over `n` tasks. */
+export function allocSummary(head: AllocNode, n: number, top: number): string[] {
+  const byFn = new Map<string, number>();
+  let total = 0;
+  const walk = (node: AllocNode) => {
+    const f = node.callFrame;
+    const where = f.url.replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, "$1/") || "(native)";
+    const key = `${f.functionName || "(anonymous)"} ${where}${f.url ? `:${f.lineNumber + 1}` : ""}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const c of node.children) walk(c);
+  };
+  walk(head);
+  return [
+    `allocated ≈ ${(total / n).toFixed(0)} bytes/task (sampled)`,
+    ...[...byFn].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, b]) =>
+      `${(b / n).toFixed(0).padStart(6)} B/task  ${(100 * b / total).toFixed(1).padStart(5)}%  ${k}`
+    ),
+  ];
+}
+
+let allocSession: Session | null = null;
+
+async function allocStart(): Promise<void> {
+  allocSession = new Session();
+  allocSession.connect();
+  await allocSession.post("HeapProfiler.startSampling", {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMajorGC: true,
+  });
+}
+
+async function allocStop(path: string): Promise<void> {
+  const { profile } = await allocSession!.post("HeapProfiler.stopSampling");
+  allocSession!.disconnect();
+  allocSession = null;
+  writeFileSync(path, JSON.stringify(profile));
 }
 
 /**

@@ -371,7 +371,16 @@ export class RedisBackend implements ResultBackend {
     return this.storeEncoded(record.task_id, record.status, this.encode(record));
   }
 
-  async storeEncoded(taskId: string, status: string, bytes: Uint8Array): Promise<StoreOutcome> {
+  storeEncoded(taskId: string, status: string, bytes: Uint8Array): Promise<StoreOutcome> {
+    if (this.#redis.status !== "ready" || this.#replicas) return this.#storeEncodedWaiting(taskId, status, bytes);
+    // Connected and waiting for no replica: without an async frame of its own, as every task's
+    // result is written (bench/worker-alloc.ts).
+    const ttl = this.#settings.resultExpiresMs ?? 0;
+    return this.#redis.celeriacStore(this.#key(taskId), nodeBuffer(bytes), ttl, this.#publish).then(storeOutcome);
+  }
+
+  /** storeEncoded() when it must connect first, or wait for replicas after the write. */
+  async #storeEncodedWaiting(taskId: string, status: string, bytes: Uint8Array): Promise<StoreOutcome> {
     if (this.#redis.status !== "ready") await this.connect();
     const ttl = this.#settings.resultExpiresMs ?? 0;
     const n = await this.#redis.celeriacStore(this.#key(taskId), nodeBuffer(bytes), ttl, this.#publish);
@@ -379,7 +388,7 @@ export class RedisBackend implements ResultBackend {
     // must not fail because a progress update could not reach a replica. Also when a SUCCESS
     // was kept: it may be the unreplicated write of an earlier attempt.
     if (isReady(status)) await this.#replicated(`the ${status} result of ${taskId}`);
-    return n === 1 ? "stored" : "kept-success";
+    return storeOutcome(n);
   }
 
   encode(record: ResultRecord): Uint8Array {
@@ -501,4 +510,9 @@ export class RedisBackend implements ResultBackend {
       this.#redis.disconnect();
     }
   }
+}
+
+/** What the store script's answer means: 1 written, 0 a stored SUCCESS kept. */
+function storeOutcome(n: number): StoreOutcome {
+  return n === 1 ? "stored" : "kept-success";
 }

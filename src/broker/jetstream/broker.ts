@@ -272,8 +272,10 @@ export class JetStreamBroker implements Broker {
   ): Promise<PublishReceipt> {
     const deadline = Date.now() + this.#settings.publishTimeoutMs;
     const h = natsHeaders();
-    for (const k in message.headers) if (k !== Header.MSG_ID) h.set(k, message.headers[k]!);
-    h.set(Header.MSG_ID, msgId);
+    // append, not set: the object is new and the keys are distinct, and set() first searches
+    // the headers for the key to delete (bench/caller-alloc.ts).
+    for (const k in message.headers) if (k !== Header.MSG_ID) h.append(k, message.headers[k]!);
+    h.append(Header.MSG_ID, msgId);
     // The first attempt outside an async function: nearly every publish ends with it, and every
     // task sent pays for an async frame (bench/delay-cpu.ts).
     const wait = Math.max(1_000, Math.min(5_000, this.#settings.publishTimeoutMs));
