@@ -19,6 +19,7 @@ import type { ResultBackend } from "./backend/types.ts";
 import { NOTICE_IN_BACKEND, type ResultRecord } from "./protocol/result.ts";
 import { isProgressState, isReady } from "./states.ts";
 import { ClosedError, TimeoutError } from "./errors.ts";
+import { RecentMap } from "./recent-map.ts";
 
 /** Receives a task's progress: the value (`ctx.progress`'s, or a custom state's meta) and the state. */
 export type ProgressListener = (value: unknown, state: string) => void;
@@ -35,7 +36,7 @@ interface Waiter {
   timeoutMs: number | null;
 }
 
-/** How many arrived-but-not-yet-awaited notices are kept (older ones are read from the backend). */
+/** At most this many arrived-but-not-yet-awaited notices are kept, at least half as many (older ones are read from the backend). */
 const NOTICE_CACHE = 10_000;
 const FIRST_CHECK_MS = 1_000;
 const MAX_CHECK_MS = 30_000;
@@ -56,10 +57,15 @@ export class ResultHub {
   #started: Promise<void> | null = null;
   #unsubscribe: (() => void) | null = null;
   #offStatus: (() => void) | null = null;
-  /** Ready records that arrived before anyone asked, newest last. */
-  #arrived = new Map<string, ResultRecord>();
-  /** Ids this client published while connected, with the connection epoch at the time. */
-  #published = new Map<string, number>();
+  /** Ready records that arrived before anyone asked: the latest NOTICE_CACHE / 2 at least. */
+  #arrived = new RecentMap<string, ResultRecord>(NOTICE_CACHE, (dropped) => {
+    if (this.#unclaimed.size > 0) { for (const id of dropped.keys()) this.#dropUnclaimed(id); }
+  });
+  /**
+   * Ids this client published while connected, with the connection epoch at the time. For the
+   * ones dropped, get() falls back to one backend read.
+   */
+  #published = new RecentMap<string, number>(NOTICE_CACHE * 10);
   #epoch = 0;
   /** Who waits for each task: nearly always one waiter, so an array (a Set per task cost more). */
   #waiters = new Map<string, Waiter[]>();
@@ -113,15 +119,6 @@ export class ResultHub {
   /** Notes that this client just published `id` with its reply subject. */
   published(id: string): void {
     this.#published.set(id, this.#epoch);
-    if (this.#published.size > NOTICE_CACHE * 10) {
-      // Forget the oldest: for them, get() falls back to one backend read.
-      const drop = this.#published.size - NOTICE_CACHE * 10;
-      let i = 0;
-      for (const k of this.#published.keys()) {
-        if (i++ >= drop) break;
-        this.#published.delete(k);
-      }
-    }
   }
 
   #onNotice(data: Uint8Array): void {
@@ -200,11 +197,6 @@ export class ResultHub {
       return;
     }
     this.#arrived.set(id, record);
-    if (this.#arrived.size > NOTICE_CACHE) {
-      const oldest = this.#arrived.keys().next().value;
-      if (oldest !== undefined) this.#arrived.delete(oldest);
-      if (oldest !== undefined) this.#dropUnclaimed(oldest);
-    }
   }
 
   /**
