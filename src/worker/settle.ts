@@ -30,6 +30,29 @@ export interface SettleDeps {
   onSettled(job: Job, outcome: Outcome, state: string | null): void;
 }
 
+/**
+ * A message on its way to the DLQ: a live delivery (rejected, or unsettleable) or one JetStream
+ * stopped delivering (exhausted). What differs between them is how a step is retried and how the
+ * message leaves its queue.
+ */
+interface Burial {
+  queue: string;
+  seq: number;
+  deliveries: number;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** The decoded message, when it could be decoded. */
+  message: TaskMessage | null;
+  /** Recorded under its id: REJECTED, or FAILURE. */
+  status: string;
+  /** The error type the record (and the follow-ups) carry. */
+  type: string;
+  /** Whether what depends on it (errbacks, its chain, its chord) is failed too. */
+  followUps: boolean;
+  durably<T>(what: string, op: () => Promise<T>): Promise<T>;
+  remove(): void | Promise<void>;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -99,10 +122,8 @@ export class Settler {
     const what = job.message?.id ?? `message ${job.delivery.seq}`;
     this.#deps.log.error(`could not settle ${what}: ${(err as Error).message}; retrying cannot help, dead-lettering it`);
     try {
-      await this.#deadLetter(job, `could not settle: ${(err as Error).message} (retrying cannot help)`, {
-        status: State.FAILURE,
-        type: "SettleError",
-      });
+      const burial = this.#burial(job, { status: State.FAILURE, type: "SettleError", followUps: false });
+      await this.#bury(burial, `could not settle: ${(err as Error).message} (retrying cannot help)`);
     } catch (dlqErr) {
       this.#deps.log.error(`could not dead-letter ${what} either (${(dlqErr as Error).message}); it will be redelivered`);
     }
@@ -129,7 +150,7 @@ export class Settler {
           job.delivery.nak();
           return null;
         }
-        await this.#deadLetter(job, outcome.reason);
+        await this.#bury(this.#burial(job, { status: State.REJECTED, type: "Rejected", followUps: true }), outcome.reason);
         return State.REJECTED;
       case "defer": {
         // Back to the delayed store under a fresh dedup id (the original's may still be in the window).
@@ -245,36 +266,45 @@ export class Settler {
   }
 
   /**
-   * The one way a delivered message goes to the DLQ: kept raw with the reason, `status` recorded
-   * if the id is known, removed from its queue. A rejected canvas member fails what depends on it
-   * (its chain, its chord) like any failure; a message that could not be settled sends nothing
-   * more (sending is what failed).
+   * The one way a message goes to the DLQ: kept raw with the reason, `status` recorded if the id is
+   * known, removed from its queue. With `followUps`, what depends on it (errbacks, its chain, its
+   * chord) fails like after any failure; a message that could not be settled sends nothing more
+   * (sending is what failed).
    */
-  async #deadLetter(
-    job: Job,
-    reason: string,
-    as: { status: string; type: string } = { status: State.REJECTED, type: "Rejected" },
-  ): Promise<void> {
-    const d = job.delivery;
-    const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
-    await this.#durably(
-      `dead-letter message ${d.seq}`,
-      job,
-      () => this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`),
+  async #bury(b: Burial, reason: string): Promise<void> {
+    const headers = this.#dlqHeaders(b.headers, b.queue, b.deliveries);
+    await b.durably(
+      `dead-letter message ${b.seq}`,
+      () => this.#deps.broker.deadLetter(b.queue, { headers, body: b.body }, reason, `${b.queue}:${b.seq}`),
     );
-    this.#deps.log.warn(`dead-lettered message ${d.seq} from queue ${job.queue}: ${reason}`);
-    const id = job.message?.id ?? d.header(Header.ID);
-    if (id) await this.#recordDeadLetter(id, as.status, as.type, reason, job.message?.replyTo);
-    const follow = as.status === State.REJECTED && job.message
-      ? this.#onFailure(job.message, { type: as.type, message: reason, traceback: null })
-      : undefined;
-    if (follow) await this.#durably(`follow-ups of ${id}`, job, follow);
-    d.term();
+    this.#deps.log.warn(`dead-lettered message ${b.seq} from queue ${b.queue}: ${reason}`);
+    const id = b.message?.id ?? b.headers[Header.ID];
+    if (id) await this.#recordDeadLetter(id, b.status, b.type, reason, b.message?.replyTo);
+    const follow = b.followUps && b.message ? this.#onFailure(b.message, { type: b.type, message: reason, traceback: null }) : undefined;
+    if (follow) await b.durably(`follow-ups of ${id}`, follow);
+    await b.remove();
+  }
+
+  /** The burial of a live delivery: its steps retried while the worker runs, then termed. */
+  #burial(job: Job, as: { status: string; type: string; followUps: boolean }): Burial {
+    const d = job.delivery;
+    return {
+      queue: job.queue,
+      seq: d.seq,
+      deliveries: d.deliveryCount,
+      headers: d.headers(),
+      body: d.body,
+      message: job.message,
+      ...as,
+      durably: (what, op) => this.#durably(what, job, op),
+      remove: () => d.term(),
+    };
   }
 
   /**
    * A message JetStream stopped delivering after `maxDeliver` attempts (its worker kept dying,
-   * or it kept outliving ack_wait): dead-letter it, record FAILURE, remove it from the queue.
+   * or it kept outliving ack_wait): dead-letter it, record FAILURE, fail what depends on it (a
+   * chord waits for every member), remove it from the queue.
    */
   async exhausted(ex: ExhaustedMessage): Promise<void> {
     const reason = `delivered ${ex.deliveries} times without being acknowledged (maxDeliver reached: ` +
@@ -287,20 +317,29 @@ export class Settler {
       );
       return;
     }
-    const message = ex.message;
+    const { headers, body } = ex.message;
+    let message: TaskMessage | null;
     try {
-      const headers = this.#dlqHeaders(message.headers, ex.queue, ex.deliveries);
-      await this.#deps.broker.deadLetter(ex.queue, { headers, body: message.body }, reason, `${ex.queue}:${ex.seq}`);
-      const id = message.headers[Header.ID];
-      let replyTo: string | undefined;
-      try {
-        replyTo = decodeTaskMessage((n) => message.headers[n], message.body).replyTo;
-      } catch {
-        replyTo = undefined;
-      }
-      if (id) await this.#recordDeadLetter(id, State.FAILURE, "DeliveryLimitExceeded", reason, replyTo);
-      await ex.remove();
-      this.#deps.log.warn(`dead-lettered message ${ex.seq} from queue ${ex.queue}: ${reason}`);
+      message = decodeTaskMessage((n) => headers[n], body, () => headers);
+    } catch {
+      message = null; // dead-lettered all the same, under the id its header names (if any)
+    }
+    try {
+      await this.#bury({
+        queue: ex.queue,
+        seq: ex.seq,
+        deliveries: ex.deliveries,
+        headers,
+        body,
+        message,
+        status: State.FAILURE,
+        type: "DeliveryLimitExceeded",
+        followUps: true,
+        // No delivery to keep in progress: a failed step leaves the broker's report of it unacked,
+        // and the whole burial is tried again when the report comes back (each step is idempotent).
+        durably: (_what, op) => op(),
+        remove: () => ex.remove(),
+      }, reason);
     } catch (err) {
       this.#deps.log.error(`could not dead-letter exhausted message ${ex.seq} of ${ex.queue}: ${(err as Error).message}`);
     }
