@@ -64,6 +64,7 @@ export class Job {
     this.#trace = trace;
   }
 
+  /** Where it is (see {@link JobPhase}). */
   get phase(): JobPhase {
     return this.#phase;
   }
@@ -116,6 +117,7 @@ export class Job {
     return this as KnownJob;
   }
 
+  /** True once its message is decoded and its task known. */
   isKnown(): this is KnownJob {
     return this.#message !== null && this.#task !== null;
   }
@@ -125,6 +127,7 @@ export class Job {
     if (this.#phase === "received") this.#phase = "held";
   }
 
+  /** Its token is due (or it was terminated or handed back meanwhile, and stays so). */
   unhold(): void {
     if (this.#phase === "held") this.#phase = "received";
   }
