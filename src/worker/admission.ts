@@ -15,11 +15,11 @@
 import type { Task } from "../task.ts";
 import type { Rate } from "../rate.ts";
 import { TokenBucket } from "../rate.ts";
-import type { Job, Outcome } from "./job.ts";
+import type { KnownJob, Outcome } from "./job.ts";
 
 /** An admission step after the per-worker limit: the cluster-wide limit, the key's permit. */
 export interface AdmissionStep {
-  admit(job: Job, task: Task): Promise<Outcome | null>;
+  admit(job: KnownJob): Promise<Outcome | null>;
 }
 
 /**
@@ -27,18 +27,17 @@ export interface AdmissionStep {
  * let the task through. Null (run now, nothing allocated) when the task has none of them.
  */
 export function admitInTurn(
-  job: Job,
-  task: Task,
+  job: KnownJob,
   first: Promise<Outcome | null> | null,
   global: AdmissionStep | null,
   permits: AdmissionStep | null,
 ): Promise<Outcome | null> | null {
-  const keyed = permits !== null && task.options.keyConcurrency !== null ? permits : null;
+  const keyed = permits !== null && job.task.options.keyConcurrency !== null ? permits : null;
   if (!global && !keyed) return first;
   let admitted = first;
   for (const step of [global, keyed]) {
     if (!step) continue;
-    admitted = admitted === null ? step.admit(job, task) : admitted.then((o) => o ?? step.admit(job, task));
+    admitted = admitted === null ? step.admit(job) : admitted.then((o) => o ?? step.admit(job));
   }
   return admitted;
 }
@@ -53,9 +52,9 @@ export class Admission {
   #overrides = new Map<string, Rate | null>();
   #held = 0;
   #maxHeld: () => number;
-  #isRevoked: (job: Job) => boolean;
+  #isRevoked: (job: KnownJob) => boolean;
 
-  constructor(opts: { maxHeld: () => number; isRevoked: (job: Job) => boolean }) {
+  constructor(opts: { maxHeld: () => number; isRevoked: (job: KnownJob) => boolean }) {
     this.#maxHeld = opts.maxHeld;
     this.#isRevoked = opts.isRevoked;
   }
@@ -77,7 +76,8 @@ export class Admission {
   }
 
   /** The executor's admission hook: null = run now (the common case, no allocation). */
-  admit(job: Job, task: Task): Promise<Outcome | null> | null {
+  admit(job: KnownJob): Promise<Outcome | null> | null {
+    const task = job.task;
     const rate = this.rateOf(task);
     if (!rate) return null;
     let bucket = this.#buckets.get(task.name);
@@ -88,21 +88,20 @@ export class Admission {
     if (wait > HOLD_MAX_MS || this.#held >= this.#maxHeld()) {
       bucket.unreserve();
       // Back to the delayed store until its token would be due; the slot pulls other work.
-      job.message!.eta = now + wait;
-      return Promise.resolve({ kind: "defer", etaMs: now + wait });
+      return Promise.resolve({ kind: "defer", message: job.message, etaMs: now + wait });
     }
     return this.#hold(job, wait);
   }
 
-  async #hold(job: Job, ms: number): Promise<Outcome | null> {
+  async #hold(job: KnownJob, ms: number): Promise<Outcome | null> {
     this.#held++;
-    job.held = true;
+    job.hold();
     try {
       await new Promise((r) => setTimeout(r, ms));
     } finally {
       this.#held--;
-      job.held = false;
+      job.unhold();
     }
-    return this.#isRevoked(job) ? { kind: "revoked", reason: "revoked" } : null;
+    return this.#isRevoked(job) ? { kind: "revoked", message: job.message, reason: "revoked" } : null;
   }
 }

@@ -11,7 +11,7 @@ import { PROGRESS_STATE } from "../states.ts";
 import type { RetryOptions, TaskContext } from "../context.ts";
 import type { TaskState } from "../states.ts";
 import { Retry } from "../errors.ts";
-import { type Job, recordExtras } from "./job.ts";
+import { type KnownJob, recordExtras } from "./job.ts";
 
 /** What every context of one worker shares. */
 export interface ContextDeps {
@@ -73,12 +73,12 @@ export abstract class MessageView {
 
 /** The context of one running task. */
 export class RunningTask extends MessageView implements TaskContext {
-  readonly #job: Job;
+  readonly #job: KnownJob;
   readonly #deps: ContextDeps;
   #log: Logger | null = null;
 
-  constructor(job: Job, message: TaskMessage, deps: ContextDeps) {
-    super(message);
+  constructor(job: KnownJob, deps: ContextDeps) {
+    super(job.message);
     this.#job = job;
     this.#deps = deps;
   }
@@ -114,7 +114,7 @@ export class RunningTask extends MessageView implements TaskContext {
       this.log.warn(`updateState(${state}) ignored: task ${m.id} has finished`);
       return;
     }
-    const extras = recordExtras(this.#job, this.#deps.hostname, this.#deps.resultExtended);
+    const extras = recordExtras(m, this.#job.queue, this.#deps.hostname, this.#deps.resultExtended);
     const backend = this.#deps.backend;
     // Encoded once: the stored bytes are the caller's progress event (as for results, see settle).
     const bytes = backend.encode(makeRecord(m.id, state, meta ?? null, extras));
@@ -129,7 +129,7 @@ export class RunningTask extends MessageView implements TaskContext {
 
   /** Lineage hook: the producer records tasks sent from inside this one. */
   addChild(id: string): void {
-    (this.#job.children ??= []).push(id);
+    this.#job.addChildren([id]);
   }
 
   retry(opts: RetryOptions = {}): Retry {

@@ -10,7 +10,7 @@ import { makeRecord, type ResultRecord } from "../protocol/result.ts";
 import { isReady, State, type TaskState } from "../states.ts";
 import type { DecodeError } from "../errors.ts";
 import type { TaskPool } from "./pool/types.ts";
-import { type Job, type Outcome, recordExtras } from "./job.ts";
+import { type Job, type KnownJob, type Outcome, recordExtras } from "./job.ts";
 import type { MessageSigning } from "../security/load.ts";
 
 /** What the executor needs from its worker. */
@@ -23,16 +23,16 @@ export interface ExecutorDeps {
   /** Sends a result notice (progress events from `ctx.progress` / `ctx.updateState`). */
   notify(replyTo: string, id: string, state: TaskState, bytes: Uint8Array): void;
   /** Called once the message is decoded and the task known, before it runs. */
-  onReceived(job: Job): void;
+  onReceived(job: KnownJob): void;
   /** Called when the handler begins. */
-  onStarted(job: Job): void;
+  onStarted(job: KnownJob): void;
   /** True if the task was revoked (remote control): it is recorded REVOKED and never runs. */
   isRevoked(id: string): boolean;
   /**
    * Admission (rate limits): null to run now, or a promise of null (run, after waiting) or of the
    * outcome that replaces running (deferred, revoked while waiting).
    */
-  admit(job: Job, task: Task): Promise<Outcome | null> | null;
+  admit(job: KnownJob): Promise<Outcome | null> | null;
   /** Signature checks; null when signing is off. */
   signing: MessageSigning | null;
   /** Bodies larger than this are dead-lettered undecoded. */
@@ -72,36 +72,43 @@ export class Executor {
     if (d.body.length > this.#deps.maxMessageBytes) {
       return {
         kind: "reject",
+        message: null,
         reason: `oversized message: ${d.body.length} bytes, over this worker's maxMessageBytes (${this.#deps.maxMessageBytes})`,
         requeue: false,
       };
     }
     const verdict = this.#deps.signing ? this.#checkSignature(job, this.#deps.signing) : null;
-    if (typeof verdict === "string") return { kind: "reject", reason: verdict, requeue: false };
+    if (typeof verdict === "string") return { kind: "reject", message: null, reason: verdict, requeue: false };
     try {
       const all = d.headerCount() > BASE_HEADER_COUNT ? () => d.headers() : undefined;
       message = decodeTaskMessage((n) => d.header(n), d.body, all);
     } catch (err) {
-      return { kind: "reject", reason: (err as DecodeError).message, requeue: false };
+      return { kind: "reject", message: null, reason: (err as DecodeError).message, requeue: false };
     }
     // The signature covers the body's queue, not the subject: a signed message copied onto another
     // queue (by someone who may publish there) is refused rather than run by that queue's workers.
     if (verdict === true && message.queue !== undefined && message.queue !== job.queue) {
-      return { kind: "reject", reason: `signed for queue "${message.queue}" but delivered on queue "${job.queue}"`, requeue: false };
+      return {
+        kind: "reject",
+        message: null, // nothing of it is trusted here: no follow-ups run from it
+        reason: `signed for queue "${message.queue}" but delivered on queue "${job.queue}"`,
+        requeue: false,
+      };
     }
-    job.message = message;
+    job.decoded(message);
     const task = this.#deps.tasks.get(message.task);
     if (!task) {
       return {
         kind: "reject",
+        message,
         reason: `unknown task "${message.task}": not registered on worker ${this.#deps.hostname}`,
         requeue: false,
       };
     }
-    job.task = task;
+    const known = job.known(task);
     // Never before its time: a task that arrives early (a producer's clock ahead of ours) goes
     // back to wait in the broker; nothing waits in a worker.
-    if (message.eta !== undefined && message.eta > Date.now()) return { kind: "defer", etaMs: message.eta };
+    if (message.eta !== undefined && message.eta > Date.now()) return { kind: "defer", message, etaMs: message.eta };
     // A redelivery, or a copy the delayed-task mover may have published twice: run it only if no
     // result or later attempt exists yet.
     if (
@@ -110,24 +117,24 @@ export class Executor {
     ) {
       try {
         const done = await this.#alreadyDone(message);
-        if (done) return { kind: "skip", why: done.why, record: done.record };
+        if (done) return { kind: "skip", message, why: done.why, record: done.record };
       } catch (err) {
         // The backend is down: run anyway (at-least-once); the result write will wait for it.
         this.#deps.log.warn(`could not check ${message.id} for an earlier result: ${(err as Error).message}`);
       }
     }
     if (message.expires !== undefined && message.expires <= Date.now()) {
-      return { kind: "revoked", reason: "expired" };
+      return { kind: "revoked", message, reason: "expired" };
     }
-    if (this.#deps.isRevoked(message.id)) return { kind: "revoked", reason: "revoked" };
-    this.#deps.onReceived(job);
-    if (task.options.trackStarted) this.#track(job, State.RECEIVED);
-    const admitted = this.#deps.admit(job, task);
+    if (this.#deps.isRevoked(message.id)) return { kind: "revoked", message, reason: "revoked" };
+    this.#deps.onReceived(known);
+    if (task.options.trackStarted) this.#track(known, State.RECEIVED);
+    const admitted = this.#deps.admit(known);
     if (admitted) {
       const instead = await admitted;
       if (instead) return instead;
     }
-    return this.#run(job, task, message);
+    return this.#run(known);
   }
 
   /** True if verified, false if accepted unverified, or the dead-letter reason. */
@@ -155,25 +162,23 @@ export class Executor {
     return null;
   }
 
-  #track(job: Job, state: TaskState, meta: unknown = null): void {
-    const m = job.message!;
-    this.#deps.backend.store(makeRecord(m.id, state, meta, this.#extra(job))).catch((err) =>
+  #track(job: KnownJob, state: TaskState, meta: unknown = null): void {
+    const m = job.message;
+    const extras = recordExtras(m, job.queue, this.#deps.hostname, this.#deps.resultExtended);
+    this.#deps.backend.store(makeRecord(m.id, state, meta, extras)).catch((err) =>
       this.#deps.log.warn(`could not record ${state} for ${m.id}: ${(err as Error).message}`)
     );
   }
 
-  #extra(job: Job) {
-    return recordExtras(job, this.#deps.hostname, this.#deps.resultExtended);
-  }
-
   /** Starts the handler in the pool, under the limits the message, the task or the worker set (in that order). */
-  #run(job: Job, task: Task, m: TaskMessage): Promise<Outcome> {
+  #run(job: KnownJob): Promise<Outcome> {
+    const { task, message: m } = job;
     const [hardS, softS] = m.timelimit ?? [null, null];
     const hardMs = hardS ? hardS * 1000 : task.options.timeLimitMs ?? this.#deps.timeLimitMs;
     const softMs = softS ? softS * 1000 : task.options.softTimeLimitMs ?? this.#deps.softTimeLimitMs;
-    job.startedAt = Date.now();
+    job.start();
     this.#deps.onStarted(job);
     if (task.options.trackStarted) this.#track(job, State.STARTED);
-    return this.#deps.pool.run({ job, task, message: m, hardMs: hardMs ?? null, softMs: softMs ?? null });
+    return this.#deps.pool.run({ job, hardMs: hardMs ?? null, softMs: softMs ?? null });
   }
 }

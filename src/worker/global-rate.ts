@@ -14,7 +14,7 @@
 import type { ResultBackend } from "../backend/types.ts";
 import type { Rate } from "../rate.ts";
 import type { Task } from "../task.ts";
-import type { Job, Outcome } from "./job.ts";
+import type { KnownJob, Outcome } from "./job.ts";
 
 /** The cluster-wide limiter as one worker sees it. */
 export class GlobalRates {
@@ -43,20 +43,19 @@ export class GlobalRates {
   }
 
   /** Null when the task may start now; else the outcome that defers it. Only called when limited. */
-  async admit(job: Job, task: Task): Promise<Outcome | null> {
+  async admit(job: KnownJob): Promise<Outcome | null> {
+    const { task, message } = job;
     const rate = this.rateOf(task);
     if (!rate || !this.#backend) return null;
     const intervalMs = 1 / rate.perMs;
     let waitMs: number;
     try {
-      waitMs = await this.#backend.rateTake(task.name, job.message!.id, intervalMs);
+      waitMs = await this.#backend.rateTake(task.name, message.id, intervalMs);
     } catch (err) {
       this.#report(err as Error); // cannot tell: ask again later rather than run over the limit
       waitMs = intervalMs;
     }
     if (waitMs <= 0) return null;
-    const etaMs = Date.now() + waitMs;
-    job.message!.eta = etaMs;
-    return { kind: "defer", etaMs };
+    return { kind: "defer", message, etaMs: Date.now() + waitMs };
   }
 }

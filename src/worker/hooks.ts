@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import { Signal, type Signals } from "../signals.ts";
 import { State } from "../states.ts";
 import type { TaskHooks } from "../task-options.ts";
-import type { Job, Outcome } from "./job.ts";
+import type { Job, KnownJob, Outcome } from "./job.ts";
 
 /** What hook dispatch needs from its worker. */
 export interface HookDeps {
@@ -19,11 +19,11 @@ export interface HookDeps {
   /** The worker's name (a field of its records). */
   hostname: string;
   /** A context for the job's task (as its handler had). */
-  context(job: Job): TaskContext;
+  context(job: KnownJob): TaskContext;
 }
 
 /** Fires `taskPrerun` as the handler is about to be called. */
-export function taskStarting(deps: HookDeps, job: Job): void {
+export function taskStarting(deps: HookDeps, job: KnownJob): void {
   if (deps.signals.has(Signal.TASK_PRERUN)) deps.signals.fire(Signal.TASK_PRERUN, { ctx: deps.context(job) });
 }
 
@@ -52,8 +52,9 @@ export function hasHooks(deps: HookDeps, job: Job): boolean {
 export async function taskSettled(deps: HookDeps, job: Job, outcome: Outcome, state: string | null): Promise<void> {
   if (outcome.kind !== "success" && outcome.kind !== "failure" && outcome.kind !== "retry") return;
   if (state !== State.SUCCESS && state !== State.FAILURE && state !== State.RETRY) return;
-  if (!hasHooks(deps, job)) return;
-  const hooks = job.task?.options.hooks ?? null;
+  // Known, as any job whose handler ran.
+  if (!job.isKnown() || !hasHooks(deps, job)) return;
+  const hooks = job.task.options.hooks ?? null;
   const ctx = deps.context(job);
   const { signals } = deps;
   const value = outcome.kind === "success" && state === State.SUCCESS ? outcome.value : undefined;

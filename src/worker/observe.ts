@@ -7,7 +7,7 @@ import type { EventDispatcher } from "../events/dispatcher.ts";
 import { TaskEventType } from "../events/event.ts";
 import { callFields, settledEvent } from "../events/task-events.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import type { Job, Outcome } from "./job.ts";
+import type { Job, KnownJob, Outcome } from "./job.ts";
 
 /** Task observers of one worker. */
 export class TaskObservers {
@@ -35,14 +35,14 @@ export class TaskObservers {
     return this.#events;
   }
 
-  received(job: Job): void {
-    const m = job.message!;
+  received(job: KnownJob): void {
+    const m = job.message;
     this.#metrics?.received(m.task);
     if (this.#events) this.#dispatcher!.send(TaskEventType.RECEIVED, callFields(m, job.queue));
   }
 
-  started(job: Job): void {
-    if (this.#events) this.#dispatcher!.send(TaskEventType.STARTED, { uuid: job.message!.id, name: job.message!.task });
+  started(job: KnownJob): void {
+    if (this.#events) this.#dispatcher!.send(TaskEventType.STARTED, { uuid: job.message.id, name: job.message.task });
   }
 
   settled(job: Job, outcome: Outcome, state: string | null): void {

@@ -11,8 +11,7 @@
  * keys behind a long backlog of one key are not stuck behind it.
  */
 import type { ResultBackend } from "../backend/types.ts";
-import type { Task } from "../task.ts";
-import type { Job, Outcome } from "./job.ts";
+import type { Job, KnownJob, Outcome } from "./job.ts";
 
 /** A task denied a permit tries again after this long, plus up to as much again of jitter. */
 export const PERMIT_RETRY_MS = 200;
@@ -22,6 +21,8 @@ export class KeyPermits {
   #backend: ResultBackend;
   #leaseMs: number;
   #report: (err: Error) => void;
+  /** The permits running jobs hold: the key, and the task id it was taken for. */
+  #held = new Map<Job, { key: string; id: string }>();
 
   constructor(deps: { backend: ResultBackend; leaseMs: number; report(err: Error): void }) {
     this.#backend = deps.backend;
@@ -30,10 +31,10 @@ export class KeyPermits {
   }
 
   /** Takes the job's permit: null when it may run (or has no key), else the outcome that defers it. */
-  async admit(job: Job, task: Task): Promise<Outcome | null> {
+  async admit(job: KnownJob): Promise<Outcome | null> {
+    const { task, message: m } = job;
     const limit = task.options.keyConcurrency;
-    const m = job.message;
-    if (limit === null || !m || m.concurrencyKey === undefined) return null;
+    if (limit === null || m.concurrencyKey === undefined) return null;
     const key = `${task.name}:${m.concurrencyKey}`;
     let taken = false;
     try {
@@ -42,25 +43,33 @@ export class KeyPermits {
       this.#report(err as Error); // cannot tell: try again later rather than run over the limit
     }
     if (taken) {
-      job.permit = key;
+      this.#held.set(job, { key, id: m.id });
       return null;
     }
     const etaMs = Date.now() + PERMIT_RETRY_MS + Math.floor(Math.random() * PERMIT_RETRY_MS);
-    m.eta = etaMs;
-    return { kind: "defer", etaMs };
+    return { kind: "defer", message: m, etaMs };
   }
 
-  /** Extends the leases of the permits these jobs hold (the in-progress ticker). */
-  renew(jobs: Iterable<Job>): void {
-    for (const job of jobs) {
-      if (job.permit && job.message) this.#backend.permitRenew(job.permit, job.message.id, this.#leaseMs).catch((err) => this.#report(err));
+  /** Extends the leases of the permits held (the in-progress ticker). */
+  renew(): void {
+    for (const { key, id } of this.#held.values()) {
+      this.#backend.permitRenew(key, id, this.#leaseMs).catch((err) => this.#report(err));
     }
   }
 
   /** Gives a settled job's permit back. */
   release(job: Job): void {
-    if (!job.permit || !job.message) return;
-    this.#backend.permitRelease(job.permit, job.message.id).catch((err) => this.#report(err));
-    job.permit = null;
+    const p = this.#held.get(job);
+    if (!p) return;
+    this.#held.delete(job);
+    this.#backend.permitRelease(p.key, p.id).catch((err) => this.#report(err));
+  }
+
+  /**
+   * Stops renewing the permit of a job that leaves the worker unsettled (it could not be settled,
+   * or was handed back): its lease runs out by itself, as if its worker had died.
+   */
+  forget(job: Job): void {
+    this.#held.delete(job);
   }
 }

@@ -8,10 +8,9 @@ import type { Emitter } from "../emitter.ts";
 import type { MessageSigning } from "../security/load.ts";
 import { withContext } from "../tracing.ts";
 import type { Logger } from "../log.ts";
-import type { Task } from "../task.ts";
 import type { ContextDeps } from "./context.ts";
 import { Executor } from "./executor.ts";
-import type { Job, Outcome } from "./job.ts";
+import type { Job, KnownJob, Outcome } from "./job.ts";
 import type { TaskObservers } from "./observe.ts";
 import type { CompiledWorkerOptions } from "./options.ts";
 import { createPool, type TaskPool } from "./pool/mod.ts";
@@ -34,9 +33,9 @@ export interface PipelineHost {
   obs: TaskObservers;
   emitter: Emitter<WorkerEvents>;
   /** Whether the task may start now, or the outcome that replaces it (rate limits, permits). */
-  admit(job: Job, task: Task): Promise<Outcome | null> | null;
+  admit(job: KnownJob): Promise<Outcome | null> | null;
   /** Called as a task starts (the `taskPrerun` signal). */
-  started(job: Job): void;
+  started(job: KnownJob): void;
   isRevoked(id: string): boolean;
   onSettled(job: Job, outcome: Outcome, state: string | null): void;
 }
@@ -68,7 +67,7 @@ export function pipeline(h: PipelineHost): { pool: TaskPool; executor: Executor;
     resultExtended: cfg.resultExtended,
     notify: h.notify,
     onReceived: (job) => {
-      if (job.task && !job.task.options.acksLate) job.delivery.ack();
+      if (!job.task.options.acksLate) job.delivery.ack();
       if (obs.observed) obs.received(job);
       if (emitter.has("task-received")) emitter.emit("task-received", taskEvent(job));
     },

@@ -10,14 +10,14 @@ import { RevokedIds } from "../control/revoked.ts";
 import { TaskRevokedError } from "../errors.ts";
 import { withContext } from "../tracing.ts";
 import { endSpan } from "./traced.ts";
-import type { Job, Outcome } from "./job.ts";
+import type { Job, KnownJob } from "./job.ts";
 
 /** What revocations need from their worker. */
 export interface RevocationsDeps {
   config: CompiledAppOptions;
   log: Logger;
-  /** Settles a job (the worker's Settler). */
-  settle(job: Job, outcome: Outcome): Promise<void>;
+  /** Settles a terminated job as REVOKED (the worker's Settler). */
+  settleTerminated(job: KnownJob): Promise<void>;
   /** Frees a job's slot (idempotent). */
   release(job: Job): void;
   /** Stops the job's handler where the pool can (a child is killed); false where it cannot. */
@@ -49,8 +49,10 @@ export class Revocations {
     if (!terminate) return [];
     const hit: string[] = [];
     for (const job of inFlight) {
-      // A job in settle has finished: terminating it now would settle it twice.
-      if (!job.message || job.terminated || job.settling || !ids.includes(job.message.id)) continue;
+      if (!job.isKnown() || !ids.includes(job.message.id)) continue;
+      // False for a job in settle (it has finished: terminating it now would settle it twice), or
+      // one terminated already.
+      if (!job.terminate(new TaskRevokedError(job.message.id, "terminated"))) continue;
       hit.push(job.message.id);
       void this.#terminate(job);
     }
@@ -59,22 +61,18 @@ export class Revocations {
 
   /**
    * In the process and threads pools the child running it is killed (and replaced). In the async
-   * pool the handler may still be running JavaScript: the job is marked so whatever it returns is
-   * dropped, and its slot is freed now.
+   * pool the handler may still be running JavaScript: the job is terminated, so whatever it
+   * returns is dropped, and its slot is freed now.
    */
-  async #terminate(job: Job): Promise<void> {
-    job.terminated = true;
-    job.abort.abort(new TaskRevokedError(job.message!.id, "terminated"));
+  async #terminate(job: KnownJob): Promise<void> {
     this.#deps.kill(job);
-    const settle = () => this.#deps.settle(job, { kind: "revoked", reason: "terminated" });
+    const settle = () => this.#deps.settleTerminated(job);
     try {
       await (job.trace ? withContext(job.trace.context, settle) : settle());
     } finally {
       this.#deps.release(job);
-      if (job.trace) {
-        endSpan(job);
-        job.trace = null;
-      }
+      const trace = job.takeTrace();
+      if (trace) endSpan(trace, job.message);
     }
   }
 }

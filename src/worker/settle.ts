@@ -15,8 +15,9 @@ import { isReady, State } from "../states.ts";
 import { type CeleriacError, ClosedError, describeError, ErrorCode, hasCode, type RemoteError, type Retry } from "../errors.ts";
 import { afterFailure, afterSuccess, successChildren } from "./followups.ts";
 import { autoRetryFor, decideRetry } from "./retry-policy.ts";
-import { type Job, type Outcome, recordExtras } from "./job.ts";
+import { type Job, type KnownJob, type Outcome, recordExtras } from "./job.ts";
 import { sendNotice } from "./notice.ts";
+import { type Burial, deadLetterHeaders } from "./burial.ts";
 
 /** What settling needs from its worker. */
 export interface SettleDeps {
@@ -56,22 +57,33 @@ export class Settler {
    * Applies `outcome` to `job`. Never throws; failures to settle leave the message to be
    * redelivered. Resolves with the state recorded (null if none), or undefined if not settled.
    */
-  async settle(job: Job, outcome: Outcome): Promise<string | null | undefined> {
-    if (job.abandoned || outcome.kind === "abandoned") return undefined;
-    job.settling = true; // from here on a terminate is a no-op (revocations.ts)
+  settle(job: Job, outcome: Outcome): Promise<string | null | undefined> {
+    // A terminated job is settled as REVOKED (settleTerminated): its own outcome is dropped.
+    if (outcome.kind === "abandoned" || !job.beginSettling()) return Promise.resolve(undefined);
+    return this.#settle(job, outcome);
+  }
+
+  /** Settles a job `terminate()` claimed, as REVOKED: whatever its handler does later is dropped. */
+  settleTerminated(job: KnownJob): Promise<string | null | undefined> {
+    if (job.abandoned) return Promise.resolve(undefined);
+    return this.#settle(job, { kind: "revoked", message: job.message, reason: "terminated" });
+  }
+
+  async #settle(job: Job, outcome: Exclude<Outcome, { kind: "abandoned" }>): Promise<string | null | undefined> {
     try {
       let state: string | null;
       if (outcome.kind === "success") {
         // The common case, without the extra async layer of #apply.
         try {
-          await this.#final(job, State.SUCCESS, outcome.value, null, this.#onSuccess(job.message!, outcome.value));
+          const m = outcome.message;
+          await this.#final(job, m, State.SUCCESS, outcome.value, null, this.#onSuccess(m, outcome.value));
           job.delivery.ack();
           state = State.SUCCESS;
         } catch (err) {
           if (!hasCode(err, ErrorCode.ENCODE)) throw err;
           // The value cannot be stored or sent on (too deep, a cycle, a RegExp): the task fails and
           // says why, rather than its message coming back until maxDeliver.
-          state = await this.#apply(job, { kind: "failure", error: err, runtimeMs: outcome.runtimeMs });
+          state = await this.#apply(job, { kind: "failure", message: outcome.message, error: err, runtimeMs: outcome.runtimeMs });
         }
       } else {
         state = await this.#apply(job, outcome);
@@ -80,11 +92,11 @@ export class Settler {
       return state;
     } catch (err) {
       if (!job.abandoned && !retryHelps(err)) {
-        await this.#cannotSettle(job, err);
+        await this.#cannotSettle(job, outcome.message, err);
         return undefined;
       }
       // Not acked: JetStream redelivers it after ack_wait, and the redelivery check sees what got done.
-      this.#deps.log.error(`could not settle ${job.message?.id ?? `message ${job.delivery.seq}`}: ${(err as Error).message}`);
+      this.#deps.log.error(`could not settle ${outcome.message?.id ?? `message ${job.delivery.seq}`}: ${(err as Error).message}`);
       return undefined;
     }
   }
@@ -95,32 +107,30 @@ export class Settler {
    * message goes to the DLQ now with the reason, and FAILURE is recorded (a stored SUCCESS is
    * kept). If even the dead letter cannot be written, the message stays unacked and is redelivered.
    */
-  async #cannotSettle(job: Job, err: unknown): Promise<void> {
-    const what = job.message?.id ?? `message ${job.delivery.seq}`;
+  async #cannotSettle(job: Job, message: TaskMessage | null, err: unknown): Promise<void> {
+    const what = message?.id ?? `message ${job.delivery.seq}`;
     this.#deps.log.error(`could not settle ${what}: ${(err as Error).message}; retrying cannot help, dead-lettering it`);
     try {
-      await this.#deadLetter(job, `could not settle: ${(err as Error).message} (retrying cannot help)`, {
-        status: State.FAILURE,
-        type: "SettleError",
-      });
+      const burial = this.#burial(job, message, { status: State.FAILURE, type: "SettleError", followUps: false });
+      await this.#bury(burial, `could not settle: ${(err as Error).message} (retrying cannot help)`);
     } catch (dlqErr) {
       this.#deps.log.error(`could not dead-letter ${what} either (${(dlqErr as Error).message}); it will be redelivered`);
     }
   }
 
-  async #apply(job: Job, outcome: Outcome): Promise<string | null> {
-    const m = job.message;
+  async #apply(job: Job, outcome: Exclude<Outcome, { kind: "abandoned" }>): Promise<string | null> {
     switch (outcome.kind) {
       case "skip": {
-        this.#deps.log.info(`skipping redelivered ${m?.task}[${m?.id}]: ${outcome.why}`);
+        const m = outcome.message;
+        this.#deps.log.info(`skipping redelivered ${m.task}[${m.id}]: ${outcome.why}`);
         // Replay the follow-ups: the earlier run may have died between storing and sending them.
         const rec = outcome.record;
-        const follow = !m || !isReady(rec.status)
+        const follow = !isReady(rec.status)
           ? undefined
           : rec.status === State.SUCCESS
           ? this.#onSuccess(m, rec.result)
           : this.#onFailure(m, remoteErrorOf(rec));
-        if (follow) await this.#durably(`follow-ups of ${m!.id}`, job, follow);
+        if (follow) await this.#durably(`follow-ups of ${m.id}`, job, follow);
         job.delivery.ack();
         return null;
       }
@@ -129,54 +139,55 @@ export class Settler {
           job.delivery.nak();
           return null;
         }
-        await this.#deadLetter(job, outcome.reason);
+        await this.#bury(this.#burial(job, outcome.message, { status: State.REJECTED, type: "Rejected", followUps: true }), outcome.reason);
         return State.REJECTED;
       case "defer": {
         // Back to the delayed store under a fresh dedup id (the original's may still be in the window).
-        const m2 = job.message!;
+        const m = outcome.message;
+        const later = { ...m, eta: outcome.etaMs };
         await this.#durably(
-          `defer ${m2.id}`,
+          `defer ${m.id}`,
           job,
-          () => this.#deps.producer.publish(m2, { msgId: `${m2.id}:${m2.retries}:defer:${job.delivery.seq}` }),
+          () => this.#deps.producer.publish(later, { msgId: `${m.id}:${m.retries}:defer:${job.delivery.seq}` }),
         );
         job.delivery.ack();
         return null;
       }
       case "revoked": {
         const why = { type: "TaskRevokedError", message: outcome.reason, traceback: null };
-        await this.#final(job, State.REVOKED, exceptionInfo(why), null, m ? this.#onFailure(m, why) : undefined);
+        const m = outcome.message;
+        await this.#final(job, m, State.REVOKED, exceptionInfo(why), null, this.#onFailure(m, why));
         job.delivery.ack();
         return State.REVOKED;
       }
       case "success": {
-        await this.#final(job, State.SUCCESS, outcome.value, null, this.#onSuccess(m!, outcome.value));
+        const m = outcome.message;
+        await this.#final(job, m, State.SUCCESS, outcome.value, null, this.#onSuccess(m, outcome.value));
         job.delivery.ack();
         return State.SUCCESS;
       }
       case "failure": {
-        const retry = job.task && m ? autoRetryFor(outcome.error, job.task.options, m.retries) : null;
-        if (retry) return await this.#retry(job, retry);
-        await this.#fail(job, outcome.error);
+        const m = outcome.message;
+        const retry = job.task ? autoRetryFor(outcome.error, job.task.options, m.retries) : null;
+        if (retry) return await this.#retry(job, m, retry);
+        await this.#fail(job, m, outcome.error);
         return State.FAILURE;
       }
       case "retry":
-        return await this.#retry(job, outcome.retry);
-      case "abandoned":
-        return null;
+        return await this.#retry(job, outcome.message, outcome.retry);
     }
   }
 
-  async #fail(job: Job, error: unknown): Promise<void> {
+  async #fail(job: Job, m: TaskMessage, error: unknown): Promise<void> {
     const d = describeError(error);
-    await this.#final(job, State.FAILURE, exceptionInfo(d), d.traceback, this.#onFailure(job.message!, d));
+    await this.#final(job, m, State.FAILURE, exceptionInfo(d), d.traceback, this.#onFailure(m, d));
     job.delivery.ack();
   }
 
-  async #retry(job: Job, retry: Retry): Promise<string> {
-    const m = job.message!;
+  async #retry(job: Job, m: TaskMessage, retry: Retry): Promise<string> {
     const decision = decideRetry(retry, job.task!.options, m.id, m.retries);
     if (!decision.again) {
-      await this.#fail(job, decision.error);
+      await this.#fail(job, m, decision.error);
       return State.FAILURE;
     }
     const next = { ...m, retries: m.retries + 1, eta: decision.etaMs > Date.now() ? decision.etaMs : undefined };
@@ -186,7 +197,7 @@ export class Settler {
     // Publish the next attempt first: its dedup id (`<id>:<retries>`) makes a repeat harmless.
     await this.#durably(`publish retry ${next.retries} of ${m.id}`, job, () => this.#deps.producer.publish(next));
     const d = retry.exc === undefined ? { type: "Retry", message: retry.message, traceback: null } : describeError(retry.exc);
-    const rec = makeRecord(m.id, State.RETRY, exceptionInfo(d), { ...this.#extra(job), retries: next.retries, traceback: d.traceback });
+    const rec = makeRecord(m.id, State.RETRY, exceptionInfo(d), { ...this.#extra(job, m), retries: next.retries, traceback: d.traceback });
     await this.#durably(`store RETRY of ${m.id}`, job, () => this.#deps.backend.store(rec));
     job.delivery.ack();
     return State.RETRY;
@@ -197,14 +208,19 @@ export class Settler {
    * callbacks, chord), then sends the notice. Follow-ups come before the notice so that a waiter on
    * a chain's last task never races the publish of the step that produces it.
    */
-  async #final(job: Job, status: string, result: unknown, traceback: string | null, follow?: () => Promise<void>): Promise<void> {
-    const m = job.message;
-    if (!m) return;
+  async #final(
+    job: Job,
+    m: TaskMessage,
+    status: string,
+    result: unknown,
+    traceback: string | null,
+    follow?: () => Promise<void>,
+  ): Promise<void> {
     const backend = this.#deps.backend;
     let bytes: Uint8Array | null = null;
     let stored: StoreOutcome = "stored";
     if (!(m.ignoreResult && status === State.SUCCESS)) {
-      const rec: ResultRecord = makeRecord(m.id, status, result, this.#extra(job));
+      const rec: ResultRecord = makeRecord(m.id, status, result, this.#extra(job, m));
       rec.traceback = traceback;
       rec.date_done = isoNow();
       if (status === State.SUCCESS && (job.children || m.embed)) {
@@ -240,41 +256,50 @@ export class Settler {
     return m.embed ? () => afterFailure(m, error, this.#deps) : undefined;
   }
 
-  #extra(job: Job) {
-    return recordExtras(job, this.#deps.hostname, this.#deps.resultExtended);
+  #extra(job: Job, m: TaskMessage) {
+    return recordExtras(m, job.queue, this.#deps.hostname, this.#deps.resultExtended);
   }
 
   /**
-   * The one way a delivered message goes to the DLQ: kept raw with the reason, `status` recorded
-   * if the id is known, removed from its queue. A rejected canvas member fails what depends on it
-   * (its chain, its chord) like any failure; a message that could not be settled sends nothing
-   * more (sending is what failed).
+   * The one way a message goes to the DLQ: kept raw with the reason, `status` recorded if the id is
+   * known, removed from its queue. With `followUps`, what depends on it (errbacks, its chain, its
+   * chord) fails like after any failure; a message that could not be settled sends nothing more
+   * (sending is what failed).
    */
-  async #deadLetter(
-    job: Job,
-    reason: string,
-    as: { status: string; type: string } = { status: State.REJECTED, type: "Rejected" },
-  ): Promise<void> {
-    const d = job.delivery;
-    const headers = this.#dlqHeaders(d.headers(), job.queue, d.deliveryCount);
-    await this.#durably(
-      `dead-letter message ${d.seq}`,
-      job,
-      () => this.#deps.broker.deadLetter(job.queue, { headers, body: d.body }, reason, `${job.queue}:${d.seq}`),
+  async #bury(b: Burial, reason: string): Promise<void> {
+    const headers = deadLetterHeaders(b.headers, b.queue, b.deliveries, this.#deps.hostname);
+    await b.durably(
+      `dead-letter message ${b.seq}`,
+      () => this.#deps.broker.deadLetter(b.queue, { headers, body: b.body }, reason, `${b.queue}:${b.seq}`),
     );
-    this.#deps.log.warn(`dead-lettered message ${d.seq} from queue ${job.queue}: ${reason}`);
-    const id = job.message?.id ?? d.header(Header.ID);
-    if (id) await this.#recordDeadLetter(id, as.status, as.type, reason, job.message?.replyTo);
-    const follow = as.status === State.REJECTED && job.message
-      ? this.#onFailure(job.message, { type: as.type, message: reason, traceback: null })
-      : undefined;
-    if (follow) await this.#durably(`follow-ups of ${id}`, job, follow);
-    d.term();
+    this.#deps.log.warn(`dead-lettered message ${b.seq} from queue ${b.queue}: ${reason}`);
+    const id = b.message?.id ?? b.headers[Header.ID];
+    if (id) await this.#recordDeadLetter(id, b.status, b.type, reason, b.message?.replyTo);
+    const follow = b.followUps && b.message ? this.#onFailure(b.message, { type: b.type, message: reason, traceback: null }) : undefined;
+    if (follow) await b.durably(`follow-ups of ${id}`, follow);
+    await b.remove();
+  }
+
+  /** The burial of a live delivery: its steps retried while the worker runs, then termed. */
+  #burial(job: Job, message: TaskMessage | null, as: { status: string; type: string; followUps: boolean }): Burial {
+    const d = job.delivery;
+    return {
+      queue: job.queue,
+      seq: d.seq,
+      deliveries: d.deliveryCount,
+      headers: d.headers(),
+      body: d.body,
+      message,
+      ...as,
+      durably: (what, op) => this.#durably(what, job, op),
+      remove: () => d.term(),
+    };
   }
 
   /**
    * A message JetStream stopped delivering after `maxDeliver` attempts (its worker kept dying,
-   * or it kept outliving ack_wait): dead-letter it, record FAILURE, remove it from the queue.
+   * or it kept outliving ack_wait): dead-letter it, record FAILURE, fail what depends on it (a
+   * chord waits for every member), remove it from the queue.
    */
   async exhausted(ex: ExhaustedMessage): Promise<void> {
     const reason = `delivered ${ex.deliveries} times without being acknowledged (maxDeliver reached: ` +
@@ -287,36 +312,32 @@ export class Settler {
       );
       return;
     }
-    const message = ex.message;
+    const { headers, body } = ex.message;
+    let message: TaskMessage | null;
     try {
-      const headers = this.#dlqHeaders(message.headers, ex.queue, ex.deliveries);
-      await this.#deps.broker.deadLetter(ex.queue, { headers, body: message.body }, reason, `${ex.queue}:${ex.seq}`);
-      const id = message.headers[Header.ID];
-      let replyTo: string | undefined;
-      try {
-        replyTo = decodeTaskMessage((n) => message.headers[n], message.body).replyTo;
-      } catch {
-        replyTo = undefined;
-      }
-      if (id) await this.#recordDeadLetter(id, State.FAILURE, "DeliveryLimitExceeded", reason, replyTo);
-      await ex.remove();
-      this.#deps.log.warn(`dead-lettered message ${ex.seq} from queue ${ex.queue}: ${reason}`);
+      message = decodeTaskMessage((n) => headers[n], body, () => headers);
+    } catch {
+      message = null; // dead-lettered all the same, under the id its header names (if any)
+    }
+    try {
+      await this.#bury({
+        queue: ex.queue,
+        seq: ex.seq,
+        deliveries: ex.deliveries,
+        headers,
+        body,
+        message,
+        status: State.FAILURE,
+        type: "DeliveryLimitExceeded",
+        followUps: true,
+        // No delivery to keep in progress: a failed step leaves the broker's report of it unacked,
+        // and the whole burial is tried again when the report comes back (each step is idempotent).
+        durably: (_what, op) => op(),
+        remove: () => ex.remove(),
+      }, reason);
     } catch (err) {
       this.#deps.log.error(`could not dead-letter exhausted message ${ex.seq} of ${ex.queue}: ${(err as Error).message}`);
     }
-  }
-
-  #dlqHeaders(original: Record<string, string>, queue: string, deliveries: number): Record<string, string> {
-    const headers: Record<string, string> = {};
-    // Nats-* headers belong to the original publish (its dedup id would collide with the DLQ's).
-    for (const [k, v] of Object.entries(original)) if (!k.startsWith("Nats-")) headers[k] = v;
-    // …but a signature covers it: kept aside so a replay can check the signature before re-signing.
-    if (original[Header.MSG_ID] !== undefined) headers[Header.DLQ_MSG_ID] = original[Header.MSG_ID];
-    headers[Header.DLQ_QUEUE] = queue;
-    headers[Header.DLQ_DELIVERIES] = String(deliveries);
-    headers[Header.DLQ_WORKER] = this.#deps.hostname;
-    headers[Header.DLQ_TIME] = new Date().toISOString();
-    return headers;
   }
 
   async #recordDeadLetter(id: string, status: string, type: string, reason: string, replyTo: string | undefined) {

@@ -8,10 +8,10 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import type { Delivery } from "../broker/types.ts";
 import type { ChordJoin, ResultBackend, StoreOutcome } from "../backend/types.ts";
 import type { ResultRecord } from "../protocol/result.ts";
-import { Header } from "../protocol/message.ts";
+import { Header, type TaskMessage } from "../protocol/message.ts";
 import { State } from "../states.ts";
 import { activeTracer, Attr, childSpan, type ProcessTrace, recordError, startProcessSpan } from "../tracing.ts";
-import type { Job, Outcome } from "./job.ts";
+import type { Outcome } from "./job.ts";
 
 /** A delivery whose settle verbs become events of the CONSUMER span. */
 export class TracedDelivery implements Delivery {
@@ -79,8 +79,8 @@ export function traceDelivery(tracer: Tracer, d: Delivery, durable: string, link
  * Sets the span's status from the outcome: failures and rejections are ERROR with the exception
  * recorded; retries and revocations leave it UNSET (they are not the task's failure).
  */
-export function settleSpan(job: Job, outcome: Outcome, state: string | null): void {
-  const span = job.trace!.span;
+export function settleSpan(trace: ProcessTrace, outcome: Outcome, state: string | null): void {
+  const span = trace.span;
   span.setAttribute(Attr.TASK_STATE, state ?? outcome.kind);
   if (state === State.FAILURE) {
     recordError(span, outcome.kind === "failure" ? outcome.error : outcome.kind === "retry" ? outcome.retry.exc ?? outcome.retry : state);
@@ -95,9 +95,8 @@ export function settleSpan(job: Job, outcome: Outcome, state: string | null): vo
 }
 
 /** Ends the span, with what was learnt from decoding the message. */
-export function endSpan(job: Job): void {
-  const span = job.trace!.span;
-  const m = job.message;
+export function endSpan(trace: ProcessTrace, m: TaskMessage | null): void {
+  const span = trace.span;
   if (m) {
     span.setAttribute(Attr.TASK_RETRIES, m.retries);
     if (m.rootId) span.setAttribute(Attr.ROOT_ID, m.rootId);

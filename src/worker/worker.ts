@@ -16,7 +16,7 @@ import { GlobalRates } from "./global-rate.ts";
 import { KeyPermits } from "./permits.ts";
 import { PauseWatch } from "./paused.ts";
 import { QueueActors } from "./queues.ts";
-import { type Job, newJob, type Outcome } from "./job.ts";
+import { Job, type Outcome } from "./job.ts";
 import { logSettled, settledTaskEvent } from "./report.ts";
 import { ClosedError, ConfigError } from "../errors.ts";
 import { moverActor } from "../schedule/mover.ts";
@@ -106,8 +106,8 @@ export class Worker {
     this.#revocations = new Revocations({
       config: host.config,
       log: this.#log,
-      settle: async (job, outcome) => {
-        await this.#settler!.settle(job, outcome);
+      settleTerminated: async (job) => {
+        await this.#settler!.settleTerminated(job);
       },
       release: (job) => this.#release(job),
       kill: (job) => this.#pool?.kill(job) ?? false,
@@ -115,7 +115,7 @@ export class Worker {
     const revoked = this.#revocations.ids;
     this.#admission = new Admission({
       maxHeld: () => Math.max(1, Math.floor(this.#concurrency / 4)),
-      isRevoked: (job) => job.terminated || revoked.has(job.message!.id),
+      isRevoked: (job) => job.terminated || revoked.has(job.message.id),
     });
     this.#tracing = host.config.tracing.enabled;
     this.#links = host.config.tracing.links;
@@ -219,7 +219,7 @@ export class Worker {
         signals: this.#host.signals,
         log: this.#log,
         hostname: this.hostname,
-        context: (job) => new RunningTask(job, job.message!, contextDeps),
+        context: (job) => new RunningTask(job, contextDeps),
       };
       this.#globalRates.use(backend);
       const permits = this.#permits = new KeyPermits({ backend, leaseMs: cfg.broker.ackWaitMs, report: (e) => this.#report(e) });
@@ -235,8 +235,8 @@ export class Worker {
         emitter: this.#emitter,
         isRevoked: (id) => this.#revocations.ids.has(id),
         // Per worker, then cluster-wide, then the key's permit: each only when the task has it.
-        admit: (job, task) =>
-          admitInTurn(job, task, this.#admission.admit(job, task), this.#globalRates.rateOf(task) ? this.#globalRates : null, permits),
+        admit: (job) =>
+          admitInTurn(job, this.#admission.admit(job), this.#globalRates.rateOf(job.task) ? this.#globalRates : null, permits),
         started: (job) => taskStarting(hooks, job),
         onSettled: (job, outcome, state) => this.#onSettled(job, outcome, state),
       });
@@ -279,7 +279,7 @@ export class Worker {
     this.#ticker = setInterval(() => {
       const before = Date.now() - every;
       for (const job of this.#inFlight) if (job.receivedAt < before && !job.abandoned) job.delivery.working();
-      this.#permits?.renew(this.#inFlight);
+      this.#permits?.renew();
     }, every);
   }
 
@@ -293,7 +293,7 @@ export class Worker {
       this.#dispatchTraced(tracer, delivery);
       return;
     }
-    const job = newJob(delivery);
+    const job = new Job(delivery);
     this.#inFlight.add(job);
     void this.#process(job);
   }
@@ -301,8 +301,7 @@ export class Worker {
   /** Runs the job inside its CONSUMER span, so what the task (and settle) sends is its child. */
   #dispatchTraced(tracer: Tracer, delivery: Delivery): void {
     const t = traceDelivery(tracer, delivery, this.#host.config.names.durable(delivery.queue), this.#links);
-    const job = newJob(t.delivery);
-    job.trace = t.trace;
+    const job = new Job(t.delivery, t.trace);
     this.#inFlight.add(job);
     void withContext(t.trace.context, () => this.#process(job));
   }
@@ -310,13 +309,11 @@ export class Worker {
   async #process(job: Job): Promise<void> {
     try {
       const outcome = await this.#executor!.execute(job);
-      // A terminated task was settled as REVOKED already; what it did after is dropped.
-      if (!job.terminated) {
-        const state = await this.#settler!.settle(job, outcome);
-        // Hooks run once the outcome is settled, within the task's slot (checked first: most
-        // tasks have none, and an await per task is measurable).
-        if (state !== undefined && hasHooks(this.#hooks!, job)) await taskSettled(this.#hooks!, job, outcome, state);
-      }
+      // Undefined for a terminated task (settled as REVOKED already: what it did after is dropped).
+      const state = await this.#settler!.settle(job, outcome);
+      // Hooks run once the outcome is settled, within the task's slot (checked first: most
+      // tasks have none, and an await per task is measurable).
+      if (state !== undefined && hasHooks(this.#hooks!, job)) await taskSettled(this.#hooks!, job, outcome, state);
       // A handler the pool could not stop keeps its slot until it returns (never more than -c at once).
       if (outcome.kind === "failure" && outcome.lingering) await outcome.lingering;
     } catch (err) {
@@ -324,16 +321,15 @@ export class Worker {
       this.#log.error("unexpected error while processing a message", err);
     } finally {
       this.#release(job);
-      if (job.trace) {
-        endSpan(job);
-        job.trace = null;
-      }
+      const trace = job.takeTrace();
+      if (trace) endSpan(trace, job.message);
     }
   }
 
   /** Frees a job's slot, once (a terminated job is released before its handler returns). */
   #release(job: Job): void {
     if (!this.#inFlight.delete(job)) return;
+    this.#permits?.forget(job); // settled or not, its permit (if any) is no longer renewed here
     this.#slots.finished(job.queue);
     if (this.#inFlight.size === 0) this.#idle?.();
   }
@@ -343,7 +339,7 @@ export class Worker {
     this.#processed++;
     const name = job.message?.task;
     if (name !== undefined) this.#totals.set(name, (this.#totals.get(name) ?? 0) + 1);
-    if (job.trace) settleSpan(job, outcome, state);
+    if (job.trace) settleSpan(job.trace, outcome, state);
     if (state === State.REVOKED) taskRevoked(this.#hooks!, job, outcome);
     if (this.#obs.observed) this.#obs.settled(job, outcome, state);
     logSettled(this.#log, this.hostname, job, outcome, state);
@@ -388,8 +384,7 @@ export class Worker {
       clearTimeout(timer);
     }
     for (const job of this.#inFlight) {
-      job.abandoned = true;
-      job.abort.abort(new ClosedError(`worker ${this.hostname}`));
+      job.abandon(new ClosedError(`worker ${this.hostname}`));
       job.delivery.nak();
       this.#log.warn(`handed back ${job.message?.task ?? "?"}[${job.message?.id ?? job.delivery.seq}]`);
     }

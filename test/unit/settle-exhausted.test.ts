@@ -1,6 +1,6 @@
 /**
  * Messages JetStream stopped delivering (maxDeliver reached): the settler dead-letters them before
- * removing them, and never removes one whose body it could not read back.
+ * removing them, fails what depends on them, and never removes one whose body it could not read back.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +14,7 @@ import { encodeTaskMessage } from "../../src/protocol/message.ts";
 function settler() {
   const deadLetters: { queue: string; reason: string }[] = [];
   const errors: string[] = [];
+  const published: { id: string; task: string; args: unknown[] }[] = [];
   const log = { debug() {}, info() {}, warn() {}, error: (m: string) => errors.push(m) } as unknown as Logger;
   const broker = {
     deadLetter: (queue: string, _m: unknown, reason: string) => {
@@ -29,13 +30,19 @@ function settler() {
   const deps: SettleDeps = {
     broker,
     backend,
-    producer: {} as Producer,
+    producer: {
+      build: (task: string, args: unknown[], o: { taskId?: string }) => ({ id: o.taskId, task, args }),
+      publish: (m: { id: string; task: string; args: unknown[] }) => {
+        published.push(m);
+        return Promise.resolve();
+      },
+    } as unknown as Producer,
     hostname: "test@host",
     log,
     resultExtended: false,
     onSettled() {},
   };
-  return { s: new Settler(deps), deadLetters, errors };
+  return { s: new Settler(deps), deadLetters, errors, published };
 }
 
 function exhausted(message: ExhaustedMessage["message"]) {
@@ -54,6 +61,19 @@ describe("settle: exhausted messages", () => {
     await s.exhausted(ex);
     assert.equal(deadLetters.length, 1);
     assert.match(deadLetters[0]!.reason, /maxDeliver reached/);
+    assert.equal(ex.removed, true);
+  });
+
+  it("runs the errbacks of a message it dead-lettered, as after any failure", async () => {
+    const { s, published, errors } = settler();
+    const errback = { task: "on_error", args: [], kwargs: {}, options: {}, immutable: false };
+    const embed = { callbacks: null, errbacks: [errback], chain: null, chord: null };
+    const ex = exhausted(encodeTaskMessage({ id: "t2", task: "add", args: [], kwargs: {}, embed, retries: 0, queue: "celery" }));
+    await s.exhausted(ex);
+    assert.deepEqual(errors, []);
+    assert.equal(published.length, 1);
+    assert.equal(published[0]!.task, "on_error");
+    assert.equal(published[0]!.args[0], "t2");
     assert.equal(ex.removed, true);
   });
 

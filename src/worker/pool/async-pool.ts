@@ -7,6 +7,7 @@
  * or untrusted code belongs in the `process` or `threads` pool.
  */
 import type { Task } from "../../task.ts";
+import type { TaskMessage } from "../../protocol/message.ts";
 import type { Logger } from "../../log.ts";
 import { currentTask } from "../../context.ts";
 import { ErrorCode, hasCode, type Retry, SoftTimeLimitExceeded, TimeLimitExceeded } from "../../errors.ts";
@@ -31,14 +32,14 @@ function invoke(task: Task, ctx: RunningTask, args: unknown[]): Promise<Settled>
   }
 }
 
-/** The outcome of a handler that threw `error`. */
-export function errorOutcome(error: unknown, runtimeMs: number): Outcome {
-  if (hasCode(error, ErrorCode.RETRY)) return { kind: "retry", retry: error as Retry, runtimeMs };
+/** The outcome of a handler, run on `message`, that threw `error`. */
+export function errorOutcome(message: TaskMessage, error: unknown, runtimeMs: number): Outcome {
+  if (hasCode(error, ErrorCode.RETRY)) return { kind: "retry", message, retry: error as Retry, runtimeMs };
   if (hasCode(error, ErrorCode.REJECT)) {
     const e = error as Error & { requeue?: boolean };
-    return { kind: "reject", reason: `rejected by the task: ${e.message}`, requeue: Boolean(e.requeue) };
+    return { kind: "reject", message, reason: `rejected by the task: ${e.message}`, requeue: Boolean(e.requeue) };
   }
-  return { kind: "failure", error, runtimeMs };
+  return { kind: "failure", message, error, runtimeMs };
 }
 
 /** Runs handlers in the event loop. */
@@ -55,8 +56,9 @@ export class AsyncPool implements TaskPool {
   }
 
   async run(call: TaskCall): Promise<Outcome> {
-    const { job, task, message: m, hardMs, softMs } = call;
-    const ctx = new RunningTask(job, m, this.#deps);
+    const { job, hardMs, softMs } = call;
+    const { task, message: m } = job;
+    const ctx = new RunningTask(job, this.#deps);
     const soft = softMs ? setTimeout(() => job.abort.abort(new SoftTimeLimitExceeded(softMs / 1000)), softMs) : undefined;
     let hard: ReturnType<typeof setTimeout> | undefined;
     const limit = hardMs ? new Promise<"limit">((r) => (hard = setTimeout(() => r("limit"), hardMs))) : null;
@@ -70,15 +72,15 @@ export class AsyncPool implements TaskPool {
       if (hardMs && (first === "limit" || runtimeMs > hardMs)) {
         const error = new TimeLimitExceeded(hardMs / 1000);
         job.abort.abort(error);
-        if (first !== "limit") return { kind: "failure", error, runtimeMs };
+        if (first !== "limit") return { kind: "failure", message: m, error, runtimeMs };
         this.#deps.log.error(
           `Task ${m.task}[${m.id}] passed its hard time limit (${hardMs / 1000}s): failed, its signal aborted; ` +
             `the async pool cannot stop it, so its slot stays taken until it returns (run CPU-bound or untrusted code with -P process or -P threads)`,
         );
-        return { kind: "failure", error, runtimeMs, lingering: settled.then(() => {}) };
+        return { kind: "failure", message: m, error, runtimeMs, lingering: settled.then(() => {}) };
       }
       const s = first as Settled;
-      return s.ok ? { kind: "success", value: s.value, runtimeMs } : errorOutcome(s.error, runtimeMs);
+      return s.ok ? { kind: "success", message: m, value: s.value, runtimeMs } : errorOutcome(m, s.error, runtimeMs);
     } finally {
       if (soft) clearTimeout(soft);
       clearTimeout(hard);

@@ -119,17 +119,18 @@ export class ChildPool implements TaskPool {
   }
 
   #start(child: Child, call: TaskCall, resolve: (o: Outcome) => void): void {
-    const { job, message: m, hardMs, softMs } = call;
+    const { job, hardMs, softMs } = call;
+    const m = job.message;
     if (job.terminated || job.abandoned) {
       // Revoked (or handed back) while it waited for a child: it must not start now.
-      resolve(job.abandoned ? { kind: "abandoned" } : { kind: "revoked", reason: "terminated" });
+      resolve(job.abandoned ? { kind: "abandoned" } : { kind: "revoked", message: m, reason: "terminated" });
       this.#offer(child);
       return;
     }
     const p: Pending = {
       id: ++this.#calls,
       call,
-      ctx: new RunningTask(job, m, this.#deps),
+      ctx: new RunningTask(job, this.#deps),
       started: performance.now(),
       timers: [],
       resolve: (o) => {
@@ -150,7 +151,7 @@ export class ChildPool implements TaskPool {
         const error = new TimeLimitExceeded(hardMs / 1000);
         this.#deps.log.error(`Task ${m.task}[${m.id}] passed its hard time limit (${hardMs / 1000}s): killing ${this.#name(child)}`);
         job.abort.abort(error);
-        this.#end(child, { kind: "failure", error, runtimeMs: performance.now() - p.started });
+        this.#end(child, { kind: "failure", message: m, error, runtimeMs: performance.now() - p.started });
       }, hardMs));
     }
     this.#send(child, { t: "run", call: p.id, queue: job.queue, deliveryCount: job.delivery.deliveryCount, message: m });
@@ -168,8 +169,9 @@ export class ChildPool implements TaskPool {
 
   kill(job: Job): boolean {
     for (const child of this.#children) {
-      if (child.running?.call.job !== job) continue;
-      this.#end(child, { kind: "revoked", reason: "terminated" });
+      const running = child.running?.call.job;
+      if (running !== job) continue;
+      this.#end(child, { kind: "revoked", message: running.message, reason: "terminated" });
       return true;
     }
     return false;
@@ -309,8 +311,8 @@ export class ChildPool implements TaskPool {
     child.running = null;
     child.tasks++;
     child.memoryKiB = f.memoryKiB;
-    if (f.children) (p.call.job.children ??= []).push(...f.children);
-    p.resolve(outcomeOf(f.result));
+    if (f.children) p.call.job.addChildren(f.children);
+    p.resolve(outcomeOf(f.result, p.call.job.message));
     const d = this.#deps;
     if (d.maxTasksPerChild !== null && child.tasks >= d.maxTasksPerChild) {
       d.log.info(`${this.#name(child)} ran ${child.tasks} tasks (maxTasksPerChild): replacing it`);
@@ -357,13 +359,13 @@ export class ChildPool implements TaskPool {
     const p = child.running;
     child.running = null;
     if (p) {
-      const m = p.call.message;
+      const m = p.call.job.message;
       const lost = `${this.#name(child)} ${why} while running ${m.task}[${m.id}]`;
       this.#deps.log.error(lost);
       p.resolve(
-        p.call.task.options.rejectOnWorkerLost
-          ? { kind: "reject", reason: lost, requeue: true }
-          : { kind: "failure", error: new WorkerLostError(lost), runtimeMs: performance.now() - p.started },
+        p.call.job.task.options.rejectOnWorkerLost
+          ? { kind: "reject", message: m, reason: lost, requeue: true }
+          : { kind: "failure", message: m, error: new WorkerLostError(lost), runtimeMs: performance.now() - p.started },
       );
     } else if (known && !this.#stopping) {
       this.#deps.log.warn(`${this.#name(child)} ${why}; replacing it`);
@@ -372,13 +374,13 @@ export class ChildPool implements TaskPool {
   }
 }
 
-/** A child's result as the outcome settle reads. */
-function outcomeOf(r: ChildResult): Outcome {
+/** A child's result, of running `message`, as the outcome settle reads. */
+function outcomeOf(r: ChildResult, message: TaskMessage): Outcome {
   switch (r.kind) {
     case "success":
-      return { kind: "success", value: r.value, runtimeMs: r.runtimeMs };
+      return { kind: "success", message, value: r.value, runtimeMs: r.runtimeMs };
     case "failure":
-      return { kind: "failure", error: fromWire(r.error), runtimeMs: r.runtimeMs };
+      return { kind: "failure", message, error: fromWire(r.error), runtimeMs: r.runtimeMs };
     case "retry": {
       const retry = new Retry({
         countdown: r.countdown ?? undefined,
@@ -386,9 +388,9 @@ function outcomeOf(r: ChildResult): Outcome {
         exc: r.exc ? fromWire(r.exc) : undefined,
         maxRetries: r.maxRetries,
       });
-      return { kind: "retry", retry, runtimeMs: r.runtimeMs };
+      return { kind: "retry", message, retry, runtimeMs: r.runtimeMs };
     }
     case "reject":
-      return { kind: "reject", reason: r.reason, requeue: r.requeue };
+      return { kind: "reject", message, reason: r.reason, requeue: r.requeue };
   }
 }

@@ -4,15 +4,11 @@
  * where the handler's code runs: in the event loop (`async`), in a worker thread (`threads`) or
  * in a child process (`process`).
  */
-import type { Task } from "../../task.ts";
-import type { TaskMessage } from "../../protocol/message.ts";
-import type { Job, Outcome } from "../job.ts";
+import type { Job, KnownJob, Outcome } from "../job.ts";
 
-/** One handler call. */
+/** One handler call: the job's task, run on its message. */
 export interface TaskCall {
-  readonly job: Job;
-  readonly task: Task;
-  readonly message: TaskMessage;
+  readonly job: KnownJob;
   /** Hard limit: the task is stopped (or, in the async pool, abandoned) and fails with TimeLimitExceeded. */
   readonly hardMs: number | null;
   /** Soft limit: `ctx.signal` aborts with SoftTimeLimitExceeded. */
