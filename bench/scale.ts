@@ -189,7 +189,9 @@ async function payloadSection(): Promise<void> {
     for (let r = 1; r <= RUNS; r++) {
       for (const system of ["raw", "celeriac"] as const) {
         progress(`payload ${label}: ${system} run ${r}/${RUNS} (${n} tasks)…`);
-        got[system]!.push(await burstOnce(system, { payloadBytes: bytes, n, rt: 100 }, `${system} ${label}`));
+        // At most 16 MiB of payload in flight (see DriverOptions.window).
+        const window = Math.max(1, Math.min(WINDOW, Math.floor(16 * 2 ** 20 / bytes)));
+        got[system]!.push(await burstOnce(system, { payloadBytes: bytes, n, rt: 100, window }, `${system} ${label}`));
       }
     }
     out[label] = got;

@@ -38,8 +38,10 @@ describe("faults: hostile input", () => {
     const keepAlive = (async () => {
       while (!stopping) {
         try {
-          worker = await spawnWorker(["-A", TASKS, "-c", "1"], { env });
-          await worker.exited;
+          const w = worker = await spawnWorker(["-A", TASKS, "-c", "1"], { env });
+          // The test ended while this one started: the finally block stopped its predecessor.
+          if (stopping) await stopProc(w);
+          await w.exited;
         } catch (err) {
           // The poison may kill a restarted worker before it prints "ready": that is a death too.
           if (!/exited .* before it was ready/.test(String(err))) throw err;
