@@ -20,7 +20,7 @@ await runWorker("celeriac", async () => {
   let failures = 0;
   // Background trouble is reported as events, not thrown: count it so a bad run is not silent.
   worker.events.on("error", (err) => {
-    if (failures++ === 0) process.stderr.write(`celeriac worker: ${err.message}\n`);
+    if (failures++ < 3) process.stderr.write(`celeriac worker: ${(err as Error).stack ?? err.message}\n`);
   });
   await worker.start();
   return async () => {

@@ -112,8 +112,9 @@ async function depthSection(): Promise<void> {
         depth,
         enqueuePerSec,
         drainPerSec: depth / ((end - start) / 1000),
-        firstHalfPerSec: (depth / 2) / (((half ?? end) - start) / 1000),
-        secondHalfPerSec: (depth / 2) / ((end - (half ?? start)) / 1000),
+        // Halves only where the drain spans many 200 ms polls: a shorter one may see half and end in one poll.
+        firstHalfPerSec: end - start < 2_000 ? NaN : (depth / 2) / (((half ?? end) - start) / 1000),
+        secondHalfPerSec: end - start < 2_000 ? NaN : (depth / 2) / ((end - (half ?? start)) / 1000),
         rssReady: rss.atReady,
         rssPeak: rss.peak,
       };
@@ -123,8 +124,8 @@ async function depthSection(): Promise<void> {
         String(depth),
         rate(r.enqueuePerSec),
         rate(r.drainPerSec),
-        rate(r.firstHalfPerSec),
-        rate(r.secondHalfPerSec),
+        Number.isNaN(r.firstHalfPerSec) ? "n/a" : rate(r.firstHalfPerSec),
+        Number.isNaN(r.secondHalfPerSec) ? "n/a" : rate(r.secondHalfPerSec),
         mib(r.rssReady),
         mib(r.rssPeak),
       ]);
