@@ -6,8 +6,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { chord } from "celeriac";
-import { type Proc, spawnWorker, stopProc, waitFor } from "../helpers.ts";
-import { cluster, TASKS } from "./e2e-helpers.ts";
+import { spawnWorker, stopProc, waitFor } from "../helpers.ts";
+import { cluster, supervise, TASKS } from "./e2e-helpers.ts";
 
 describe("canvas faults", () => {
   it("a header task whose worker is SIGKILLed mid-run: the body still runs exactly once", async () => {
@@ -38,33 +38,16 @@ describe("canvas faults", () => {
     const add = c.app.task({ name: "add" }, (_a: number, _b: number): number => 0);
     const crash = c.app.task({ name: "crash" }, (): null => null);
     const gather = c.app.task({ name: "gather" }, (_xs: unknown[]): unknown => null);
-    let worker: Proc | null = null;
-    let stopping = false;
-    // A supervisor, as Kubernetes would be: restart the worker whenever the poison kills it.
-    const keepAlive = (async () => {
-      while (!stopping) {
-        try {
-          const w = worker = await spawnWorker(["-A", TASKS, "-c", "1"], { env });
-          // The test ended while this one started: the finally block stopped its predecessor.
-          if (stopping) await stopProc(w);
-          await w.exited;
-        } catch (err) {
-          // The poison may kill a restarted worker before it prints "ready": that is a death too.
-          if (!/exited .* before it was ready/.test(String(err))) throw err;
-        }
-      }
-    })();
+    const workers = supervise(env);
     try {
-      await waitFor(() => worker !== null, { what: "a worker" });
+      await waitFor(() => workers.current !== null, { what: "a worker" });
       const r = await chord([add.s(1, 1), crash.s()], gather.s()).applyAsync();
       const err = await r.get({ timeout: 60, propagate: false });
       assert.ok(err instanceof Error, `the chord failed (got ${JSON.stringify(err)})`);
       assert.match(err.message, /Dependency .* raised DeliveryLimitExceeded/);
       assert.equal(await c.redis.hget(`${c.prefix}runs`, r.id), null, "the body never ran");
     } finally {
-      stopping = true;
-      if (worker) await stopProc(worker);
-      await keepAlive;
+      await workers.stop();
       await c.dispose();
     }
   });

@@ -9,8 +9,8 @@ import { randomBytes } from "node:crypto";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { pack } from "../../src/protocol/codec.ts";
-import { type Proc, runCli, spawnWorker, stopProc, waitFor } from "../helpers.ts";
-import { cluster, TASKS } from "../e2e/e2e-helpers.ts";
+import { runCli, spawnWorker, stopProc, waitFor } from "../helpers.ts";
+import { cluster, supervise, TASKS } from "../e2e/e2e-helpers.ts";
 
 async function dlqCount(nc: NatsConnection, name: string): Promise<number> {
   const jsm = await jetstreamManager(nc);
@@ -29,28 +29,9 @@ describe("faults: hostile input", () => {
   it("a poison task that kills its worker every time: dead-lettered after maxDeliver, the queue keeps flowing; dlq list/replay/purge", async () => {
     const c = cluster({ ackWait: 1 });
     const env = { ...c.env, T_MAX_DELIVER: "3" };
-    let worker: Proc | null = null;
-    let restarts = 0;
-    let stopping = false;
-    // A supervisor, as Kubernetes would be: restart the worker whenever the poison kills it.
-    // One slot: tasks in flight on a worker the poison kills are redelivered too, and would use up
-    // their own deliveries (that is at-least-once with maxDeliver; with -c 1 only the poison is hit).
-    const keepAlive = (async () => {
-      while (!stopping) {
-        try {
-          const w = worker = await spawnWorker(["-A", TASKS, "-c", "1"], { env });
-          // The test ended while this one started: the finally block stopped its predecessor.
-          if (stopping) await stopProc(w);
-          await w.exited;
-        } catch (err) {
-          // The poison may kill a restarted worker before it prints "ready": that is a death too.
-          if (!/exited .* before it was ready/.test(String(err))) throw err;
-        }
-        if (!stopping) restarts++;
-      }
-    })();
+    const workers = supervise(env);
     try {
-      await waitFor(() => worker !== null, { what: "a worker" });
+      await waitFor(() => workers.current !== null, { what: "a worker" });
       const poison = await c.app.sendTask("crash");
       const good = await Promise.all(Array.from({ length: 50 }, (_, i) => c.app.sendTask<number>("counted", [i])));
       assert.deepEqual(await Promise.all(good.map((r) => r.get({ timeout: 60 }))), good.map((_, i) => i), "the queue kept flowing");
@@ -68,12 +49,12 @@ describe("faults: hostile input", () => {
       assert.ok(mine, list.output);
       assert.equal(mine.deliveries, 3);
       assert.match(mine.reason, /maxDeliver reached/);
-      assert.ok(restarts >= 3, `the worker died ${restarts} times`);
+      assert.ok(workers.restarts >= 3, `the worker died ${workers.restarts} times`);
       // replay puts it back (it will kill a worker again, and be dead-lettered again); purge empties the DLQ
       const replay = await runCli(["dlq", "replay", "-A", TASKS, poison.id], { env });
       assert.equal(replay.code, 0, replay.output);
       assert.match(replay.output, /replayed \d+ to celery/);
-      await waitFor(async () => (await dlqCount(nc, c.name)) >= 1 && restarts >= 6, {
+      await waitFor(async () => (await dlqCount(nc, c.name)) >= 1 && workers.restarts >= 6, {
         what: "the replayed poison dead-lettered again",
         timeoutMs: 60_000,
       });
@@ -81,9 +62,7 @@ describe("faults: hostile input", () => {
       assert.equal(purge.code, 0, purge.output);
       assert.equal(await dlqCount(nc, c.name), 0);
     } finally {
-      stopping = true;
-      if (worker) await stopProc(worker);
-      await keepAlive;
+      await workers.stop();
       await c.dispose();
     }
   });
