@@ -34,10 +34,18 @@ export interface PullerOptions {
    * (`no_wait`), returning its unused credit. Used for priority levels above 0 (priority.ts).
    */
   noWait?: boolean;
+  /**
+   * At most this many bytes per pull request (JetStream's `max_bytes`); raised to twice the
+   * server's max_payload if that is more, so one message always fits. Without it a worker's full
+   * credit of large messages arrives at once: 100 × 512 KiB overran nats-server's 64 MiB
+   * per-client buffer, the server cut the worker off as a slow consumer, and its tasks waited out
+   * ack_wait. With `maxRequests` live requests at most, this bounds what the server queues for us.
+   */
+  maxBytes?: number;
 }
 
 /** Defaults for {@link PullerOptions}. */
-export const PULLER_DEFAULTS: PullerOptions = { expiresMs: 30_000, idleHeartbeatMs: 5_000, maxRequests: 4 };
+export const PULLER_DEFAULTS: PullerOptions = { expiresMs: 30_000, idleHeartbeatMs: 5_000, maxRequests: 4, maxBytes: 4 * 2 ** 20 };
 
 interface LiveRequest {
   token: string;
@@ -141,12 +149,18 @@ export class Puller implements QueueConsumer {
     this.#live.push({ token, batch: free, remaining: free });
     this.#requested += free;
     this.#lastHeard = now;
-    const request = this.#opts.noWait ? { batch: free, no_wait: true } : {
+    const request = this.#opts.noWait ? { batch: free, no_wait: true, max_bytes: this.#maxBytes() } : {
       batch: free,
+      max_bytes: this.#maxBytes(),
       expires: this.#opts.expiresMs * 1_000_000,
       idle_heartbeat: this.#opts.idleHeartbeatMs * 1_000_000,
     };
     this.#nc.publish(this.#nextSubject, JSON.stringify(request), { reply: `${this.#inbox}.${token}` });
+  }
+
+  #maxBytes(): number | undefined {
+    if (this.#opts.maxBytes === undefined) return undefined;
+    return Math.max(this.#opts.maxBytes, 2 * (this.#nc.info?.max_payload ?? 0));
   }
 
   #onMessage(err: Error | null, msg: Msg): void {
@@ -216,6 +230,9 @@ export class Puller implements QueueConsumer {
           this.#report(e as Error);
         }
       }
+    } else if (code === 409 && /size exceeds max ?bytes/i.test(description)) {
+      // The request took its max_bytes' worth ("Message Size Exceeds MaxBytes"): its unused credit
+      // is still ours, and the pull below asks for it again.
     } else if (code === 409 && /max ?waiting|exceeded/i.test(description)) {
       this.#backoff(500, `server refused a pull (${code} ${description}); retrying`);
     } else if (code === 409 && /leadership|shutdown/i.test(description)) {
