@@ -21,7 +21,7 @@ import { pack, unpack } from "msgpackr";
 import { Queue, QueueEvents } from "bullmq";
 import type { AsyncResult } from "celeriac";
 import { benchApp } from "./celeriac-app.ts";
-import { Completions, NATS_URL, pipelined, REDIS_CONN, REDIS_URL, spawnWorker, WINDOW, type WorkerChild } from "./lib.ts";
+import { Completions, CONCURRENCY, NATS_URL, pipelined, REDIS_CONN, REDIS_URL, spawnWorker, WINDOW, type WorkerChild } from "./lib.ts";
 
 /** What bench/run.ts measures through. */
 export interface Driver {
@@ -161,7 +161,19 @@ async function openRaw(tag: string, opts: DriverOptions): Promise<Driver> {
       await jsm.streams.delete(enq);
       return ms;
     },
-    spawn: () => spawnWorker("raw-worker.ts", ["--stream", stream, "--durable", "q", "--keys", keyPrefix, "--nats", natsUrl]),
+    spawn: () =>
+      spawnWorker("raw-worker.ts", [
+        "--stream",
+        stream,
+        "--durable",
+        "q",
+        "--keys",
+        keyPrefix,
+        "--nats",
+        natsUrl,
+        // Where a batch of CONCURRENCY would pass 4 MiB, pull by bytes (see raw-worker.ts).
+        ...((opts.payloadBytes ?? 0) * CONCURRENCY > 4 * 2 ** 20 ? ["--max-bytes", String(4 * 2 ** 20)] : []),
+      ]),
     async burst(n) {
       const results: Promise<unknown>[] = [];
       const t0 = performance.now();

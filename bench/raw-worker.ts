@@ -15,7 +15,13 @@ import { pack, unpack } from "msgpackr";
 import { CONCURRENCY, NATS_URL, REDIS_URL, runWorker } from "./lib.ts";
 
 const { values: opt } = parseArgs({
-  options: { stream: { type: "string" }, durable: { type: "string" }, keys: { type: "string" }, nats: { type: "string" } },
+  options: {
+    stream: { type: "string" },
+    durable: { type: "string" },
+    keys: { type: "string" },
+    nats: { type: "string" },
+    "max-bytes": { type: "string" },
+  },
 });
 if (!opt.stream || !opt.durable || !opt.keys) throw new Error("raw-worker needs --stream, --durable and --keys");
 const { stream, durable, keys } = opt as { stream: string; durable: string; keys: string };
@@ -26,7 +32,10 @@ await runWorker("raw", async () => {
   const redis = new Redis(REDIS_URL);
   const consumer = await jetstream(nc).consumers.get(stream, durable);
   // Buffer about as many messages as we run at once, like a worker with CONCURRENCY slots would.
-  const messages = await consumer.consume({ max_messages: CONCURRENCY });
+  // --max-bytes (large payloads): pulls by bytes, as celeriac's puller caps each pull at 4 MiB.
+  // A whole batch of large messages at once overruns nats-server's per-client buffer, and the
+  // server cuts the worker off as a slow consumer. nats.js takes max_messages or max_bytes, not both.
+  const messages = await consumer.consume(opt["max-bytes"] ? { max_bytes: Number(opt["max-bytes"]) } : { max_messages: CONCURRENCY });
 
   let running = 0;
   let slotFreed: (() => void) | null = null;
