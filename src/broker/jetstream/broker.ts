@@ -278,10 +278,14 @@ export class JetStreamBroker implements Broker {
     h.append(Header.MSG_ID, msgId);
     // The first attempt outside an async function: nearly every publish ends with it, and every
     // task sent pays for an async frame (bench/delay-cpu.ts).
-    const wait = Math.max(1_000, Math.min(5_000, this.#settings.publishTimeoutMs));
-    return this.#publisher!.publish(subject, message.body, h, wait).catch((err) =>
+    return this.#attempt(subject, message.body, h, deadline).catch((err) =>
       this.#republish(subject, message.body, h, stream, recreate, deadline, err)
     );
+  }
+
+  /** One publish, waiting for its ack 1–5 s, within what is left until `deadline`. */
+  #attempt(subject: string, body: Uint8Array, h: MsgHdrs, deadline: number): Promise<PublishReceipt> {
+    return this.#publisher!.publish(subject, body, h, Math.max(1_000, Math.min(5_000, deadline - Date.now())));
   }
 
   /** The attempts after a failed first one, until `deadline` (see #publishStored). */
@@ -314,8 +318,7 @@ export class JetStreamBroker implements Broker {
       }
       await sleep(Math.min(100 * 2 ** attempt, 1_000, Math.max(0, deadline - Date.now())));
       try {
-        const wait = Math.max(1_000, Math.min(5_000, deadline - Date.now()));
-        return await this.#publisher!.publish(subject, body, h, wait);
+        return await this.#attempt(subject, body, h, deadline);
       } catch (err) {
         failure = err;
       }
